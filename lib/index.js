@@ -1,0 +1,600 @@
+'use strict';
+// The public API: isolated-vm-shaped classes over the native handles.
+const native = require('./native');
+const { TimeoutError, IsolateDisposedError, MemoryLimitError } = require('./errors');
+const T = require('./transfer');
+
+const SYNC = 0;
+const ASYNC = 1;
+const IGNORED = 2;
+const INTERNAL = Symbol('v8-isolates internal');
+const BOUNDARY = '\n    at (<isolated-vm boundary>)';
+const LIB_DIR = __dirname;
+
+// ---------------------------------------------------------------------------
+// Errors coming back from an isolate
+
+const GUEST_CLASSES = { Error, RangeError, ReferenceError, SyntaxError, TypeError };
+
+function callerFrames(site) {
+  let stack;
+  if (site) {
+    stack = site.stack;
+  } else {
+    const holder = {};
+    Error.captureStackTrace(holder);
+    stack = holder.stack;
+  }
+  if (typeof stack !== 'string') return '';
+  const lines = stack.split('\n').slice(1).filter((l) => !l.includes(LIB_DIR));
+  return lines.length ? '\n' + lines.join('\n') : '';
+}
+
+function makeError(code, message, className, name, guestStack, site) {
+  let err;
+  switch (code) {
+    case 'timeout':
+      err = new TimeoutError(message);
+      break;
+    case 'memory':
+      err = new MemoryLimitError(message);
+      break;
+    case 'disposed':
+    case 'isolate_disposed':
+      err = new IsolateDisposedError(message);
+      break;
+    default:
+      err = new (GUEST_CLASSES[className] || Error)(message);
+  }
+  if (name !== undefined) {
+    Object.defineProperty(err, 'name', { value: name, writable: true, configurable: true, enumerable: false });
+  }
+  const head = typeof guestStack === 'string' && guestStack.length ? guestStack : `${className}: ${message}`;
+  Object.defineProperty(err, 'stack', {
+    value: head + BOUNDARY + callerFrames(site),
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+  return err;
+}
+
+function captureSite(fn) {
+  const site = {};
+  Error.captureStackTrace(site, fn);
+  return site;
+}
+
+// Async methods report every failure through their promise.
+function asyncCall(fn, self, args) {
+  try {
+    return fn.apply(self, args);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Argument checks
+
+function requireString(value, method, n = 1) {
+  if (typeof value !== 'string') {
+    throw new TypeError(`\`${method}\` requires parameter ${n} to be a string`);
+  }
+}
+
+function optionsObject(options, method, n) {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object') {
+    throw new TypeError(`\`${method}\` requires parameter ${n} to be an object`);
+  }
+  return options;
+}
+
+function readOrigin(options) {
+  if (options === undefined) return [undefined, undefined, undefined];
+  const { filename, lineOffset, columnOffset } = options;
+  if (filename !== undefined && typeof filename !== 'string') throw T.optionError('filename', 'a string');
+  if (lineOffset !== undefined && !Number.isInteger(lineOffset)) throw T.optionError('lineOffset', 'an integer');
+  if (columnOffset !== undefined && !Number.isInteger(columnOffset)) throw T.optionError('columnOffset', 'an integer');
+  return [filename, lineOffset, columnOffset];
+}
+
+function readKey(key) {
+  if (typeof key === 'string') return key;
+  if (typeof key === 'number' && Number.isInteger(key) && key >= 0 && key <= 0xffffffff) return key;
+  throw new TypeError('Invalid `key`');
+}
+
+// Encodes `value` for native code under `mode`; pushes (kind, payload).
+function encodeInto(out, value, mode) {
+  if (value instanceof Reference) {
+    const box = value[INTERNAL]();
+    if (box !== undefined && mode !== T.MODE_COPY) {
+      out.push(T.KIND_REFERENCE, box);
+      return;
+    }
+  }
+  if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
+    if (T.isPrimitive(value)) out.push(T.KIND_PRIMITIVE, value);
+    else out.push(T.KIND_SERIALIZED, T.serialize(value));
+    return;
+  }
+  if (T.isPrimitive(value)) {
+    out.push(T.KIND_PRIMITIVE, value);
+    return;
+  }
+  throw new TypeError(T.NON_TRANSFERABLE);
+}
+
+function encodeArgs(args, mode) {
+  const out = [];
+  if (args === undefined || args === null) return out;
+  if (!Array.isArray(args)) throw new TypeError('`arguments` must be an array');
+  for (let i = 0; i < args.length; i++) encodeInto(out, args[i], mode);
+  return out;
+}
+
+function bidirectional(options) {
+  if (options === undefined) return [T.MODE_DEFAULT, T.MODE_DEFAULT];
+  return [T.transferMode(options.arguments, 'arguments'), T.transferMode(options.result, 'result')];
+}
+
+// ---------------------------------------------------------------------------
+// Isolate
+
+class Isolate {
+  #h;
+
+  constructor(options) {
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new TypeError('`Isolate` requires parameter 1 to be an object');
+    }
+    let memoryLimit = 128;
+    if (options && options.memoryLimit !== undefined) {
+      memoryLimit = options.memoryLimit;
+      if (typeof memoryLimit !== 'number' || !Number.isFinite(memoryLimit)) {
+        throw T.optionError('memoryLimit', 'a number');
+      }
+      if (memoryLimit < 8) throw new RangeError('`memoryLimit` must be at least 8');
+      if (memoryLimit > 64 * 1024) throw new RangeError('`memoryLimit` must be at most 65536 (MB)');
+    }
+    this.#h = native.isolateNew(memoryLimit);
+    Object.freeze(this);
+  }
+
+  #checkLive() {
+    if (native.isolateIsDisposed(this.#h)) throw new IsolateDisposedError('Isolate is disposed');
+  }
+
+  get isDisposed() {
+    return native.isolateIsDisposed(this.#h);
+  }
+
+  get cpuTime() {
+    this.#checkLive();
+    return native.isolateCpuTime(this.#h);
+  }
+
+  get wallTime() {
+    this.#checkLive();
+    return native.isolateWallTime(this.#h);
+  }
+
+  get referenceCount() {
+    this.#checkLive();
+    return native.isolateReferenceCount(this.#h);
+  }
+
+  dispose() {
+    if (!native.isolateDispose(this.#h)) throw new IsolateDisposedError('Isolate is already disposed');
+  }
+
+  #compile(variant, code, options, site) {
+    requireString(code, 'compileScript');
+    options = optionsObject(options, 'compileScript', 2);
+    const [filename, lineOffset, columnOffset] = readOrigin(options);
+    return native.isolateCompileScript(this.#h, variant, code, filename, lineOffset, columnOffset, site);
+  }
+
+  compileScriptSync(code, options) {
+    return new Script(INTERNAL, this.#compile(SYNC, code, options)[0], this);
+  }
+
+  compileScript(code, options) {
+    return asyncCall(() => {
+      const site = captureSite(this.compileScript);
+      return this.#compile(ASYNC, code, options, site).then((h) => new Script(INTERNAL, h[0], this));
+    });
+  }
+
+  #context(options) {
+    options = optionsObject(options, 'createContext', 1);
+    if (options && options.inspector) throw new Error('Inspector is not enabled for this isolate');
+  }
+
+  createContextSync(options) {
+    this.#context(options);
+    const [ctx, global] = native.isolateCreateContext(this.#h, SYNC);
+    return new Context(INTERNAL, ctx, global);
+  }
+
+  createContext(options) {
+    return asyncCall(() => {
+      this.#context(options);
+      const site = captureSite(this.createContext);
+      return native
+        .isolateCreateContext(this.#h, ASYNC, site)
+        .then(([ctx, global]) => new Context(INTERNAL, ctx, global));
+    });
+  }
+
+  getHeapStatisticsSync() {
+    return native.isolateHeapStatistics(this.#h, SYNC);
+  }
+
+  getHeapStatistics() {
+    return asyncCall(() => native.isolateHeapStatistics(this.#h, ASYNC, captureSite(this.getHeapStatistics)));
+  }
+
+  getHeapSpaceStatisticsSync() {
+    return native.isolateHeapSpaceStatistics(this.#h, SYNC);
+  }
+
+  getHeapSpaceStatistics() {
+    return asyncCall(() =>
+      native.isolateHeapSpaceStatistics(this.#h, ASYNC, captureSite(this.getHeapSpaceStatistics)),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Context
+
+class Context {
+  #h;
+  #global;
+
+  constructor(token, h, globalHandle) {
+    if (token !== INTERNAL) throw new TypeError('Context cannot be constructed directly; use isolate.createContext()');
+    this.#h = h;
+    this.#global = new Reference(INTERNAL, globalHandle, 'object');
+    Object.freeze(this);
+  }
+
+  get global() {
+    return native.isReleased(this.#h) ? undefined : this.#global;
+  }
+
+  static [INTERNAL](ctx) {
+    return ctx.#h;
+  }
+
+  #eval(variant, code, options, site) {
+    requireString(code, 'eval');
+    options = optionsObject(options, 'eval', 2);
+    const [filename, lineOffset, columnOffset] = readOrigin(options);
+    const timeout = T.readTimeout(options);
+    const mode = T.transferMode(options);
+    return native.contextEval(this.#h, variant, code, filename, lineOffset, columnOffset, timeout, mode, site);
+  }
+
+  evalSync(code, options) {
+    return this.#eval(SYNC, code, options);
+  }
+
+  eval(code, options) {
+    return asyncCall(() => this.#eval(ASYNC, code, options, captureSite(this.eval)));
+  }
+
+  evalIgnored(code, options) {
+    this.#eval(IGNORED, code, options);
+  }
+
+  #evalClosure(variant, code, args, options, site) {
+    requireString(code, 'evalClosure');
+    options = optionsObject(options, 'evalClosure', 3);
+    const [filename, lineOffset, columnOffset] = readOrigin(options);
+    const timeout = T.readTimeout(options);
+    const [argMode, resultMode] = bidirectional(options);
+    const list = encodeArgs(args, argMode);
+    return native.contextEvalClosure(
+      this.#h, variant, code, filename, lineOffset, columnOffset, list, timeout, resultMode, site,
+    );
+  }
+
+  evalClosureSync(code, args, options) {
+    return this.#evalClosure(SYNC, code, args, options);
+  }
+
+  evalClosure(code, args, options) {
+    return asyncCall(() => this.#evalClosure(ASYNC, code, args, options, captureSite(this.evalClosure)));
+  }
+
+  evalClosureIgnored(code, args, options) {
+    this.#evalClosure(IGNORED, code, args, options);
+  }
+
+  release() {
+    const first = native.release(this.#h);
+    if (first) this.#global.release();
+    return first;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Script
+
+class Script {
+  #h;
+
+  constructor(token, h) {
+    if (token !== INTERNAL) throw new TypeError('Script cannot be constructed directly; use isolate.compileScript()');
+    this.#h = h;
+    Object.freeze(this);
+  }
+
+  #run(variant, context, options, site) {
+    if (!(context instanceof Context)) throw new TypeError('`run` requires parameter 1 to be a Context');
+    options = optionsObject(options, 'run', 2);
+    const timeout = T.readTimeout(options);
+    const mode = T.transferMode(options);
+    const release = Boolean(options && options.release);
+    return native.scriptRun(this.#h, Context[INTERNAL](context), variant, timeout, mode, release, site);
+  }
+
+  runSync(context, options) {
+    return this.#run(SYNC, context, options);
+  }
+
+  run(context, options) {
+    return asyncCall(() => this.#run(ASYNC, context, options, captureSite(this.run)));
+  }
+
+  runIgnored(context, options) {
+    this.#run(IGNORED, context, options);
+  }
+
+  release() {
+    return native.release(this.#h);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reference
+
+const RELEASED = 'Reference has been released';
+
+class Reference {
+  // A reference into an isolate holds a native handle; one made with
+  // `new Reference(value)` holds a value of this (Node) heap.
+  #h;
+  #value;
+  #typeof;
+  #inherit = false;
+  #released = false;
+
+  constructor(value, options) {
+    if (value === INTERNAL && arguments.length === 3) {
+      this.#h = options;
+      this.#typeof = arguments[2];
+    } else {
+      options = optionsObject(options, 'Reference', 2);
+      this.#value = value;
+      this.#typeof = value === null ? 'null' : typeof value;
+      if (this.#typeof === 'symbol' || this.#typeof === 'bigint') this.#typeof = 'object';
+      this.#inherit = Boolean(options && options.unsafeInherit);
+    }
+    Object.freeze(this);
+  }
+
+  [INTERNAL]() {
+    return this.#h;
+  }
+
+  #live() {
+    if (this.#h !== undefined ? native.isReleased(this.#h) : this.#released) throw new Error(RELEASED);
+  }
+
+  get typeof() {
+    this.#live();
+    return this.#typeof;
+  }
+
+  release() {
+    this.#live();
+    if (this.#h !== undefined) native.release(this.#h);
+    else {
+      this.#released = true;
+      this.#value = undefined;
+    }
+  }
+
+  deref(options) {
+    this.#live();
+    if (this.#h !== undefined) throw new TypeError('Cannot dereference this from current isolate');
+    const v = this.#value;
+    if (options && options.release) this.release();
+    return v;
+  }
+
+  // -- get
+  #get(variant, key, options, site) {
+    this.#live();
+    key = readKey(key);
+    options = optionsObject(options, 'get', 2);
+    const mode = T.transferMode(options);
+    if (this.#h === undefined) return this.#localGet(key, options, mode);
+    const accessors = Boolean(options && options.accessors);
+    return native.refGet(this.#h, variant, key, mode, this.#inherit, accessors, site);
+  }
+
+  #localGet(key, options, mode) {
+    const obj = this.#value;
+    if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) {
+      throw new TypeError('Reference is not an object');
+    }
+    const desc = Object.getOwnPropertyDescriptor(obj, key);
+    let v;
+    if (desc && (desc.get || desc.set) && !(options && options.accessors)) throw new TypeError('Property is getter');
+    if (desc) v = desc.get || desc.set ? obj[key] : desc.value;
+    else if (this.#inherit) v = obj[key];
+    return localResult(v, mode);
+  }
+
+  getSync(key, options) {
+    return this.#get(SYNC, key, options);
+  }
+
+  get(key, options) {
+    return asyncCall(() => {
+      const site = captureSite(this.get);
+      return Promise.resolve(this.#get(ASYNC, key, options, site));
+    });
+  }
+
+  // -- set
+  #set(variant, key, value, options, site) {
+    this.#live();
+    key = readKey(key);
+    options = optionsObject(options, 'set', 3);
+    const mode = T.transferMode(options);
+    if (this.#h === undefined) {
+      const obj = this.#value;
+      if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) {
+        throw new TypeError('Reference is not an object');
+      }
+      delete obj[key];
+      if (!Reflect.defineProperty(obj, key, { value: localResult(value, mode), writable: true, enumerable: true, configurable: true })) {
+        throw new Error('Set failed');
+      }
+      return true;
+    }
+    const out = [];
+    encodeInto(out, value, mode);
+    return native.refSet(this.#h, variant, key, out[0], out[1], site);
+  }
+
+  setSync(key, value, options) {
+    return this.#set(SYNC, key, value, options);
+  }
+
+  set(key, value, options) {
+    return asyncCall(() => Promise.resolve(this.#set(ASYNC, key, value, options, captureSite(this.set))));
+  }
+
+  setIgnored(key, value, options) {
+    try {
+      this.#set(IGNORED, key, value, options);
+    } catch {
+      // Ignored variants report nothing.
+    }
+  }
+
+  // -- delete
+  #delete(variant, key, site) {
+    this.#live();
+    key = readKey(key);
+    if (this.#h === undefined) {
+      if (!Reflect.deleteProperty(Object(this.#value), key)) throw new Error('Delete failed');
+      return true;
+    }
+    return native.refDelete(this.#h, variant, key, site);
+  }
+
+  deleteSync(key) {
+    return this.#delete(SYNC, key);
+  }
+
+  delete(key) {
+    return asyncCall(() => Promise.resolve(this.#delete(ASYNC, key, captureSite(this.delete))));
+  }
+
+  deleteIgnored(key) {
+    try {
+      this.#delete(IGNORED, key);
+    } catch {
+      // Ignored variants report nothing.
+    }
+  }
+
+  // -- apply
+  #apply(variant, recv, args, options, site) {
+    this.#live();
+    options = optionsObject(options, 'apply', 3);
+    const timeout = T.readTimeout(options);
+    const [argMode, resultMode] = bidirectional(options);
+    if (this.#h === undefined) {
+      if (typeof this.#value !== 'function') throw new TypeError('Reference is not a function');
+      if (args !== undefined && !Array.isArray(args)) throw new TypeError('`arguments` must be an array');
+      const r = Reflect.apply(this.#value, recv instanceof Reference ? recv.deref() : recv, args || []);
+      return localResult(r, resultMode);
+    }
+    const list = encodeArgs(args, argMode);
+    const r = [];
+    encodeInto(r, recv, T.MODE_DEFAULT);
+    return native.refApply(this.#h, variant, r[0], r[1], list, timeout, resultMode, site);
+  }
+
+  applySync(recv, args, options) {
+    return this.#apply(SYNC, recv, args, options);
+  }
+
+  apply(recv, args, options) {
+    return asyncCall(() => Promise.resolve(this.#apply(ASYNC, recv, args, options, captureSite(this.apply))));
+  }
+
+  applyIgnored(recv, args, options) {
+    try {
+      this.#apply(IGNORED, recv, args, options);
+    } catch {
+      // Ignored variants report nothing.
+    }
+  }
+
+  // -- copy
+  copySync() {
+    this.#live();
+    if (this.#h === undefined) return localResult(this.#value, T.MODE_COPY);
+    return native.refCopy(this.#h, SYNC);
+  }
+
+  copy() {
+    return asyncCall(() => {
+      this.#live();
+      if (this.#h === undefined) return Promise.resolve(localResult(this.#value, T.MODE_COPY));
+      return native.refCopy(this.#h, ASYNC, captureSite(this.copy));
+    });
+  }
+}
+
+// A value of Node's heap handed back to Node code under a transfer mode.
+function localResult(value, mode) {
+  if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
+    return T.isPrimitive(value) ? value : T.deserialize(T.serialize(value));
+  }
+  if (mode === T.MODE_REFERENCE) return new Reference(value);
+  if (T.isPrimitive(value)) return value;
+  return new Reference(value);
+}
+
+function wrapReference(h, type) {
+  return new Reference(INTERNAL, h, type);
+}
+
+native.setup(makeError, T.deserialize, wrapReference);
+
+for (const C of [Isolate, Context, Script, Reference]) {
+  Object.freeze(C.prototype);
+  Object.freeze(C);
+}
+
+module.exports = Object.freeze({
+  Isolate,
+  Context,
+  Script,
+  Reference,
+  TimeoutError,
+  MemoryLimitError,
+  IsolateDisposedError,
+});

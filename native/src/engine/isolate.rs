@@ -1,0 +1,375 @@
+//! The thread-safe side of an isolate: its queues, its execution frames (for
+//! timeouts, disposal and memory kills) and its counters. The V8 isolate itself
+//! lives on its own thread (see `runner`); everything here may be touched from
+//! any thread.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+
+use super::memory::Budget;
+use crate::transfer::{Failure, Outcome};
+
+/// Why running code was stopped. Later variants win over earlier ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kill {
+    Timeout,
+    Dispose,
+    Memory,
+}
+
+impl Kill {
+    pub fn failure(self) -> Failure {
+        match self {
+            Kill::Timeout => Failure::Timeout,
+            Kill::Dispose => Failure::Disposed,
+            Kill::Memory => Failure::MemoryLimit,
+        }
+    }
+}
+
+/// Work run on the isolate thread. It gets the isolate and the thread's state.
+pub type Job = Box<dyn FnOnce(&mut v8::Isolate, &mut super::runner::State) -> Outcome + Send>;
+/// Receives the outcome of a job, on the isolate thread.
+pub type Done = Box<dyn FnOnce(Outcome) + Send>;
+
+/// A unit of work plus where its outcome goes. Dropping a call that never ran
+/// reports "Isolate is disposed" to its caller, so nothing waits forever.
+pub struct Call {
+    job: Option<Job>,
+    done: Option<Done>,
+    pub timeout: Option<Duration>,
+}
+
+impl Call {
+    pub fn new(job: Job, timeout: Option<Duration>, done: Done) -> Call {
+        Call { job: Some(job), done: Some(done), timeout }
+    }
+    pub fn take(mut self) -> (Job, Done) {
+        (self.job.take().unwrap(), self.done.take().unwrap())
+    }
+    /// Reports a failure without running the job.
+    pub fn fail(mut self, failure: Failure) {
+        self.job.take();
+        if let Some(done) = self.done.take() {
+            done(Err(failure));
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            self.job.take();
+            done(Err(Failure::IsolateDisposed));
+        }
+    }
+}
+
+pub enum Msg {
+    Call(Call),
+    /// Drop the handle with this id from the isolate's table.
+    Release(u64),
+    Dispose,
+    /// Wakes a thread blocked in a nested wait so it re-checks its frame.
+    Wake,
+}
+
+struct Frame {
+    seq: u64,
+    kill: Option<Kill>,
+}
+
+#[derive(Default)]
+struct Exec {
+    next_seq: u64,
+    frames: Vec<Frame>,
+    /// CPU and wall clock at the start of the outermost frame.
+    started_cpu: u64,
+    started_wall: Option<Instant>,
+}
+
+pub struct IsolateHost {
+    pub id: u64,
+    sync_tx: Sender<Msg>,
+    task_tx: Sender<Msg>,
+    handle: v8::IsolateHandle,
+    exec: Mutex<Exec>,
+    disposed: AtomicBool,
+    memory_hit: AtomicBool,
+    pub budget: Arc<Budget>,
+    /// Heap limit in bytes.
+    pub memory_limit: usize,
+    pthread: libc::pthread_t,
+    cpu_ns: AtomicU64,
+    wall_ns: AtomicU64,
+    refs: AtomicUsize,
+    catastrophe: Mutex<Option<String>>,
+    owner: once_cell::sync::OnceCell<std::sync::Weak<Owner>>,
+}
+
+// SAFETY: pthread_t is an opaque id (an integer on Linux); it is only used to
+// read that thread's CPU clock while the thread is known to be alive.
+unsafe impl Send for IsolateHost {}
+// SAFETY: as above; every other field is Sync.
+unsafe impl Sync for IsolateHost {}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl IsolateHost {
+    pub(crate) fn new(
+        sync_tx: Sender<Msg>,
+        task_tx: Sender<Msg>,
+        handle: v8::IsolateHandle,
+        budget: Arc<Budget>,
+        memory_limit: usize,
+    ) -> IsolateHost {
+        IsolateHost {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            sync_tx,
+            task_tx,
+            handle,
+            exec: Mutex::new(Exec::default()),
+            disposed: AtomicBool::new(false),
+            memory_hit: AtomicBool::new(false),
+            budget,
+            memory_limit,
+            // SAFETY: pthread_self has no preconditions.
+            pthread: unsafe { libc::pthread_self() },
+            cpu_ns: AtomicU64::new(0),
+            wall_ns: AtomicU64::new(0),
+            refs: AtomicUsize::new(0),
+            catastrophe: Mutex::new(None),
+            owner: Default::default(),
+        }
+    }
+
+    /// Creates the user-facing owner of this isolate (once).
+    pub fn make_owner(self: &Arc<Self>) -> IsolateRef {
+        let owner = Arc::new(Owner { host: self.clone() });
+        let _ = self.owner.set(Arc::downgrade(&owner));
+        owner
+    }
+
+    pub fn owner(&self) -> Option<IsolateRef> {
+        self.owner.get().and_then(|w| w.upgrade())
+    }
+
+    pub fn is_disposed(&self) -> bool {
+        self.disposed.load(Ordering::Acquire)
+    }
+
+    pub fn hit_memory_limit(&self) -> bool {
+        self.memory_hit.load(Ordering::Acquire)
+    }
+
+    /// Queues a call on the priority (sync) path.
+    pub fn submit_sync(&self, call: Call) {
+        self.submit(&self.sync_tx, call)
+    }
+
+    /// Queues a call on the FIFO task path (async and ignored work).
+    pub fn submit_task(&self, call: Call) {
+        self.submit(&self.task_tx, call)
+    }
+
+    fn submit(&self, tx: &Sender<Msg>, call: Call) {
+        if self.is_disposed() {
+            return call.fail(Failure::IsolateDisposed);
+        }
+        if let Err(e) = tx.send(Msg::Call(call)) {
+            if let Msg::Call(call) = e.into_inner() {
+                call.fail(Failure::IsolateDisposed);
+            }
+        }
+    }
+
+    /// Sends a message to the isolate thread on the priority path.
+    pub fn send_sync(&self, msg: Msg) {
+        let _ = self.sync_tx.send(msg);
+    }
+
+    /// Drops a handle in the isolate's table, in queue order.
+    pub fn release(&self, id: u64) {
+        self.refs.fetch_sub(1, Ordering::Relaxed);
+        if !self.is_disposed() {
+            let _ = self.task_tx.send(Msg::Release(id));
+        }
+    }
+
+    pub fn ref_added(&self) {
+        self.refs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reference_count(&self) -> usize {
+        self.refs.load(Ordering::Relaxed)
+    }
+
+    /// Disposes the isolate: running code is terminated, queued work fails.
+    /// Returns false if it was already disposed.
+    pub fn dispose(&self) -> bool {
+        if self.disposed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.kill_all(Kill::Dispose);
+        let _ = self.sync_tx.send(Msg::Dispose);
+        true
+    }
+
+    /// Marks the isolate dead after a memory-limit kill or a catastrophe.
+    pub(crate) fn mark_disposed(&self) {
+        self.disposed.store(true, Ordering::Release);
+    }
+
+    /// Opens an execution frame; returns its sequence number.
+    pub(crate) fn begin(&self) -> u64 {
+        let mut e = self.exec.lock();
+        e.next_seq += 1;
+        let seq = e.next_seq;
+        if e.frames.is_empty() {
+            e.started_cpu = thread_cpu_ns();
+            e.started_wall = Some(Instant::now());
+        }
+        // A kill of the whole isolate also covers frames opened after it.
+        let inherited = if self.hit_memory_limit() {
+            Some(Kill::Memory)
+        } else if self.is_disposed() {
+            Some(Kill::Dispose)
+        } else {
+            None
+        };
+        e.frames.push(Frame { seq, kill: inherited });
+        seq
+    }
+
+    /// Closes the innermost frame, returning why it was killed, if it was.
+    pub(crate) fn end(&self, seq: u64) -> Option<Kill> {
+        let mut e = self.exec.lock();
+        let frame = e.frames.pop();
+        debug_assert_eq!(frame.as_ref().map(|f| f.seq), Some(seq));
+        if e.frames.is_empty() {
+            let cpu = thread_cpu_ns().saturating_sub(e.started_cpu);
+            self.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
+            if let Some(w) = e.started_wall.take() {
+                self.wall_ns.fetch_add(w.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            }
+        }
+        frame.and_then(|f| f.kill)
+    }
+
+    /// Whether the frame `seq` (or the isolate) was killed.
+    pub(crate) fn frame_killed(&self, seq: u64) -> bool {
+        let e = self.exec.lock();
+        e.frames.iter().any(|f| f.seq == seq && f.kill.is_some())
+    }
+
+    /// Kills the frame `seq` if it is still running (timeouts).
+    pub fn kill_seq(&self, seq: u64, kill: Kill) {
+        let mut e = self.exec.lock();
+        if let Some(f) = e.frames.iter_mut().find(|f| f.seq == seq) {
+            f.kill = f.kill.max(Some(kill));
+            self.handle.terminate_execution();
+            let _ = self.sync_tx.try_send(Msg::Wake);
+        }
+    }
+
+    /// Kills the innermost frame (memory limit).
+    pub fn kill_current(&self, kill: Kill) {
+        if kill == Kill::Memory {
+            self.memory_hit.store(true, Ordering::Release);
+        }
+        self.kill_all(kill);
+    }
+
+    fn kill_all(&self, kill: Kill) {
+        let mut e = self.exec.lock();
+        for f in e.frames.iter_mut() {
+            f.kill = f.kill.max(Some(kill));
+        }
+        if !e.frames.is_empty() {
+            self.handle.terminate_execution();
+            let _ = self.sync_tx.try_send(Msg::Wake);
+        }
+    }
+
+    /// Called on the isolate thread when V8 hits a fatal error. The isolate is
+    /// lost; callers waiting on it are told so by the runner's watchdog.
+    pub(crate) fn catastrophe(&self, message: &str) {
+        *self.catastrophe.lock() = Some(message.to_string());
+        self.memory_hit.store(message.contains("memory"), Ordering::Release);
+        self.mark_disposed();
+        super::runner::abandon_current_calls();
+    }
+
+    pub fn catastrophic_error(&self) -> Option<String> {
+        self.catastrophe.lock().clone()
+    }
+
+    /// CPU time spent running code in this isolate, in ns.
+    pub fn cpu_time(&self) -> u64 {
+        let e = self.exec.lock();
+        let mut total = self.cpu_ns.load(Ordering::Relaxed);
+        if !e.frames.is_empty() {
+            total += pthread_cpu_ns(self.pthread).saturating_sub(e.started_cpu);
+        }
+        total
+    }
+
+    /// Wall time spent running code in this isolate, in ns.
+    pub fn wall_time(&self) -> u64 {
+        let e = self.exec.lock();
+        let mut total = self.wall_ns.load(Ordering::Relaxed);
+        if let Some(w) = e.started_wall {
+            total += w.elapsed().as_nanos() as u64;
+        }
+        total
+    }
+
+    pub fn terminate(&self) {
+        self.handle.terminate_execution();
+    }
+}
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid pointer to a timespec; the clock id is a constant.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn pthread_cpu_ns(thread: libc::pthread_t) -> u64 {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: the thread is alive: callers hold the exec lock while a frame is
+    // open, and the isolate thread cannot exit with a frame open.
+    if unsafe { libc::pthread_getcpuclockid(thread, &mut clock) } != 0 {
+        return 0;
+    }
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid pointer to a timespec.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The user-facing owner of an isolate. Every handle a user holds (the
+/// Isolate object, its contexts, scripts and references) keeps one of these;
+/// when the last goes away the isolate is disposed.
+pub struct Owner {
+    pub host: Arc<IsolateHost>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.host.dispose();
+    }
+}
+
+pub type IsolateRef = Arc<Owner>;
+
+/// Receivers of an isolate's two queues, handed to its thread.
+pub struct Inbox {
+    pub sync_rx: Receiver<Msg>,
+    pub task_rx: Receiver<Msg>,
+}

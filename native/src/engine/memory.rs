@@ -1,0 +1,151 @@
+//! Memory limits: a counting ArrayBuffer allocator, the near-heap-limit
+//! callback, and the last-resort fatal handlers that keep the host alive.
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::isolate::{IsolateHost, Kill};
+
+/// ArrayBuffer memory budget of one isolate. Backing stores may outlive the
+/// isolate (they can be transferred), so the budget is reference counted by
+/// V8 through the allocator's shared pointer.
+pub struct Budget {
+    pub limit: usize,
+    pub used: AtomicUsize,
+}
+
+/// Allocations this small must never fail: V8 does not expect it.
+const ALWAYS_ALLOW: usize = 64;
+
+impl Budget {
+    fn reserve(&self, len: usize) -> bool {
+        if len <= ALWAYS_ALLOW {
+            self.used.fetch_add(len, Ordering::Relaxed);
+            return true;
+        }
+        let mut cur = self.used.load(Ordering::Relaxed);
+        loop {
+            let next = match cur.checked_add(len) {
+                Some(n) if n <= self.limit => n,
+                _ => return false,
+            };
+            match self.used.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn allocate(budget: &Budget, len: usize) -> *mut c_void {
+    if !budget.reserve(len) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: calloc with a non-zero size; null is handled by V8 (RangeError).
+    let p = unsafe { libc::calloc(len.max(1), 1) };
+    if p.is_null() {
+        budget.used.fetch_sub(len, Ordering::Relaxed);
+    }
+    p
+}
+
+unsafe extern "C" fn allocate_uninitialized(budget: &Budget, len: usize) -> *mut c_void {
+    if !budget.reserve(len) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: malloc with a non-zero size; null is handled by V8.
+    let p = unsafe { libc::malloc(len.max(1)) };
+    if p.is_null() {
+        budget.used.fetch_sub(len, Ordering::Relaxed);
+    }
+    p
+}
+
+unsafe extern "C" fn free(budget: &Budget, data: *mut c_void, len: usize) {
+    budget.used.fetch_sub(len, Ordering::Relaxed);
+    // SAFETY: `data` came from calloc/malloc above (V8 frees only what this
+    // allocator returned).
+    unsafe { libc::free(data) }
+}
+
+unsafe extern "C" fn drop_budget(budget: *const Budget) {
+    // SAFETY: the pointer came from Arc::into_raw in `allocator` and V8 calls
+    // this exactly once, when the last shared pointer to the allocator dies.
+    drop(unsafe { Arc::from_raw(budget) });
+}
+
+static VTABLE: v8::RustAllocatorVtable<Budget> = v8::RustAllocatorVtable {
+    allocate,
+    allocate_uninitialized,
+    free,
+    drop: drop_budget,
+};
+
+/// A counting allocator for one isolate.
+pub fn allocator(budget: Arc<Budget>) -> v8::UniqueRef<v8::Allocator> {
+    let raw = Arc::into_raw(budget);
+    // SAFETY: `raw` stays valid until V8 calls `drop_budget`; the vtable is
+    // 'static and its functions only touch the budget and libc's heap.
+    unsafe { v8::new_rust_allocator(raw, &VTABLE) }
+}
+
+/// Extra heap granted once the limit is hit, so that V8 can unwind the
+/// terminated script instead of aborting with a fatal OOM.
+fn headroom(limit: usize) -> usize {
+    limit.max(64 << 20)
+}
+
+/// Near-heap-limit callback: terminate the running code, mark the isolate for
+/// disposal, and grant just enough headroom to unwind.
+pub unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, initial: usize) -> usize {
+    // SAFETY: `data` is the IsolateHost pointer registered by the isolate
+    // thread, which keeps its Arc alive for the whole life of the isolate.
+    let host = unsafe { &*(data as *const IsolateHost) };
+    let first = !host.hit_memory_limit();
+    host.kill_current(Kill::Memory);
+    // Grant headroom a bounded number of times; past the cap, V8 runs out and
+    // the OOM handler parks the thread (the host process lives on).
+    let cap = initial.saturating_mul(4).saturating_add(512 << 20);
+    if first || current < cap {
+        current.saturating_add(headroom(initial))
+    } else {
+        current
+    }
+}
+
+thread_local! {
+    /// The host of the isolate owned by this thread, for the fatal handlers.
+    pub static CURRENT: std::cell::RefCell<Option<Arc<IsolateHost>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called by V8 on a fatal out-of-memory. On an isolate thread the isolate is
+/// declared dead and the thread parks forever: V8 must not return from here,
+/// and aborting would take the host down.
+pub unsafe extern "C" fn oom_handler(_location: *const std::ffi::c_char, _details: &v8::OomDetails) {
+    park_forever("Catastrophic out-of-memory error");
+}
+
+fn fatal_handler(_file: &str, _line: i32, message: &str) {
+    park_forever(message);
+}
+
+fn park_forever(message: &str) -> ! {
+    let host = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten();
+    match host {
+        Some(host) => {
+            host.catastrophe(message);
+            loop {
+                std::thread::park();
+            }
+        }
+        None => {
+            eprintln!("v8-isolates: fatal V8 error outside an isolate thread: {message}");
+            std::process::abort();
+        }
+    }
+}
+
+pub fn install_fatal_handlers() {
+    v8::V8::set_fatal_error_handler(fatal_handler);
+}

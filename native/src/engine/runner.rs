@@ -1,0 +1,233 @@
+//! The isolate thread: it owns the V8 isolate, its handle table and its
+//! queues, and runs every call in order (sync calls first).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, select_biased, unbounded};
+
+use super::isolate::{Call, Done, Inbox, IsolateHost, Msg};
+use super::memory::{self, Budget};
+use super::{platform, watchdog};
+use crate::transfer::Failure;
+
+/// Spin this many polls of the queues before parking: a parked thread takes
+/// tens of microseconds to wake, a spinning one well under one.
+pub const SPIN: u32 = 2000;
+
+/// A handle into the isolate's heap, owned by some object outside it.
+pub enum Entry {
+    Context(v8::Global<v8::Context>),
+    Script(v8::Global<v8::UnboundScript>),
+    Value { value: v8::Global<v8::Value>, context: v8::Global<v8::Context> },
+}
+
+static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
+
+/// State of the isolate thread that jobs may use.
+pub struct State {
+    pub host: Arc<IsolateHost>,
+    handles: HashMap<u64, Entry>,
+    /// A context for work that belongs to no user context (compiling).
+    default_context: Option<v8::Global<v8::Context>>,
+}
+
+impl State {
+    pub fn default_context(&mut self, iso: &mut v8::Isolate) -> v8::Global<v8::Context> {
+        if let Some(c) = &self.default_context {
+            return c.clone();
+        }
+        v8::scope!(let scope, iso);
+        let ctx = v8::Context::new(scope, Default::default());
+        let g = v8::Global::new(scope, ctx);
+        self.default_context = Some(g.clone());
+        g
+    }
+    /// The user-facing owner, to hand out new handles with.
+    pub fn owner(&self) -> Result<super::isolate::IsolateRef, Failure> {
+        self.host.owner().ok_or(Failure::IsolateDisposed)
+    }
+    /// Stores a handle and returns its id. The caller owes one `release`.
+    pub fn insert(&mut self, entry: Entry) -> u64 {
+        let id = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+        self.handles.insert(id, entry);
+        self.host.ref_added();
+        id
+    }
+    pub fn get(&self, id: u64) -> Option<&Entry> {
+        self.handles.get(&id)
+    }
+    pub fn context(&self, id: u64) -> Option<v8::Global<v8::Context>> {
+        match self.handles.get(&id) {
+            Some(Entry::Context(c)) => Some(c.clone()),
+            _ => None,
+        }
+    }
+}
+
+pub struct Options {
+    /// Heap limit in bytes.
+    pub memory_limit: usize,
+}
+
+thread_local! {
+    /// Outcome sinks of the calls running on this thread, innermost last, and
+    /// the thread's inbox: what a fatal V8 error must settle before parking.
+    static RUNNING: RefCell<Vec<Done>> = const { RefCell::new(Vec::new()) };
+    static INBOX: RefCell<Option<Arc<Inbox>>> = const { RefCell::new(None) };
+}
+
+/// Settles every call of this thread with a memory-limit failure (fatal path).
+pub(crate) fn abandon_current_calls() {
+    let running: Vec<Done> = RUNNING.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    for done in running.into_iter().rev() {
+        done(Err(Failure::MemoryLimit));
+    }
+    if let Some(inbox) = INBOX.with(|i| i.borrow().clone()) {
+        drain(&inbox);
+    }
+}
+
+fn drain(inbox: &Inbox) {
+    while let Ok(m) = inbox.sync_rx.try_recv().or_else(|_| inbox.task_rx.try_recv()) {
+        if let Msg::Call(c) = m {
+            c.fail(Failure::IsolateDisposed);
+        }
+    }
+}
+
+/// Starts a new isolate on its own thread and waits until it is ready.
+pub fn spawn(opts: Options) -> Result<Arc<IsolateHost>, String> {
+    platform::init();
+    let (sync_tx, sync_rx) = unbounded();
+    let (task_tx, task_rx) = unbounded();
+    let (ready_tx, ready_rx) = bounded(1);
+    let inbox = Arc::new(Inbox { sync_rx, task_rx });
+    std::thread::Builder::new()
+        .name("v8-isolate".into())
+        .stack_size(16 << 20)
+        .spawn(move || {
+            let budget = Arc::new(Budget { limit: opts.memory_limit, used: Default::default() });
+            let params = v8::CreateParams::default()
+                .heap_limits(0, opts.memory_limit)
+                .array_buffer_allocator(memory::allocator(budget.clone()));
+            let mut isolate = v8::Isolate::new(params);
+            isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
+            isolate.set_oom_error_handler(memory::oom_handler);
+            let host = Arc::new(IsolateHost::new(
+                sync_tx,
+                task_tx,
+                isolate.thread_safe_handle(),
+                budget,
+                opts.memory_limit,
+            ));
+            isolate.add_near_heap_limit_callback(
+                memory::near_heap_limit,
+                Arc::as_ptr(&host) as *mut std::ffi::c_void,
+            );
+            memory::CURRENT.with(|c| *c.borrow_mut() = Some(host.clone()));
+            INBOX.with(|i| *i.borrow_mut() = Some(inbox.clone()));
+            let _ = ready_tx.send(host.clone());
+            run(&mut isolate, host, &inbox);
+        })
+        .map_err(|e| format!("could not start an isolate thread: {e}"))?;
+    ready_rx.recv().map_err(|_| "the isolate thread failed to start".to_string())
+}
+
+fn next_msg(inbox: &Inbox) -> Msg {
+    for _ in 0..SPIN {
+        if let Ok(m) = inbox.sync_rx.try_recv() {
+            return m;
+        }
+        if let Ok(m) = inbox.task_rx.try_recv() {
+            return m;
+        }
+        std::hint::spin_loop();
+    }
+    // The host holds both senders for as long as this thread runs, so the
+    // queues never disconnect here.
+    select_biased! {
+        recv(inbox.sync_rx) -> m => m.unwrap_or(Msg::Dispose),
+        recv(inbox.task_rx) -> m => m.unwrap_or(Msg::Dispose),
+    }
+}
+
+fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox) {
+    let mut state = State { host: host.clone(), handles: HashMap::new(), default_context: None };
+    let platform = platform::platform();
+    loop {
+        match next_msg(inbox) {
+            Msg::Call(call) => run_call(isolate, &mut state, call),
+            Msg::Release(id) => {
+                state.handles.remove(&id);
+            }
+            Msg::Dispose => break,
+            Msg::Wake => {}
+        }
+        if host.hit_memory_limit() || host.is_disposed() {
+            break;
+        }
+        pump(isolate, &mut state, &platform);
+    }
+    host.mark_disposed();
+    drain(inbox);
+    state.handles.clear();
+    state.default_context = None;
+    memory::CURRENT.with(|c| c.borrow_mut().take());
+    INBOX.with(|i| i.borrow_mut().take());
+    drop(state);
+    // The OwnedIsolate is dropped (and V8's isolate disposed) by the caller,
+    // on this thread.
+}
+
+/// Runs V8's foreground tasks (GC finalisation, FinalizationRegistry...). They
+/// can run guest code, so they run inside a frame that dispose can kill.
+fn pump(isolate: &mut v8::OwnedIsolate, state: &mut State, platform: &v8::SharedRef<v8::Platform>) {
+    let seq = state.host.begin();
+    while v8::Platform::pump_message_loop(platform, isolate, false) {
+        if state.host.frame_killed(seq) {
+            break;
+        }
+    }
+    if state.host.end(seq).is_some() {
+        isolate.cancel_terminate_execution();
+    }
+}
+
+/// Runs one call: opens a frame, arms its timeout, runs the job and the
+/// microtasks it queued, then reports why the frame was killed, if it was.
+pub fn run_call(isolate: &mut v8::Isolate, state: &mut State, call: Call) {
+    let timeout = call.timeout;
+    let (job, done) = call.take();
+    let host = state.host.clone();
+    let seq = host.begin();
+    if let Some(t) = timeout {
+        watchdog::arm(Instant::now() + t, &host, seq);
+    }
+    RUNNING.with(|r| r.borrow_mut().push(done));
+    let out = catch_unwind(AssertUnwindSafe(|| job(isolate, state)))
+        .unwrap_or_else(|_| Err(Failure::Error("internal error in v8-isolates (panic)".into())));
+    if !host.frame_killed(seq) {
+        isolate.perform_microtask_checkpoint();
+    }
+    let kill = host.end(seq);
+    let out = match kill {
+        None => out,
+        Some(k) => {
+            // Flush microtasks queued before the kill (V8 clears the queue
+            // when a checkpoint is terminated), then let the isolate run again.
+            isolate.thread_safe_handle().terminate_execution();
+            isolate.perform_microtask_checkpoint();
+            isolate.cancel_terminate_execution();
+            Err(k.failure())
+        }
+    };
+    let done = RUNNING.with(|r| r.borrow_mut().pop());
+    if let Some(done) = done {
+        done(out);
+    }
+}

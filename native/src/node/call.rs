@@ -1,0 +1,106 @@
+//! Making a call into an isolate from Node: sync (block, spinning briefly
+//! first), async (a promise settled through Node's event loop) or ignored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::bounded;
+use neon::prelude::*;
+
+use crate::engine::isolate::{Call, IsolateHost, Job};
+use crate::engine::wait::wait;
+use crate::transfer::node::{failure_to_js, to_js};
+use crate::transfer::{Failure, Outcome};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Sync,
+    Async,
+    Ignored,
+}
+
+pub fn variant(cx: &mut FunctionContext, i: usize) -> NeonResult<Variant> {
+    let v = cx.argument::<JsNumber>(i)?.value(cx) as u32;
+    Ok(match v {
+        0 => Variant::Sync,
+        1 => Variant::Async,
+        _ => Variant::Ignored,
+    })
+}
+
+/// Reads an optional timeout in ms (the JS layer has validated it).
+pub fn timeout(cx: &mut FunctionContext, i: usize) -> NeonResult<Option<Duration>> {
+    match cx.argument_opt(i) {
+        Some(v) => match v.downcast::<JsNumber, _>(cx) {
+            Ok(n) => {
+                let ms = n.value(cx);
+                Ok(if ms > 0.0 { Some(Duration::from_micros((ms * 1000.0) as u64)) } else { None })
+            }
+            Err(_) => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Turns an outcome into a JS value, or throws.
+pub fn settle<'a>(cx: &mut impl Context<'a>, out: Outcome, site: Option<Handle<'a, JsValue>>) -> JsResult<'a, JsValue> {
+    match out {
+        Ok(t) => to_js(cx, t),
+        Err(f) => {
+            let e = failure_to_js(cx, f, site)?;
+            cx.throw(e)
+        }
+    }
+}
+
+/// Runs `job` on the isolate as the variant asks. `site` (async only) is the
+/// caller's stack, captured by the JS layer.
+pub fn dispatch<'a>(
+    cx: &mut FunctionContext<'a>,
+    host: &Arc<IsolateHost>,
+    variant: Variant,
+    timeout: Option<Duration>,
+    site: Option<Handle<'a, JsValue>>,
+    job: Job,
+) -> JsResult<'a, JsValue> {
+    match variant {
+        Variant::Sync => {
+            let (tx, rx) = bounded::<Outcome>(1);
+            host.submit_sync(Call::new(job, timeout, Box::new(move |o| {
+                let _ = tx.send(o);
+            })));
+            let out = wait(&rx).unwrap_or(Err(Failure::IsolateDisposed));
+            settle(cx, out, None)
+        }
+        Variant::Async => {
+            let (deferred, promise) = cx.promise();
+            let channel = cx.channel();
+            let site = site.and_then(|s| s.downcast::<JsObject, _>(cx).ok()).map(|o| o.root(cx));
+            host.submit_task(Call::new(job, timeout, Box::new(move |o| {
+                let _ = deferred.try_settle_with(&channel, move |mut cx| {
+                    let site = site.map(|s| s.into_inner(&mut cx).upcast());
+                    settle(&mut cx, o, site)
+                });
+            })));
+            Ok(promise.upcast())
+        }
+        Variant::Ignored => {
+            host.submit_task(Call::new(job, timeout, Box::new(|_| {})));
+            Ok(cx.undefined().upcast())
+        }
+    }
+}
+
+/// An already-known failure, delivered the way the variant delivers results.
+pub fn fail<'a>(cx: &mut FunctionContext<'a>, variant: Variant, f: Failure) -> JsResult<'a, JsValue> {
+    match variant {
+        Variant::Sync => settle(cx, Err(f), None),
+        Variant::Async => {
+            let (deferred, promise) = cx.promise();
+            let e = failure_to_js(cx, f, None)?;
+            deferred.reject(cx, e);
+            Ok(promise.upcast())
+        }
+        Variant::Ignored => Ok(cx.undefined().upcast()),
+    }
+}

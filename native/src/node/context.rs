@@ -1,0 +1,68 @@
+//! The Context class, Node side: eval and evalClosure.
+
+use neon::prelude::*;
+
+use super::call::{dispatch, fail, timeout, variant};
+use super::isolate::read_origin;
+use crate::ops;
+use crate::transfer::node::{decode_list, RemoteBox};
+use crate::transfer::{Failure, Fallback, Mode};
+
+pub fn handle<'a>(cx: &mut FunctionContext<'a>, i: usize) -> NeonResult<Handle<'a, JsBox<RemoteBox>>> {
+    cx.argument::<JsBox<RemoteBox>>(i)
+}
+
+pub fn read_mode(cx: &mut FunctionContext, i: usize, fallback: Fallback) -> NeonResult<Mode> {
+    let code = cx.argument::<JsNumber>(i)?.value(cx) as u32;
+    Ok(Mode::from_code(code, fallback))
+}
+
+/// `contextEval(ctx, variant, code, filename, lineOffset, columnOffset, timeout, resultMode, site)`
+pub fn eval(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let ctx = handle(&mut cx, 0)?;
+    let v = variant(&mut cx, 1)?;
+    let code = cx.argument::<JsString>(2)?.value(&mut cx);
+    let origin = read_origin(&mut cx, 3)?;
+    let t = timeout(&mut cx, 6)?;
+    let m = read_mode(&mut cx, 7, Fallback::Undefined)?;
+    let site = cx.argument_opt(8);
+    if ctx.remote.is_released() {
+        return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
+    }
+    let id = ctx.remote.id;
+    let host = ctx.remote.host().clone();
+    dispatch(&mut cx, &host, v, t, site, Box::new(move |i, st| ops::code::eval(i, st, id, code, origin, m)))
+}
+
+/// `contextEvalClosure(ctx, variant, code, filename, lineOffset, columnOffset, args, timeout, resultMode, site)`
+pub fn eval_closure(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let ctx = handle(&mut cx, 0)?;
+    let v = variant(&mut cx, 1)?;
+    let code = cx.argument::<JsString>(2)?.value(&mut cx);
+    let origin = read_origin(&mut cx, 3)?;
+    let list = cx.argument::<JsArray>(6)?;
+    let args = decode_list(&mut cx, list)?;
+    let t = timeout(&mut cx, 7)?;
+    let m = read_mode(&mut cx, 8, Fallback::Reject)?;
+    let site = cx.argument_opt(9);
+    if ctx.remote.is_released() {
+        return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
+    }
+    let id = ctx.remote.id;
+    let host = ctx.remote.host().clone();
+    dispatch(&mut cx, &host, v, t, site, Box::new(move |i, st| ops::code::eval_closure(i, st, id, code, origin, args, m)))
+}
+
+/// `release(handle)`: false if it was already released.
+pub fn release(mut cx: FunctionContext) -> JsResult<JsBoolean> {
+    let h = handle(&mut cx, 0)?;
+    let ok = h.remote.release();
+    Ok(cx.boolean(ok))
+}
+
+pub fn is_released(mut cx: FunctionContext) -> JsResult<JsBoolean> {
+    let h = handle(&mut cx, 0)?;
+    let r = h.remote.is_released();
+    Ok(cx.boolean(r))
+}
+

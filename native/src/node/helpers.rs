@@ -1,0 +1,36 @@
+//! JS functions the JS layer hands to native code at load time (one set per
+//! Node environment): error construction, structured-clone decoding, and
+//! wrapping handles in the user-facing classes.
+
+use neon::prelude::*;
+use neon::thread::LocalKey;
+
+pub const MAKE_ERROR: usize = 0;
+pub const DESERIALIZE: usize = 1;
+pub const WRAP_REFERENCE: usize = 2;
+const COUNT: usize = 3;
+
+struct Helpers(Vec<Root<JsFunction>>);
+
+static HELPERS: LocalKey<Helpers> = LocalKey::new();
+
+/// `setup(makeError, deserialize, wrapReference)`
+pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
+    let mut fns = Vec::with_capacity(COUNT);
+    for i in 0..COUNT {
+        let f = cx.argument::<JsFunction>(i)?;
+        fns.push(f.root(&mut cx));
+    }
+    let mut fns = Some(fns);
+    HELPERS.get_or_init(&mut cx, || Helpers(fns.take().unwrap()));
+    Ok(cx.undefined())
+}
+
+pub fn call<'a>(cx: &mut impl Context<'a>, which: usize, args: &[Handle<'a, JsValue>]) -> JsResult<'a, JsValue> {
+    let f = match HELPERS.get(cx) {
+        Some(h) => h.0[which].to_inner(cx),
+        None => return cx.throw_error("v8-isolates: native helpers are not set up"),
+    };
+    let this = cx.undefined();
+    f.call(cx, this, args)
+}

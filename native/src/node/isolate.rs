@@ -1,0 +1,128 @@
+//! The Isolate class, Node side.
+
+use std::sync::Arc;
+
+use neon::prelude::*;
+use neon::types::JsBigInt;
+
+use super::call::{dispatch, variant};
+use crate::engine::isolate::IsolateRef;
+use crate::engine::runner::{self, Options};
+use crate::ops::{self, Origin};
+use crate::transfer::node::RemoteBox;
+
+pub struct IsoBox(pub IsolateRef);
+
+impl Finalize for IsoBox {}
+
+pub type BoxedIso<'a> = Handle<'a, JsBox<IsoBox>>;
+
+/// `isolateNew(memoryLimitMB)`
+pub fn new(mut cx: FunctionContext) -> JsResult<JsBox<IsoBox>> {
+    let mb = cx.argument::<JsNumber>(0)?.value(&mut cx);
+    let host = match runner::spawn(Options { memory_limit: (mb * 1024.0 * 1024.0) as usize }) {
+        Ok(h) => h,
+        Err(e) => return cx.throw_error(e),
+    };
+    super::env::register(&mut cx, &host);
+    let owner = host.make_owner();
+    Ok(cx.boxed(IsoBox(owner)))
+}
+
+fn this_iso<'a>(cx: &mut FunctionContext<'a>) -> NeonResult<BoxedIso<'a>> {
+    cx.argument::<JsBox<IsoBox>>(0)
+}
+
+/// `isolateDispose(h)`: false if it was already disposed.
+pub fn dispose(mut cx: FunctionContext) -> JsResult<JsBoolean> {
+    let iso = this_iso(&mut cx)?;
+    let ok = iso.0.host.dispose();
+    Ok(cx.boolean(ok))
+}
+
+pub fn is_disposed(mut cx: FunctionContext) -> JsResult<JsBoolean> {
+    let iso = this_iso(&mut cx)?;
+    let d = iso.0.host.is_disposed();
+    Ok(cx.boolean(d))
+}
+
+/// `isolateCompileScript(h, variant, code, filename, lineOffset, columnOffset, site)`
+pub fn compile_script(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let iso = this_iso(&mut cx)?;
+    let v = variant(&mut cx, 1)?;
+    let code = cx.argument::<JsString>(2)?.value(&mut cx);
+    let origin = read_origin(&mut cx, 3)?;
+    let site = cx.argument_opt(6);
+    let host = iso.0.host.clone();
+    dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| ops::code::compile_script(i, st, code, origin)))
+}
+
+/// Reads `(filename, lineOffset, columnOffset)` starting at argument `i`.
+pub fn read_origin(cx: &mut FunctionContext, i: usize) -> NeonResult<Origin> {
+    let mut o = Origin::default();
+    if let Some(f) = cx.argument_opt(i) {
+        if let Ok(s) = f.downcast::<JsString, _>(cx) {
+            o.filename = s.value(cx);
+        }
+    }
+    if let Some(n) = cx.argument_opt(i + 1).and_then(|v| v.downcast::<JsNumber, _>(cx).ok()) {
+        o.line_offset = n.value(cx) as i32;
+    }
+    if let Some(n) = cx.argument_opt(i + 2).and_then(|v| v.downcast::<JsNumber, _>(cx).ok()) {
+        o.column_offset = n.value(cx) as i32;
+    }
+    Ok(o)
+}
+
+/// `isolateCreateContext(h, variant, site)` -> [contextHandle, globalHandle]
+pub fn create_context(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let iso = this_iso(&mut cx)?;
+    let v = variant(&mut cx, 1)?;
+    let site = cx.argument_opt(2);
+    let host = iso.0.host.clone();
+    dispatch(&mut cx, &host, v, None, site, Box::new(ops::context::create_context))
+}
+
+/// `isolateHeapStatistics(h, variant, site)`
+pub fn heap_statistics(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let iso = this_iso(&mut cx)?;
+    let v = variant(&mut cx, 1)?;
+    let site = cx.argument_opt(2);
+    let host = iso.0.host.clone();
+    dispatch(&mut cx, &host, v, None, site, Box::new(ops::isolate::heap_statistics))
+}
+
+/// `isolateHeapSpaceStatistics(h, variant, site)`
+pub fn heap_space_statistics(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let iso = this_iso(&mut cx)?;
+    let v = variant(&mut cx, 1)?;
+    let site = cx.argument_opt(2);
+    let host = iso.0.host.clone();
+    dispatch(&mut cx, &host, v, None, site, Box::new(ops::isolate::heap_space_statistics))
+}
+
+pub fn cpu_time(mut cx: FunctionContext) -> JsResult<JsBigInt> {
+    let iso = this_iso(&mut cx)?;
+    let t = iso.0.host.cpu_time();
+    Ok(JsBigInt::from_u64(&mut cx, t))
+}
+
+pub fn wall_time(mut cx: FunctionContext) -> JsResult<JsBigInt> {
+    let iso = this_iso(&mut cx)?;
+    let t = iso.0.host.wall_time();
+    Ok(JsBigInt::from_u64(&mut cx, t))
+}
+
+pub fn reference_count(mut cx: FunctionContext) -> JsResult<JsNumber> {
+    let iso = this_iso(&mut cx)?;
+    let n = iso.0.host.reference_count();
+    Ok(cx.number(n as f64))
+}
+
+/// `sameIsolate(isoHandle, remoteHandle)`: whether a handle belongs to it.
+pub fn owns(mut cx: FunctionContext) -> JsResult<JsBoolean> {
+    let iso = this_iso(&mut cx)?;
+    let r = cx.argument::<JsBox<RemoteBox>>(1)?;
+    let same = Arc::ptr_eq(&iso.0.host, r.remote.host());
+    Ok(cx.boolean(same))
+}

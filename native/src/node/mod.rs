@@ -1,0 +1,38 @@
+//! The neon side: one file per class, plus the call and conversion plumbing.
+
+pub mod call;
+pub mod context;
+pub mod env;
+pub mod helpers;
+pub mod isolate;
+pub mod reference;
+pub mod script;
+
+use neon::prelude::*;
+
+pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
+    cx.export_function("setup", helpers::setup)?;
+    cx.export_function("isolateNew", isolate::new)?;
+    cx.export_function("isolateDispose", isolate::dispose)?;
+    cx.export_function("isolateIsDisposed", isolate::is_disposed)?;
+    cx.export_function("isolateCompileScript", isolate::compile_script)?;
+    cx.export_function("isolateCreateContext", isolate::create_context)?;
+    cx.export_function("isolateHeapStatistics", isolate::heap_statistics)?;
+    cx.export_function("isolateHeapSpaceStatistics", isolate::heap_space_statistics)?;
+    cx.export_function("isolateCpuTime", isolate::cpu_time)?;
+    cx.export_function("isolateWallTime", isolate::wall_time)?;
+    cx.export_function("isolateReferenceCount", isolate::reference_count)?;
+    cx.export_function("isolateOwns", isolate::owns)?;
+    cx.export_function("contextEval", context::eval)?;
+    cx.export_function("contextEvalClosure", context::eval_closure)?;
+    cx.export_function("release", context::release)?;
+    cx.export_function("isReleased", context::is_released)?;
+    cx.export_function("scriptRun", script::run)?;
+    cx.export_function("refGet", reference::get)?;
+    cx.export_function("refSet", reference::set)?;
+    cx.export_function("refDelete", reference::delete)?;
+    cx.export_function("refApply", reference::apply)?;
+    cx.export_function("refCopy", reference::copy)?;
+    cx.export_function("refTypeof", reference::type_of)?;
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! The Reference class, Node side (references to values inside isolates).
+
+use neon::prelude::*;
+
+use super::call::{dispatch, fail, timeout, variant};
+use super::context::{handle, read_mode};
+use crate::ops::reference::{self, GetOptions};
+use crate::ops::Key;
+use crate::transfer::node::{decode, decode_list};
+use crate::transfer::{Failure, Fallback};
+
+fn key(cx: &mut FunctionContext, i: usize) -> NeonResult<Key> {
+    let v = cx.argument::<JsValue>(i)?;
+    if let Ok(n) = v.downcast::<JsNumber, _>(cx) {
+        return Ok(Key::Index(n.value(cx) as u32));
+    }
+    let s = v.downcast_or_throw::<JsString, _>(cx)?;
+    Ok(Key::Name(s.value(cx)))
+}
+
+macro_rules! live {
+    ($cx:expr, $r:expr, $v:expr) => {
+        if $r.remote.is_released() {
+            return fail(&mut $cx, $v, Failure::error(reference::RELEASED));
+        }
+    };
+}
+
+/// `refGet(ref, variant, key, resultMode, inherit, accessors, site)`
+pub fn get(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let v = variant(&mut cx, 1)?;
+    let k = key(&mut cx, 2)?;
+    let mode = read_mode(&mut cx, 3, Fallback::Reference)?;
+    let inherit = cx.argument::<JsBoolean>(4)?.value(&mut cx);
+    let accessors = cx.argument::<JsBoolean>(5)?.value(&mut cx);
+    let site = cx.argument_opt(6);
+    live!(cx, r, v);
+    let id = r.remote.id;
+    let host = r.remote.host().clone();
+    let o = GetOptions { inherit, accessors, mode };
+    dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| reference::get(i, st, id, k, o)))
+}
+
+/// `refSet(ref, variant, key, kind, payload, site)`
+pub fn set(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let v = variant(&mut cx, 1)?;
+    let k = key(&mut cx, 2)?;
+    let kind = cx.argument::<JsNumber>(3)?.value(&mut cx) as u32;
+    let payload = cx.argument::<JsValue>(4)?;
+    let value = decode(&mut cx, kind, payload)?;
+    let site = cx.argument_opt(5);
+    live!(cx, r, v);
+    let id = r.remote.id;
+    let host = r.remote.host().clone();
+    dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| reference::set(i, st, id, k, value)))
+}
+
+/// `refDelete(ref, variant, key, site)`
+pub fn delete(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let v = variant(&mut cx, 1)?;
+    let k = key(&mut cx, 2)?;
+    let site = cx.argument_opt(3);
+    live!(cx, r, v);
+    let id = r.remote.id;
+    let host = r.remote.host().clone();
+    dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| reference::delete(i, st, id, k)))
+}
+
+/// `refApply(ref, variant, recvKind, recvPayload, args, timeout, resultMode, site)`
+pub fn apply(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let v = variant(&mut cx, 1)?;
+    let rk = cx.argument::<JsNumber>(2)?.value(&mut cx) as u32;
+    let rp = cx.argument::<JsValue>(3)?;
+    let recv = decode(&mut cx, rk, rp)?;
+    let list = cx.argument::<JsArray>(4)?;
+    let args = decode_list(&mut cx, list)?;
+    let t = timeout(&mut cx, 5)?;
+    let mode = read_mode(&mut cx, 6, Fallback::Reference)?;
+    let site = cx.argument_opt(7);
+    live!(cx, r, v);
+    let id = r.remote.id;
+    let host = r.remote.host().clone();
+    dispatch(&mut cx, &host, v, t, site, Box::new(move |i, st| reference::apply(i, st, id, recv, args, mode)))
+}
+
+/// `refCopy(ref, variant, site)`
+pub fn copy(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let v = variant(&mut cx, 1)?;
+    let site = cx.argument_opt(2);
+    live!(cx, r, v);
+    let id = r.remote.id;
+    let host = r.remote.host().clone();
+    dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| reference::copy(i, st, id)))
+}
+
+pub fn type_of(mut cx: FunctionContext) -> JsResult<JsString> {
+    let r = handle(&mut cx, 0)?;
+    let t = r.type_of.as_str();
+    Ok(cx.string(t))
+}

@@ -1,0 +1,130 @@
+//! Compiling and running code: scripts, eval and evalClosure.
+
+use super::Origin;
+use crate::engine::runner::{Entry, State};
+use crate::transfer::capture::capture;
+use crate::transfer::error::{capture_compile_error, capture_exception};
+use crate::transfer::materialize::materialize;
+use crate::transfer::{Failure, Mode, Outcome, Transfer};
+
+pub const CONTEXT_RELEASED: &str = "Context is released";
+pub const SCRIPT_RELEASED: &str = "Script has been released";
+
+pub fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, o: &Origin) -> v8::ScriptOrigin<'s> {
+    let name = v8::String::new(scope, &o.filename).unwrap();
+    v8::ScriptOrigin::new(scope, name.into(), o.line_offset, o.column_offset, false, 0, None, false, false, false, None)
+}
+
+fn source_string<'s>(scope: &mut v8::PinScope<'s, '_>, code: &str) -> Result<v8::Local<'s, v8::String>, Failure> {
+    v8::String::new(scope, code).ok_or_else(|| Failure::RangeError("Invalid string length".into()))
+}
+
+/// Compiles a script that can run in any context of this isolate.
+pub fn compile_script(iso: &mut v8::Isolate, st: &mut State, code: String, o: Origin) -> Outcome {
+    let ctx = st.default_context(iso);
+    v8::scope_with_context!(let scope, iso, &ctx);
+    v8::tc_scope!(let tc, scope);
+    let src = source_string(tc, &code)?;
+    let origin = origin(tc, &o);
+    let mut source = v8::script_compiler::Source::new(src, Some(&origin));
+    let unbound = v8::script_compiler::compile_unbound_script(
+        tc,
+        &mut source,
+        v8::script_compiler::CompileOptions::NoCompileOptions,
+        v8::script_compiler::NoCacheReason::NoReason,
+    );
+    match unbound {
+        Some(u) => {
+            let id = st.insert(Entry::Script(v8::Global::new(tc, u)));
+            Ok(Transfer::Handles(vec![id], st.owner()?))
+        }
+        None => {
+            let (exc, msg) = (tc.exception(), tc.message());
+            Err(capture_compile_error(tc, exc, msg))
+        }
+    }
+}
+
+/// Runs a compiled script in a context.
+pub fn run_script(iso: &mut v8::Isolate, st: &mut State, script: u64, context: u64, mode: Mode) -> Outcome {
+    let ctx = st.context(context).ok_or_else(|| Failure::error(CONTEXT_RELEASED))?;
+    let unbound = match st.get(script) {
+        Some(Entry::Script(s)) => s.clone(),
+        _ => return Err(Failure::error(SCRIPT_RELEASED)),
+    };
+    v8::scope_with_context!(let scope, iso, &ctx);
+    v8::tc_scope!(let tc, scope);
+    let unbound = v8::Local::new(tc, unbound);
+    let script = unbound.bind_to_current_context(tc);
+    match script.run(tc) {
+        Some(v) => capture(tc, st, v, mode),
+        None => {
+            let exc = tc.exception();
+            Err(capture_exception(tc, exc))
+        }
+    }
+}
+
+/// Compiles and runs code in a context (Context.eval).
+pub fn eval(iso: &mut v8::Isolate, st: &mut State, context: u64, code: String, o: Origin, mode: Mode) -> Outcome {
+    let ctx = st.context(context).ok_or_else(|| Failure::error(CONTEXT_RELEASED))?;
+    v8::scope_with_context!(let scope, iso, &ctx);
+    v8::tc_scope!(let tc, scope);
+    let src = source_string(tc, &code)?;
+    let origin = origin(tc, &o);
+    let Some(script) = v8::Script::compile(tc, src, Some(&origin)) else {
+        let (exc, msg) = (tc.exception(), tc.message());
+        return Err(capture_compile_error(tc, exc, msg));
+    };
+    match script.run(tc) {
+        Some(v) => capture(tc, st, v, mode),
+        None => {
+            let exc = tc.exception();
+            Err(capture_exception(tc, exc))
+        }
+    }
+}
+
+/// Compiles `code` as a function body with parameters `$0..$N` and calls it
+/// with the context's global as receiver (Context.evalClosure).
+pub fn eval_closure(
+    iso: &mut v8::Isolate,
+    st: &mut State,
+    context: u64,
+    code: String,
+    o: Origin,
+    args: Vec<Transfer>,
+    mode: Mode,
+) -> Outcome {
+    let ctx = st.context(context).ok_or_else(|| Failure::error(CONTEXT_RELEASED))?;
+    v8::scope_with_context!(let scope, iso, &ctx);
+    v8::tc_scope!(let tc, scope);
+    let src = source_string(tc, &code)?;
+    let origin = origin(tc, &o);
+    let params: Vec<v8::Local<v8::String>> =
+        (0..args.len()).map(|i| v8::String::new(tc, &format!("${i}")).unwrap()).collect();
+    let mut values = Vec::with_capacity(args.len());
+    for a in args {
+        values.push(materialize(tc, st, a)?);
+    }
+    let mut source = v8::script_compiler::Source::new(src, Some(&origin));
+    let Some(f) = v8::script_compiler::compile_function(
+        tc,
+        &mut source,
+        &params,
+        &[],
+        v8::script_compiler::CompileOptions::NoCompileOptions,
+        v8::script_compiler::NoCacheReason::NoReason,
+    ) else {
+        let (exc, msg) = (tc.exception(), tc.message());
+        return Err(capture_compile_error(tc, exc, msg));
+    };
+    let global = tc.get_current_context().global(tc);
+    match f.call(tc, global.into(), &values) {
+        Some(v) => capture(tc, st, v, mode),
+        None => {
+            let exc = tc.exception();
+            Err(capture_exception(tc, exc))
+        }
+    }
+}

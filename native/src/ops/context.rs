@@ -1,0 +1,15 @@
+//! Creating contexts.
+
+use crate::engine::runner::{Entry, State};
+use crate::transfer::{Outcome, Transfer};
+
+/// Creates a context; returns the ids of the context and of its global.
+pub fn create_context(iso: &mut v8::Isolate, st: &mut State) -> Outcome {
+    v8::scope!(let scope, iso);
+    let ctx = v8::Context::new(scope, Default::default());
+    let global = ctx.global(scope);
+    let ctx_g = v8::Global::new(scope, ctx);
+    let ctx_id = st.insert(Entry::Context(ctx_g.clone()));
+    let global_id = st.insert(Entry::Value { value: v8::Global::new(scope, v8::Local::<v8::Value>::from(global)), context: ctx_g });
+    Ok(Transfer::Handles(vec![ctx_id, global_id], st.owner()?))
+}

@@ -1,0 +1,33 @@
+//! Values entering an isolate: a `Transfer` becomes a local value.
+
+use super::{serde, Failure, Transfer};
+use crate::engine::runner::State;
+
+pub fn materialize<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    state: &mut State,
+    t: Transfer,
+) -> Result<v8::Local<'s, v8::Value>, Failure> {
+    Ok(match t {
+        Transfer::Undefined => v8::undefined(scope).into(),
+        Transfer::Null => v8::null(scope).into(),
+        Transfer::Bool(b) => v8::Boolean::new(scope, b).into(),
+        Transfer::Number(n) => v8::Number::new(scope, n).into(),
+        Transfer::BigInt { negative, words } => v8::BigInt::new_from_words(scope, negative, &words)
+            .ok_or_else(|| Failure::RangeError("Maximum BigInt size exceeded".into()))?
+            .into(),
+        Transfer::String(s) => v8::String::new(scope, &s)
+            .ok_or_else(|| Failure::RangeError("Invalid string length".into()))?
+            .into(),
+        Transfer::Serialized(s) => serde::deserialize(scope, &s)?,
+        Transfer::Reference(..) => {
+            // References are not usable inside guests until the guest API
+            // exists; refuse them like any other non-transferable value.
+            let _ = state;
+            return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
+        }
+        Transfer::Handles(..) | Transfer::Record(_) | Transfer::List(_) => {
+            return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
+        }
+    })
+}

@@ -1,0 +1,200 @@
+//! Values in flight between isolates and Node: the forms a value takes while
+//! it crosses a thread, and the encoders that produce and consume them.
+
+pub mod capture;
+pub mod error;
+pub mod materialize;
+pub mod node;
+pub mod serde;
+
+use std::sync::Arc;
+
+use crate::engine::isolate::{IsolateHost, IsolateRef};
+
+/// A value on its way from one heap to another.
+pub enum Transfer {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    BigInt { negative: bool, words: Vec<u64> },
+    String(String),
+    /// A structured clone, in V8's wire format.
+    Serialized(Serialized),
+    /// A handle to a value that stays in its isolate.
+    Reference(Arc<Remote>, Typeof),
+    /// Raw handle-table ids of a new Context, Script...: wrapped by the caller.
+    Handles(Vec<u64>, IsolateRef),
+    /// Engine data (heap statistics and such), as a plain object.
+    Record(Vec<(&'static str, Transfer)>),
+    List(Vec<Transfer>),
+}
+
+/// Structured-clone bytes. Written by our V8 (format 16) or by Node's V8
+/// (older formats, which our V8 also reads).
+pub struct Serialized {
+    pub bytes: Vec<u8>,
+}
+
+/// `typeof` as isolated-vm reports it (symbols and bigints are "object").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Typeof {
+    Undefined,
+    Null,
+    Number,
+    String,
+    Boolean,
+    Object,
+    Function,
+}
+
+impl Typeof {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Typeof::Undefined => "undefined",
+            Typeof::Null => "null",
+            Typeof::Number => "number",
+            Typeof::String => "string",
+            Typeof::Boolean => "boolean",
+            Typeof::Object => "object",
+            Typeof::Function => "function",
+        }
+    }
+}
+
+/// An entry in an isolate's handle table, owned from outside. Dropping it
+/// releases the entry (in queue order, on the isolate's thread).
+pub struct Remote {
+    pub iso: IsolateRef,
+    pub id: u64,
+    released: std::sync::atomic::AtomicBool,
+}
+
+impl Remote {
+    pub fn new(iso: IsolateRef, id: u64) -> Remote {
+        Remote { iso, id, released: Default::default() }
+    }
+    pub fn host(&self) -> &Arc<IsolateHost> {
+        &self.iso.host
+    }
+    /// Releases the handle; false if it was already released.
+    pub fn release(&self) -> bool {
+        if self.released.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return false;
+        }
+        self.iso.host.release(self.id);
+        true
+    }
+    pub fn is_released(&self) -> bool {
+        self.released.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// The class of an error that crosses a boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    Error,
+    RangeError,
+    ReferenceError,
+    SyntaxError,
+    TypeError,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Error => "Error",
+            ErrorClass::RangeError => "RangeError",
+            ErrorClass::ReferenceError => "ReferenceError",
+            ErrorClass::SyntaxError => "SyntaxError",
+            ErrorClass::TypeError => "TypeError",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<ErrorClass> {
+        Some(match name {
+            "Error" => ErrorClass::Error,
+            "RangeError" => ErrorClass::RangeError,
+            "ReferenceError" => ErrorClass::ReferenceError,
+            "SyntaxError" => ErrorClass::SyntaxError,
+            "TypeError" => ErrorClass::TypeError,
+            _ => return None,
+        })
+    }
+}
+
+/// A copied guest error: enough to re-create it on the other side.
+pub struct ErrorInfo {
+    pub class: ErrorClass,
+    /// The guest's `name`, when it differs from the class name.
+    pub name: Option<String>,
+    pub message: String,
+    /// The guest-side stack (first line included), if it had one.
+    pub stack: Option<String>,
+}
+
+/// Why a call did not produce a value.
+pub enum Failure {
+    /// The guest threw an Error.
+    Thrown(ErrorInfo),
+    /// The guest threw something else (a primitive comes back as itself).
+    ThrownValue(Transfer),
+    /// "Script execution timed out."
+    Timeout,
+    /// "Isolate was disposed during execution"
+    Disposed,
+    /// "Isolate was disposed during execution due to memory limit"
+    MemoryLimit,
+    /// "Isolate is disposed" (the call never ran)
+    IsolateDisposed,
+    TypeError(String),
+    RangeError(String),
+    Error(String),
+}
+
+impl Failure {
+    pub fn type_error(msg: impl Into<String>) -> Failure {
+        Failure::TypeError(msg.into())
+    }
+    pub fn error(msg: impl Into<String>) -> Failure {
+        Failure::Error(msg.into())
+    }
+}
+
+pub type Outcome = Result<Transfer, Failure>;
+
+/// How a value leaves an isolate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Primitives are copied; anything else follows the fallback.
+    Default(Fallback),
+    /// Structured clone.
+    Copy,
+    /// A Reference to the value.
+    Reference,
+}
+
+/// What a non-transferable value becomes under the default mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    Undefined,
+    Reference,
+    Reject,
+}
+
+impl Mode {
+    /// Decodes the option code the JS layer passes: 0 default, 1 copy,
+    /// 2 externalCopy (not yet: copy), 3 reference.
+    pub fn from_code(code: u32, fallback: Fallback) -> Mode {
+        match code & 3 {
+            1 | 2 => Mode::Copy,
+            3 => Mode::Reference,
+            _ => Mode::Default(fallback),
+        }
+    }
+}

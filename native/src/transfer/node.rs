@@ -1,0 +1,173 @@
+//! Values crossing between Node and the engine, on Node's side: JS values
+//! (as the JS layer encodes them) become `Transfer`s, and `Transfer`s and
+//! `Failure`s become JS values and errors.
+
+use std::sync::Arc;
+
+use neon::prelude::*;
+use neon::types::bigint::Sign;
+use neon::types::buffer::TypedArray;
+use neon::types::JsBigInt;
+
+use super::{Failure, Remote, Serialized, Transfer, Typeof};
+use crate::node::helpers;
+
+/// A handle into an isolate, as Node holds it (Context, Script, Reference).
+pub struct RemoteBox {
+    pub remote: Arc<Remote>,
+    pub type_of: Typeof,
+}
+
+impl Finalize for RemoteBox {}
+
+/// How the JS layer tags each value it hands to native code.
+pub mod kind {
+    pub const PRIMITIVE: u32 = 0;
+    pub const SERIALIZED: u32 = 1;
+    pub const REFERENCE: u32 = 2;
+}
+
+/// Reads a primitive JS value.
+pub fn primitive<'a>(cx: &mut impl Context<'a>, v: Handle<'a, JsValue>) -> NeonResult<Transfer> {
+    if let Ok(n) = v.downcast::<JsNumber, _>(cx) {
+        return Ok(Transfer::Number(n.value(cx)));
+    }
+    if let Ok(s) = v.downcast::<JsString, _>(cx) {
+        return Ok(Transfer::String(s.value(cx)));
+    }
+    if let Ok(b) = v.downcast::<JsBoolean, _>(cx) {
+        return Ok(Transfer::Bool(b.value(cx)));
+    }
+    if v.is_a::<JsUndefined, _>(cx) {
+        return Ok(Transfer::Undefined);
+    }
+    if v.is_a::<JsNull, _>(cx) {
+        return Ok(Transfer::Null);
+    }
+    if let Ok(b) = v.downcast::<JsBigInt, _>(cx) {
+        let (sign, words) = b.to_digits_le(cx);
+        return Ok(Transfer::BigInt { negative: sign == Sign::Negative, words });
+    }
+    cx.throw_type_error("A non-transferable value was passed")
+}
+
+/// Decodes one `(kind, payload)` pair produced by the JS layer.
+pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsValue>) -> NeonResult<Transfer> {
+    match kind {
+        kind::PRIMITIVE => primitive(cx, payload),
+        kind::SERIALIZED => {
+            let buf = payload.downcast_or_throw::<JsTypedArray<u8>, _>(cx)?;
+            Ok(Transfer::Serialized(Serialized { bytes: buf.as_slice(cx).to_vec() }))
+        }
+        kind::REFERENCE => {
+            let b = payload.downcast_or_throw::<JsBox<RemoteBox>, _>(cx)?;
+            if b.remote.is_released() {
+                return cx.throw_error("Reference has been released");
+            }
+            Ok(Transfer::Reference(b.remote.clone(), b.type_of))
+        }
+        _ => cx.throw_type_error("A non-transferable value was passed"),
+    }
+}
+
+/// Decodes a flat `[kind0, payload0, kind1, payload1, ...]` array.
+pub fn decode_list<'a>(cx: &mut FunctionContext<'a>, list: Handle<'a, JsArray>) -> NeonResult<Vec<Transfer>> {
+    let n = list.len(cx) / 2;
+    let mut out = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let k: Handle<JsNumber> = list.get(cx, 2 * i)?;
+        let k = k.value(cx) as u32;
+        let p: Handle<JsValue> = list.get(cx, 2 * i + 1)?;
+        out.push(decode(cx, k, p)?);
+    }
+    Ok(out)
+}
+
+/// Converts a value leaving the engine into a JS value.
+pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue> {
+    Ok(match t {
+        Transfer::Undefined => cx.undefined().upcast(),
+        Transfer::Null => cx.null().upcast(),
+        Transfer::Bool(b) => cx.boolean(b).upcast(),
+        Transfer::Number(n) => cx.number(n).upcast(),
+        Transfer::String(s) => cx.string(s).upcast(),
+        Transfer::BigInt { negative, words } => {
+            let sign = if negative { Sign::Negative } else { Sign::Positive };
+            JsBigInt::from_digits_le(cx, sign, &words).upcast()
+        }
+        Transfer::Serialized(s) => {
+            let buf = JsBuffer::external(cx, s.bytes);
+            helpers::call(cx, helpers::DESERIALIZE, &[buf.upcast()])?
+        }
+        Transfer::Reference(remote, type_of) => {
+            let b = cx.boxed(RemoteBox { remote, type_of });
+            let t = cx.string(type_of.as_str());
+            helpers::call(cx, helpers::WRAP_REFERENCE, &[b.upcast(), t.upcast()])?
+        }
+        Transfer::Handles(ids, iso) => {
+            let arr = cx.empty_array();
+            for (i, id) in ids.into_iter().enumerate() {
+                let b = cx.boxed(RemoteBox { remote: Arc::new(Remote::new(iso.clone(), id)), type_of: Typeof::Object });
+                arr.set(cx, i as u32, b)?;
+            }
+            arr.upcast()
+        }
+        Transfer::Record(fields) => {
+            let obj = cx.empty_object();
+            for (k, v) in fields {
+                let v = to_js(cx, v)?;
+                obj.set(cx, k, v)?;
+            }
+            obj.upcast()
+        }
+        Transfer::List(items) => {
+            let arr = cx.empty_array();
+            for (i, v) in items.into_iter().enumerate() {
+                let v = to_js(cx, v)?;
+                arr.set(cx, i as u32, v)?;
+            }
+            arr.upcast()
+        }
+    })
+}
+
+/// Turns a failure into the JS value to throw. `site` is the caller's stack,
+/// captured when an async call was made.
+pub fn failure_to_js<'a>(
+    cx: &mut impl Context<'a>,
+    f: Failure,
+    site: Option<Handle<'a, JsValue>>,
+) -> JsResult<'a, JsValue> {
+    let (code, message, class, name, stack) = match f {
+        Failure::ThrownValue(t) => return to_js(cx, t),
+        Failure::Thrown(info) => ("guest", info.message, info.class.as_str(), info.name, info.stack),
+        Failure::Timeout => ("timeout", "Script execution timed out.".into(), "Error", None, None),
+        Failure::Disposed => ("disposed", "Isolate was disposed during execution".into(), "Error", None, None),
+        Failure::MemoryLimit => (
+            "memory",
+            "Isolate was disposed during execution due to memory limit".into(),
+            "Error",
+            None,
+            None,
+        ),
+        Failure::IsolateDisposed => ("isolate_disposed", "Isolate is disposed".into(), "Error", None, None),
+        Failure::TypeError(m) => ("host", m, "TypeError", None, None),
+        Failure::RangeError(m) => ("host", m, "RangeError", None, None),
+        Failure::Error(m) => ("host", m, "Error", None, None),
+    };
+    let args: Vec<Handle<JsValue>> = vec![
+        cx.string(code).upcast(),
+        cx.string(message).upcast(),
+        cx.string(class).upcast(),
+        match name {
+            Some(n) => cx.string(n).upcast(),
+            None => cx.undefined().upcast(),
+        },
+        match stack {
+            Some(s) => cx.string(s).upcast(),
+            None => cx.undefined().upcast(),
+        },
+        site.unwrap_or_else(|| cx.undefined().upcast()),
+    ];
+    helpers::call(cx, helpers::MAKE_ERROR, &args)
+}
