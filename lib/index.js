@@ -582,7 +582,16 @@ function wrapReference(h, type) {
   return new Reference(INTERNAL, h, type);
 }
 
-native.setup(makeError, T.deserialize, wrapReference);
+// Async results are collected by polling from setImmediate while calls are in
+// flight (see native/src/node/completions.rs).
+function pollLoop() {
+  if (native.poll()) setImmediate(pollLoop);
+}
+function startPolling() {
+  setImmediate(pollLoop);
+}
+
+native.setup(makeError, T.deserialize, wrapReference, startPolling);
 
 for (const C of [Isolate, Context, Script, Reference]) {
   Object.freeze(C.prototype);

@@ -87,9 +87,17 @@ struct Frame {
 struct Exec {
     next_seq: u64,
     frames: Vec<Frame>,
-    /// CPU and wall clock at the start of the outermost frame.
-    started_cpu: u64,
+    /// Wall clock at the start of the outermost frame.
     started_wall: Option<Instant>,
+}
+
+/// CPU accounting without a syscall per call: the thread's CPU clock, less
+/// what it used before it was ready and while spinning for work.
+#[derive(Default)]
+struct Cpu {
+    alive: bool,
+    base: u64,
+    final_ns: u64,
 }
 
 pub struct IsolateHost {
@@ -104,7 +112,8 @@ pub struct IsolateHost {
     /// Heap limit in bytes.
     pub memory_limit: usize,
     pthread: libc::pthread_t,
-    cpu_ns: AtomicU64,
+    cpu: Mutex<Cpu>,
+    spin_ns: AtomicU64,
     wall_ns: AtomicU64,
     refs: AtomicUsize,
     catastrophe: Mutex<Option<String>>,
@@ -139,7 +148,8 @@ impl IsolateHost {
             memory_limit,
             // SAFETY: pthread_self has no preconditions.
             pthread: unsafe { libc::pthread_self() },
-            cpu_ns: AtomicU64::new(0),
+            cpu: Mutex::new(Cpu { alive: true, base: thread_cpu_ns(), final_ns: 0 }),
+            spin_ns: AtomicU64::new(0),
             wall_ns: AtomicU64::new(0),
             refs: AtomicUsize::new(0),
             catastrophe: Mutex::new(None),
@@ -230,7 +240,6 @@ impl IsolateHost {
         e.next_seq += 1;
         let seq = e.next_seq;
         if e.frames.is_empty() {
-            e.started_cpu = thread_cpu_ns();
             e.started_wall = Some(Instant::now());
         }
         // A kill of the whole isolate also covers frames opened after it.
@@ -251,8 +260,6 @@ impl IsolateHost {
         let frame = e.frames.pop();
         debug_assert_eq!(frame.as_ref().map(|f| f.seq), Some(seq));
         if e.frames.is_empty() {
-            let cpu = thread_cpu_ns().saturating_sub(e.started_cpu);
-            self.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
             if let Some(w) = e.started_wall.take() {
                 self.wall_ns.fetch_add(w.elapsed().as_nanos() as u64, Ordering::Relaxed);
             }
@@ -308,14 +315,31 @@ impl IsolateHost {
         self.catastrophe.lock().clone()
     }
 
-    /// CPU time spent running code in this isolate, in ns.
+    /// Records time the isolate thread spent spinning for work.
+    pub(crate) fn add_spin(&self, ns: u64) {
+        self.spin_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Called by the isolate thread as it exits.
+    pub(crate) fn thread_exiting(&self) {
+        let mut c = self.cpu.lock();
+        let now = thread_cpu_ns();
+        c.final_ns = now.saturating_sub(c.base).saturating_sub(self.spin_ns.load(Ordering::Relaxed));
+        c.alive = false;
+    }
+
+    /// CPU time the isolate's thread spent on this isolate, in ns.
     pub fn cpu_time(&self) -> u64 {
-        let e = self.exec.lock();
-        let mut total = self.cpu_ns.load(Ordering::Relaxed);
-        if !e.frames.is_empty() {
-            total += pthread_cpu_ns(self.pthread).saturating_sub(e.started_cpu);
+        let mut c = self.cpu.lock();
+        if !c.alive {
+            return c.final_ns;
         }
-        total
+        let now = pthread_cpu_ns(self.pthread);
+        let v = now.saturating_sub(c.base).saturating_sub(self.spin_ns.load(Ordering::Relaxed));
+        // Spinning is measured in wall time, which can exceed its CPU time:
+        // never let the reading go backwards.
+        c.final_ns = c.final_ns.max(v);
+        c.final_ns
     }
 
     /// Wall time spent running code in this isolate, in ns.
@@ -342,8 +366,8 @@ fn thread_cpu_ns() -> u64 {
 
 fn pthread_cpu_ns(thread: libc::pthread_t) -> u64 {
     let mut clock: libc::clockid_t = 0;
-    // SAFETY: the thread is alive: callers hold the exec lock while a frame is
-    // open, and the isolate thread cannot exit with a frame open.
+    // SAFETY: the thread is alive: callers hold the `cpu` lock with `alive`
+    // set, and the thread clears `alive` under that lock before it exits.
     if unsafe { libc::pthread_getcpuclockid(thread, &mut clock) } != 0 {
         return 0;
     }

@@ -4,6 +4,7 @@
 pub mod isolate;
 pub mod memory;
 pub mod platform;
+pub mod pool;
 pub mod runner;
 pub mod wait;
 pub mod watchdog;

@@ -34,6 +34,8 @@ pub struct State {
     handles: HashMap<u64, Entry>,
     /// A context for work that belongs to no user context (compiling).
     default_context: Option<v8::Global<v8::Context>>,
+    /// A context made in advance (pooled isolates) for createContext.
+    pub spare_context: Option<v8::Global<v8::Context>>,
 }
 
 impl State {
@@ -100,20 +102,40 @@ fn drain(inbox: &Inbox) {
     }
 }
 
+/// The young generation isolated-vm gives an isolate of `limit` bytes:
+/// 1 MiB up to 16 MiB, growing with the limit.
+fn young_generation(limit: usize) -> usize {
+    let mb = limit >> 20;
+    (1usize << ((mb / 128).min(4) + 10)) << 10
+}
+
 /// Starts a new isolate on its own thread and waits until it is ready.
 pub fn spawn(opts: Options) -> Result<Arc<IsolateHost>, String> {
+    let (ready_tx, ready_rx) = bounded(1);
+    spawn_with(opts, false, move |r| {
+        let _ = ready_tx.send(r);
+    });
+    ready_rx.recv().unwrap_or_else(|_| Err("the isolate thread failed to start".to_string()))
+}
+
+/// Starts a new isolate on its own thread; `ready` gets it once it can run
+/// code. With `warm`, a context is created in advance for the first
+/// createContext to take.
+pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<IsolateHost>, String>) + Send + 'static) {
     platform::init();
     let (sync_tx, sync_rx) = unbounded();
     let (task_tx, task_rx) = unbounded();
-    let (ready_tx, ready_rx) = bounded(1);
     let inbox = Arc::new(Inbox { sync_rx, task_rx });
-    std::thread::Builder::new()
+    let ready = Arc::new(parking_lot::Mutex::new(Some(ready)));
+    let ready2 = ready.clone();
+    let spawned = std::thread::Builder::new()
         .name("v8-isolate".into())
         .stack_size(16 << 20)
         .spawn(move || {
             let budget = Arc::new(Budget { limit: opts.memory_limit, used: Default::default() });
             let params = v8::CreateParams::default()
-                .heap_limits(0, opts.memory_limit)
+                .set_max_old_generation_size_in_bytes(opts.memory_limit)
+                .set_max_young_generation_size_in_bytes(young_generation(opts.memory_limit))
                 .array_buffer_allocator(memory::allocator(budget.clone()));
             let mut isolate = v8::Isolate::new(params);
             isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
@@ -131,23 +153,35 @@ pub fn spawn(opts: Options) -> Result<Arc<IsolateHost>, String> {
             );
             memory::CURRENT.with(|c| *c.borrow_mut() = Some(host.clone()));
             INBOX.with(|i| *i.borrow_mut() = Some(inbox.clone()));
-            let _ = ready_tx.send(host.clone());
-            run(&mut isolate, host, &inbox);
-        })
-        .map_err(|e| format!("could not start an isolate thread: {e}"))?;
-    ready_rx.recv().map_err(|_| "the isolate thread failed to start".to_string())
+            let mut state = State { host: host.clone(), handles: HashMap::new(), default_context: None, spare_context: None };
+            if warm {
+                v8::scope!(let scope, &mut isolate);
+                let ctx = v8::Context::new(scope, Default::default());
+                state.spare_context = Some(v8::Global::new(scope, ctx));
+            }
+            if let Some(ready) = ready.lock().take() {
+                ready(Ok(host.clone()));
+            }
+            run(&mut isolate, host, &inbox, state);
+        });
+    if let Err(e) = spawned {
+        if let Some(ready) = ready2.lock().take() {
+            ready(Err(format!("could not start an isolate thread: {e}")));
+        }
+    }
 }
 
-fn next_msg(inbox: &Inbox) -> Msg {
+fn next_msg(inbox: &Inbox, host: &IsolateHost) -> Msg {
+    let start = Instant::now();
     for _ in 0..SPIN {
-        if let Ok(m) = inbox.sync_rx.try_recv() {
-            return m;
-        }
-        if let Ok(m) = inbox.task_rx.try_recv() {
+        let m = inbox.sync_rx.try_recv().or_else(|_| inbox.task_rx.try_recv());
+        if let Ok(m) = m {
+            host.add_spin(start.elapsed().as_nanos() as u64);
             return m;
         }
         std::hint::spin_loop();
     }
+    host.add_spin(start.elapsed().as_nanos() as u64);
     // The host holds both senders for as long as this thread runs, so the
     // queues never disconnect here.
     select_biased! {
@@ -156,11 +190,10 @@ fn next_msg(inbox: &Inbox) -> Msg {
     }
 }
 
-fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox) {
-    let mut state = State { host: host.clone(), handles: HashMap::new(), default_context: None };
+fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, mut state: State) {
     let platform = platform::platform();
     loop {
-        match next_msg(inbox) {
+        match next_msg(inbox, &host) {
             Msg::Call(call) => run_call(isolate, &mut state, call),
             Msg::Release(id) => {
                 state.handles.remove(&id);
@@ -177,9 +210,11 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox) {
     drain(inbox);
     state.handles.clear();
     state.default_context = None;
+    state.spare_context = None;
     memory::CURRENT.with(|c| c.borrow_mut().take());
     INBOX.with(|i| i.borrow_mut().take());
     drop(state);
+    host.thread_exiting();
     // The OwnedIsolate is dropped (and V8's isolate disposed) by the caller,
     // on this thread.
 }

@@ -2,18 +2,76 @@
 //! a parked thread costs tens of microseconds; a short spin catches the
 //! common case of a fast call.
 
-use crossbeam_channel::{Receiver, TryRecvError};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread::Thread;
 
 use super::runner::SPIN;
 
-/// Waits for one value; None if the sender went away.
-pub fn wait<T>(rx: &Receiver<T>) -> Option<T> {
-    for _ in 0..SPIN {
-        match rx.try_recv() {
-            Ok(v) => return Some(v),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => std::hint::spin_loop(),
+const EMPTY: u8 = 0;
+const FULL: u8 = 1;
+const TAKEN: u8 = 2;
+
+/// A one-shot reply slot: filled once by any thread, read by its waiter.
+pub struct Slot<T> {
+    state: AtomicU8,
+    value: UnsafeCell<Option<T>>,
+    waiter: Thread,
+}
+
+// SAFETY: `value` is written once by the filler before `state` becomes FULL
+// (release) and read only by the waiter after it observes FULL (acquire).
+unsafe impl<T: Send> Send for Slot<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Slot<T> {}
+
+impl<T> Slot<T> {
+    /// A slot whose waiter is the current thread.
+    pub fn new() -> Arc<Slot<T>> {
+        Arc::new(Slot { state: AtomicU8::new(EMPTY), value: UnsafeCell::new(None), waiter: std::thread::current() })
+    }
+
+    /// Fills the slot and wakes its waiter. Only the first fill counts.
+    pub fn put(&self, v: T) {
+        if self.state.load(Ordering::Acquire) != EMPTY {
+            return;
+        }
+        // SAFETY: only one filler exists per slot (the call's `done`), and the
+        // waiter does not read before FULL is published below.
+        unsafe { *self.value.get() = Some(v) };
+        self.state.store(FULL, Ordering::Release);
+        self.waiter.unpark();
+    }
+
+    fn try_take(&self) -> Option<T> {
+        if self.state.load(Ordering::Acquire) == FULL {
+            self.state.store(TAKEN, Ordering::Relaxed);
+            // SAFETY: FULL was published with release after the write; only
+            // the waiter takes, once.
+            return unsafe { (*self.value.get()).take() };
+        }
+        None
+    }
+
+    /// Waits for the value. `service` runs whenever the thread wakes without
+    /// a value (for work that arrives for this thread while it waits).
+    pub fn wait(&self, mut service: impl FnMut()) -> T {
+        for _ in 0..SPIN {
+            if let Some(v) = self.try_take() {
+                return v;
+            }
+            std::hint::spin_loop();
+        }
+        loop {
+            if let Some(v) = self.try_take() {
+                return v;
+            }
+            service();
+            if let Some(v) = self.try_take() {
+                return v;
+            }
+            std::thread::park();
         }
     }
-    rx.recv().ok()
 }

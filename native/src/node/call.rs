@@ -4,11 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::bounded;
 use neon::prelude::*;
 
 use crate::engine::isolate::{Call, IsolateHost, Job};
-use crate::engine::wait::wait;
+use crate::engine::wait::Slot;
 use crate::transfer::node::{failure_to_js, to_js};
 use crate::transfer::{Failure, Outcome};
 
@@ -65,23 +64,17 @@ pub fn dispatch<'a>(
 ) -> JsResult<'a, JsValue> {
     match variant {
         Variant::Sync => {
-            let (tx, rx) = bounded::<Outcome>(1);
-            host.submit_sync(Call::new(job, timeout, Box::new(move |o| {
-                let _ = tx.send(o);
-            })));
-            let out = wait(&rx).unwrap_or(Err(Failure::IsolateDisposed));
+            let slot = Slot::<Outcome>::new();
+            let filler = slot.clone();
+            host.submit_sync(Call::new(job, timeout, Box::new(move |o| filler.put(o))));
+            let out = slot.wait(|| {});
             settle(cx, out, None)
         }
         Variant::Async => {
             let (deferred, promise) = cx.promise();
-            let channel = cx.channel();
             let site = site.and_then(|s| s.downcast::<JsObject, _>(cx).ok()).map(|o| o.root(cx));
-            host.submit_task(Call::new(job, timeout, Box::new(move |o| {
-                let _ = deferred.try_settle_with(&channel, move |mut cx| {
-                    let site = site.map(|s| s.into_inner(&mut cx).upcast());
-                    settle(&mut cx, o, site)
-                });
-            })));
+            let link = super::completions::begin(cx)?;
+            host.submit_task(Call::new(job, timeout, Box::new(move |o| link.complete(deferred, site, o))));
             Ok(promise.upcast())
         }
         Variant::Ignored => {

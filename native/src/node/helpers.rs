@@ -8,13 +8,14 @@ use neon::thread::LocalKey;
 pub const MAKE_ERROR: usize = 0;
 pub const DESERIALIZE: usize = 1;
 pub const WRAP_REFERENCE: usize = 2;
-const COUNT: usize = 3;
+pub const START_POLLING: usize = 3;
+const COUNT: usize = 4;
 
 struct Helpers(Vec<Root<JsFunction>>);
 
 static HELPERS: LocalKey<Helpers> = LocalKey::new();
 
-/// `setup(makeError, deserialize, wrapReference)`
+/// `setup(makeError, deserialize, wrapReference, startPolling)`
 pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut fns = Vec::with_capacity(COUNT);
     for i in 0..COUNT {

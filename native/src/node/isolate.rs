@@ -7,7 +7,7 @@ use neon::types::JsBigInt;
 
 use super::call::{dispatch, variant};
 use crate::engine::isolate::IsolateRef;
-use crate::engine::runner::{self, Options};
+use crate::engine::pool;
 use crate::ops::{self, Origin};
 use crate::transfer::node::RemoteBox;
 
@@ -20,7 +20,7 @@ pub type BoxedIso<'a> = Handle<'a, JsBox<IsoBox>>;
 /// `isolateNew(memoryLimitMB)`
 pub fn new(mut cx: FunctionContext) -> JsResult<JsBox<IsoBox>> {
     let mb = cx.argument::<JsNumber>(0)?.value(&mut cx);
-    let host = match runner::spawn(Options { memory_limit: (mb * 1024.0 * 1024.0) as usize }) {
+    let host = match pool::acquire((mb * 1024.0 * 1024.0) as usize) {
         Ok(h) => h,
         Err(e) => return cx.throw_error(e),
     };

@@ -1,6 +1,7 @@
 //! The neon side: one file per class, plus the call and conversion plumbing.
 
 pub mod call;
+pub mod completions;
 pub mod context;
 pub mod env;
 pub mod helpers;
@@ -12,6 +13,7 @@ use neon::prelude::*;
 
 pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("setup", helpers::setup)?;
+    cx.export_function("poll", completions::poll)?;
     cx.export_function("isolateNew", isolate::new)?;
     cx.export_function("isolateDispose", isolate::dispose)?;
     cx.export_function("isolateIsDisposed", isolate::is_disposed)?;

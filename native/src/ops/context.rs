@@ -5,8 +5,12 @@ use crate::transfer::{Outcome, Transfer};
 
 /// Creates a context; returns the ids of the context and of its global.
 pub fn create_context(iso: &mut v8::Isolate, st: &mut State) -> Outcome {
+    let spare = st.spare_context.take();
     v8::scope!(let scope, iso);
-    let ctx = v8::Context::new(scope, Default::default());
+    let ctx = match spare {
+        Some(c) => v8::Local::new(scope, c),
+        None => v8::Context::new(scope, Default::default()),
+    };
     let global = ctx.global(scope);
     let ctx_g = v8::Global::new(scope, ctx);
     let ctx_id = st.insert(Entry::Context(ctx_g.clone()));

@@ -1,0 +1,142 @@
+//! Settling async calls. Isolate threads push finished calls onto their Node
+//! environment's completion queue. While calls are in flight the JS layer
+//! polls that queue from `setImmediate` (the event loop never sleeps, so no
+//! thread wake-up is paid); once polling stops, a completion wakes the loop
+//! through an (unreferenced) Node-API thread-safe function instead.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use neon::prelude::*;
+use neon::thread::LocalKey;
+use neon::types::Deferred;
+use parking_lot::Mutex;
+
+use super::call::settle;
+use super::helpers;
+use crate::transfer::Outcome;
+
+/// Keep polling this long after the last completion or submission.
+const POLL_WINDOW: Duration = Duration::from_micros(300);
+
+pub struct Completion {
+    deferred: Deferred,
+    site: Option<Root<JsObject>>,
+    outcome: Outcome,
+}
+
+/// The part of an environment's queue that isolate threads use.
+pub struct EnvLink {
+    tx: Sender<Completion>,
+    polling: AtomicBool,
+    wake_pending: AtomicBool,
+    wake: Channel,
+}
+
+impl EnvLink {
+    /// Called on an isolate thread when an async call finishes.
+    pub fn complete(&self, deferred: Deferred, site: Option<Root<JsObject>>, outcome: Outcome) {
+        let _ = self.tx.send(Completion { deferred, site, outcome });
+        if !self.polling.load(Ordering::SeqCst) && !self.wake_pending.swap(true, Ordering::SeqCst) {
+            let _ = self.wake.try_send(|mut cx| {
+                drain(&mut cx);
+                Ok(())
+            });
+        }
+    }
+}
+
+struct EnvQueue {
+    link: Arc<EnvLink>,
+    rx: Receiver<Completion>,
+    in_flight: AtomicUsize,
+    keepalive: Mutex<Channel>,
+    last_activity: Mutex<Instant>,
+}
+
+static QUEUE: LocalKey<EnvQueue> = LocalKey::new();
+
+fn queue<'a>(cx: &mut impl Context<'a>) -> &'a EnvQueue {
+    let mut wake = Channel::new(cx);
+    wake.unref(cx);
+    let mut keepalive = wake.clone();
+    keepalive.unref(cx);
+    let (tx, rx) = unbounded();
+    let mut fresh = Some((wake, keepalive, tx, rx));
+    QUEUE.get_or_init(cx, || {
+        let (wake, keepalive, tx, rx) = fresh.take().unwrap();
+        EnvQueue {
+            link: Arc::new(EnvLink {
+                tx,
+                polling: AtomicBool::new(false),
+                wake_pending: AtomicBool::new(false),
+                wake,
+            }),
+            rx,
+            in_flight: AtomicUsize::new(0),
+            keepalive: Mutex::new(keepalive),
+            last_activity: Mutex::new(Instant::now()),
+        }
+    })
+}
+
+/// Registers a new async call; returns the link its completion goes to.
+pub fn begin<'a>(cx: &mut impl Context<'a>) -> NeonResult<Arc<EnvLink>> {
+    let q = queue(cx);
+    if q.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+        q.keepalive.lock().reference(cx);
+    }
+    *q.last_activity.lock() = Instant::now();
+    if !q.link.polling.swap(true, Ordering::SeqCst) {
+        let undefined = cx.undefined().upcast();
+        helpers::call(cx, helpers::START_POLLING, &[undefined])?;
+    }
+    Ok(q.link.clone())
+}
+
+/// Settles every finished call; returns how many it settled.
+fn drain<'a>(cx: &mut impl Context<'a>) -> usize {
+    let q = match QUEUE.get(cx) {
+        Some(q) => q,
+        None => return 0,
+    };
+    q.link.wake_pending.store(false, Ordering::SeqCst);
+    let mut n = 0;
+    while let Ok(c) = q.rx.try_recv() {
+        n += 1;
+        let Completion { deferred, site, outcome } = c;
+        let _ = cx.try_catch(|cx| {
+            let site = site.map(|s| s.into_inner(cx).upcast());
+            match cx.try_catch(|cx| settle(cx, outcome, site)) {
+                Ok(v) => deferred.resolve(cx, v),
+                Err(e) => deferred.reject(cx, e),
+            }
+            Ok(())
+        });
+        if q.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            q.keepalive.lock().unref(cx);
+        }
+    }
+    if n > 0 {
+        *q.last_activity.lock() = Instant::now();
+    }
+    n
+}
+
+/// `poll()`: settles finished calls; returns whether the JS layer should keep
+/// polling. When it says no, completions wake the event loop instead.
+pub fn poll(mut cx: FunctionContext) -> JsResult<JsBoolean> {
+    drain(&mut cx);
+    let q = queue(&mut cx);
+    let busy = q.in_flight.load(Ordering::Relaxed) > 0;
+    let recent = q.last_activity.lock().elapsed() < POLL_WINDOW;
+    if busy && recent {
+        return Ok(cx.boolean(true));
+    }
+    q.link.polling.store(false, Ordering::SeqCst);
+    // Completions pushed before the flag flipped sent no wake-up.
+    drain(&mut cx);
+    Ok(cx.boolean(false))
+}
