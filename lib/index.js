@@ -108,6 +108,14 @@ function readKey(key) {
 
 // Encodes `value` for native code under `mode`; pushes (kind, payload).
 function encodeInto(out, value, mode) {
+  if (value instanceof Callback) {
+    out.push(T.KIND_CALLBACK, value[INTERNAL]());
+    return;
+  }
+  if (typeof value === 'function' && mode === T.MODE_DEFAULT) {
+    out.push(T.KIND_CALLBACK, value);
+    return;
+  }
   if (value instanceof Reference) {
     const box = value[INTERNAL]();
     if (box !== undefined && mode !== T.MODE_COPY) {
@@ -568,6 +576,47 @@ class Reference {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Callback
+
+class Callback {
+  #fn;
+  #mode;
+
+  constructor(fn, options) {
+    if (typeof fn !== 'function') throw new TypeError('`Callback` requires parameter 1 to be a function');
+    options = optionsObject(options, 'Callback', 2);
+    this.#fn = fn;
+    this.#mode = options && options.async ? 1 : options && options.ignored ? 2 : 0;
+    Object.freeze(this);
+  }
+
+  [INTERNAL]() {
+    return [this.#fn, this.#mode];
+  }
+}
+
+// Values returned (or thrown) by Node functions that guests call.
+function encodeCopy(value) {
+  if (T.isPrimitive(value)) return [T.KIND_PRIMITIVE, value];
+  return [T.KIND_SERIALIZED, T.serialize(value)];
+}
+
+function describeThrown(e) {
+  if (e instanceof Error) {
+    const ctor = e.constructor && e.constructor.name;
+    const className = GUEST_CLASSES[ctor] === e.constructor ? ctor : 'Error';
+    const name = e.name !== className ? String(e.name) : undefined;
+    return [true, className, name, String(e.message), typeof e.stack === 'string' ? e.stack : undefined];
+  }
+  if (T.isPrimitive(e)) return [false, T.KIND_PRIMITIVE, e];
+  try {
+    return [false, T.KIND_SERIALIZED, T.serialize(e)];
+  } catch {
+    return [true, 'Error', undefined, 'A non-cloneable value was thrown by a host function', undefined];
+  }
+}
+
 // A value of Node's heap handed back to Node code under a transfer mode.
 function localResult(value, mode) {
   if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
@@ -591,9 +640,9 @@ function startPolling() {
   setImmediate(pollLoop);
 }
 
-native.setup(makeError, T.deserialize, wrapReference, startPolling);
+native.setup(makeError, T.deserialize, wrapReference, startPolling, encodeCopy, describeThrown);
 
-for (const C of [Isolate, Context, Script, Reference]) {
+for (const C of [Isolate, Context, Script, Reference, Callback]) {
   Object.freeze(C.prototype);
   Object.freeze(C);
 }
@@ -603,6 +652,7 @@ module.exports = Object.freeze({
   Context,
   Script,
   Reference,
+  Callback,
   TimeoutError,
   MemoryLimitError,
   IsolateDisposedError,

@@ -9,6 +9,7 @@ const v8 = require('v8');
 const KIND_PRIMITIVE = 0;
 const KIND_SERIALIZED = 1;
 const KIND_REFERENCE = 2;
+const KIND_CALLBACK = 3;
 
 // Transfer mode codes shared with native code.
 const MODE_DEFAULT = 0;
@@ -73,6 +74,7 @@ module.exports = {
   KIND_PRIMITIVE,
   KIND_SERIALIZED,
   KIND_REFERENCE,
+  KIND_CALLBACK,
   MODE_DEFAULT,
   MODE_COPY,
   MODE_EXTERNAL_COPY,

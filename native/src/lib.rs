@@ -2,6 +2,7 @@
 //! thread, driven from Node through Node-API.
 
 pub mod engine;
+pub mod guest;
 pub mod node;
 pub mod ops;
 pub mod transfer;

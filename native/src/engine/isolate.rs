@@ -32,7 +32,7 @@ impl Kill {
 }
 
 /// Work run on the isolate thread. It gets the isolate and the thread's state.
-pub type Job = Box<dyn FnOnce(&mut v8::Isolate, &mut super::runner::State) -> Outcome + Send>;
+pub type Job = Box<dyn FnOnce(&mut v8::Isolate, &super::runner::State) -> Outcome + Send>;
 /// Receives the outcome of a job, on the isolate thread.
 pub type Done = Box<dyn FnOnce(Outcome) + Send>;
 
@@ -118,6 +118,9 @@ pub struct IsolateHost {
     refs: AtomicUsize,
     catastrophe: Mutex<Option<String>>,
     owner: once_cell::sync::OnceCell<std::sync::Weak<Owner>>,
+    /// The isolate thread, unparked when sync work arrives: it may be parked
+    /// in a nested wait (inside a call into Node) rather than on its queue.
+    thread: std::thread::Thread,
 }
 
 // SAFETY: pthread_t is an opaque id (an integer on Linux); it is only used to
@@ -154,6 +157,7 @@ impl IsolateHost {
             refs: AtomicUsize::new(0),
             catastrophe: Mutex::new(None),
             owner: Default::default(),
+            thread: std::thread::current(),
         }
     }
 
@@ -178,7 +182,8 @@ impl IsolateHost {
 
     /// Queues a call on the priority (sync) path.
     pub fn submit_sync(&self, call: Call) {
-        self.submit(&self.sync_tx, call)
+        self.submit(&self.sync_tx, call);
+        self.thread.unpark();
     }
 
     /// Queues a call on the FIFO task path (async and ignored work).
@@ -200,6 +205,7 @@ impl IsolateHost {
     /// Sends a message to the isolate thread on the priority path.
     pub fn send_sync(&self, msg: Msg) {
         let _ = self.sync_tx.send(msg);
+        self.thread.unpark();
     }
 
     /// Drops a handle in the isolate's table, in queue order.
@@ -226,6 +232,7 @@ impl IsolateHost {
         }
         self.kill_all(Kill::Dispose);
         let _ = self.sync_tx.send(Msg::Dispose);
+        self.thread.unpark();
         true
     }
 
@@ -280,6 +287,7 @@ impl IsolateHost {
             f.kill = f.kill.max(Some(kill));
             self.handle.terminate_execution();
             let _ = self.sync_tx.try_send(Msg::Wake);
+            self.thread.unpark();
         }
     }
 
@@ -299,6 +307,7 @@ impl IsolateHost {
         if !e.frames.is_empty() {
             self.handle.terminate_execution();
             let _ = self.sync_tx.try_send(Msg::Wake);
+            self.thread.unpark();
         }
     }
 

@@ -13,6 +13,7 @@ use crossbeam_channel::{bounded, select_biased, unbounded};
 use super::isolate::{Call, Done, Inbox, IsolateHost, Msg};
 use super::memory::{self, Budget};
 use super::{platform, watchdog};
+use crate::node::host::HostFn;
 use crate::transfer::Failure;
 
 /// Spin this many polls of the queues before parking: a parked thread takes
@@ -24,50 +25,124 @@ pub enum Entry {
     Context(v8::Global<v8::Context>),
     Script(v8::Global<v8::UnboundScript>),
     Value { value: v8::Global<v8::Value>, context: v8::Global<v8::Context> },
+    Resolver { resolver: v8::Global<v8::PromiseResolver>, context: v8::Global<v8::Context> },
 }
 
 static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
 
-/// State of the isolate thread that jobs may use.
+/// State of the isolate thread that jobs may use. Shared (`&State`): calls
+/// can nest (guest -> host -> guest), so every borrow inside is brief.
 pub struct State {
     pub host: Arc<IsolateHost>,
-    handles: HashMap<u64, Entry>,
+    handles: RefCell<HashMap<u64, Entry>>,
     /// A context for work that belongs to no user context (compiling).
-    default_context: Option<v8::Global<v8::Context>>,
+    default_context: RefCell<Option<v8::Global<v8::Context>>>,
     /// A context made in advance (pooled isolates) for createContext.
-    pub spare_context: Option<v8::Global<v8::Context>>,
+    spare_context: RefCell<Option<v8::Global<v8::Context>>>,
+    /// Node functions that guest functions of this isolate call.
+    host_fns: RefCell<HashMap<u64, (Arc<HostFn>, v8::Weak<v8::Function>)>>,
 }
 
 impl State {
-    pub fn default_context(&mut self, iso: &mut v8::Isolate) -> v8::Global<v8::Context> {
-        if let Some(c) = &self.default_context {
+    fn new(host: Arc<IsolateHost>) -> State {
+        State {
+            host,
+            handles: RefCell::new(HashMap::new()),
+            default_context: RefCell::new(None),
+            spare_context: RefCell::new(None),
+            host_fns: RefCell::new(HashMap::new()),
+        }
+    }
+    pub fn default_context(&self, iso: &mut v8::Isolate) -> v8::Global<v8::Context> {
+        if let Some(c) = &*self.default_context.borrow() {
             return c.clone();
         }
         v8::scope!(let scope, iso);
         let ctx = v8::Context::new(scope, Default::default());
         let g = v8::Global::new(scope, ctx);
-        self.default_context = Some(g.clone());
+        *self.default_context.borrow_mut() = Some(g.clone());
         g
+    }
+    pub fn take_spare_context(&self) -> Option<v8::Global<v8::Context>> {
+        self.spare_context.borrow_mut().take()
     }
     /// The user-facing owner, to hand out new handles with.
     pub fn owner(&self) -> Result<super::isolate::IsolateRef, Failure> {
         self.host.owner().ok_or(Failure::IsolateDisposed)
     }
     /// Stores a handle and returns its id. The caller owes one `release`.
-    pub fn insert(&mut self, entry: Entry) -> u64 {
+    pub fn insert(&self, entry: Entry) -> u64 {
         let id = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-        self.handles.insert(id, entry);
+        self.handles.borrow_mut().insert(id, entry);
         self.host.ref_added();
         id
     }
-    pub fn get(&self, id: u64) -> Option<&Entry> {
-        self.handles.get(&id)
+    pub fn remove(&self, id: u64) {
+        let e = self.handles.borrow_mut().remove(&id);
+        drop(e);
     }
     pub fn context(&self, id: u64) -> Option<v8::Global<v8::Context>> {
-        match self.handles.get(&id) {
+        match self.handles.borrow().get(&id) {
             Some(Entry::Context(c)) => Some(c.clone()),
             _ => None,
         }
+    }
+    pub fn script(&self, id: u64) -> Option<v8::Global<v8::UnboundScript>> {
+        match self.handles.borrow().get(&id) {
+            Some(Entry::Script(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+    pub fn value(&self, id: u64) -> Option<(v8::Global<v8::Value>, v8::Global<v8::Context>)> {
+        match self.handles.borrow().get(&id) {
+            Some(Entry::Value { value, context }) => Some((value.clone(), context.clone())),
+            _ => None,
+        }
+    }
+    /// A fresh id for a handle-table-like entry.
+    pub fn next_id(&self) -> u64 {
+        NEXT_HANDLE.fetch_add(1, Ordering::Relaxed)
+    }
+    pub fn add_host_fn(&self, id: u64, hf: Arc<HostFn>, weak: v8::Weak<v8::Function>) {
+        self.host_fns.borrow_mut().insert(id, (hf, weak));
+    }
+    pub fn host_fn(&self, id: u64) -> Option<Arc<HostFn>> {
+        self.host_fns.borrow().get(&id).map(|e| e.0.clone())
+    }
+    pub fn remove_host_fn(&self, id: u64) {
+        let e = self.host_fns.borrow_mut().remove(&id);
+        drop(e);
+    }
+    /// Keeps a promise resolver (in the current context) until it is settled.
+    pub fn keep_resolver(&self, scope: &mut v8::PinScope, r: v8::Local<v8::PromiseResolver>) -> u64 {
+        let id = self.next_id();
+        let ctx = scope.get_current_context();
+        let entry = Entry::Resolver { resolver: v8::Global::new(scope, r), context: v8::Global::new(scope, ctx) };
+        self.handles.borrow_mut().insert(id, entry);
+        id
+    }
+    /// Settles a kept resolver with an outcome.
+    pub fn settle_resolver(&self, iso: &mut v8::Isolate, id: u64, out: crate::transfer::Outcome) {
+        let Some(Entry::Resolver { resolver, context }) = self.handles.borrow_mut().remove(&id) else { return };
+        v8::scope_with_context!(let scope, iso, &context);
+        let resolver = v8::Local::new(scope, resolver);
+        match out.and_then(|t| crate::transfer::materialize::materialize(scope, self, t)) {
+            Ok(v) => {
+                resolver.resolve(scope, v);
+            }
+            Err(f) => {
+                let e = crate::guest::throw::failure_value(scope, self, f);
+                resolver.reject(scope, e);
+            }
+        }
+    }
+    fn clear(&self) {
+        let fns = std::mem::take(&mut *self.host_fns.borrow_mut());
+        drop(fns);
+        let handles = std::mem::take(&mut *self.handles.borrow_mut());
+        drop(handles);
+        self.default_context.borrow_mut().take();
+        self.spare_context.borrow_mut().take();
     }
 }
 
@@ -153,11 +228,12 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
             );
             memory::CURRENT.with(|c| *c.borrow_mut() = Some(host.clone()));
             INBOX.with(|i| *i.borrow_mut() = Some(inbox.clone()));
-            let mut state = State { host: host.clone(), handles: HashMap::new(), default_context: None, spare_context: None };
+            let state = std::rc::Rc::new(State::new(host.clone()));
+            isolate.set_slot(state.clone());
             if warm {
                 v8::scope!(let scope, &mut isolate);
                 let ctx = v8::Context::new(scope, Default::default());
-                state.spare_context = Some(v8::Global::new(scope, ctx));
+                *state.spare_context.borrow_mut() = Some(v8::Global::new(scope, ctx));
             }
             if let Some(ready) = ready.lock().take() {
                 ready(Ok(host.clone()));
@@ -190,27 +266,24 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost) -> Msg {
     }
 }
 
-fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, mut state: State) {
+fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, state: std::rc::Rc<State>) {
     let platform = platform::platform();
     loop {
         match next_msg(inbox, &host) {
-            Msg::Call(call) => run_call(isolate, &mut state, call),
-            Msg::Release(id) => {
-                state.handles.remove(&id);
-            }
+            Msg::Call(call) => run_call(isolate, &state, call),
+            Msg::Release(id) => state.remove(id),
             Msg::Dispose => break,
             Msg::Wake => {}
         }
         if host.hit_memory_limit() || host.is_disposed() {
             break;
         }
-        pump(isolate, &mut state, &platform);
+        pump(isolate, &state, &platform);
     }
     host.mark_disposed();
     drain(inbox);
-    state.handles.clear();
-    state.default_context = None;
-    state.spare_context = None;
+    state.clear();
+    isolate.remove_slot::<std::rc::Rc<State>>();
     memory::CURRENT.with(|c| c.borrow_mut().take());
     INBOX.with(|i| i.borrow_mut().take());
     drop(state);
@@ -219,9 +292,26 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, mu
     // on this thread.
 }
 
+/// Runs the sync calls that arrive for this isolate while its thread waits
+/// inside a call (guest -> Node -> guest re-entrancy). Cheap when idle.
+pub fn serve_nested(iso: &mut v8::Isolate, st: &State) {
+    INBOX.with(|i| {
+        let Some(inbox) = &*i.borrow() else { return };
+        while let Ok(m) = inbox.sync_rx.try_recv() {
+            match m {
+                Msg::Call(call) => run_call(iso, st, call),
+                Msg::Release(id) => st.remove(id),
+                // The isolate is already marked disposed; the thread's main
+                // loop exits once this call unwinds.
+                Msg::Dispose | Msg::Wake => {}
+            }
+        }
+    });
+}
+
 /// Runs V8's foreground tasks (GC finalisation, FinalizationRegistry...). They
 /// can run guest code, so they run inside a frame that dispose can kill.
-fn pump(isolate: &mut v8::OwnedIsolate, state: &mut State, platform: &v8::SharedRef<v8::Platform>) {
+fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<v8::Platform>) {
     let seq = state.host.begin();
     while v8::Platform::pump_message_loop(platform, isolate, false) {
         if state.host.frame_killed(seq) {
@@ -235,7 +325,7 @@ fn pump(isolate: &mut v8::OwnedIsolate, state: &mut State, platform: &v8::Shared
 
 /// Runs one call: opens a frame, arms its timeout, runs the job and the
 /// microtasks it queued, then reports why the frame was killed, if it was.
-pub fn run_call(isolate: &mut v8::Isolate, state: &mut State, call: Call) {
+pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
     let timeout = call.timeout;
     let (job, done) = call.take();
     let host = state.host.clone();

@@ -54,13 +54,15 @@ impl<T> Slot<T> {
         None
     }
 
-    /// Waits for the value. `service` runs whenever the thread wakes without
-    /// a value (for work that arrives for this thread while it waits).
+    /// Waits for the value. `service` runs while waiting (it must be cheap
+    /// when there is nothing to do), for work that arrives for this thread
+    /// while it waits.
     pub fn wait(&self, mut service: impl FnMut()) -> T {
         for _ in 0..SPIN {
             if let Some(v) = self.try_take() {
                 return v;
             }
+            service();
             std::hint::spin_loop();
         }
         loop {

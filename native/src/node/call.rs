@@ -67,13 +67,20 @@ pub fn dispatch<'a>(
             let slot = Slot::<Outcome>::new();
             let filler = slot.clone();
             host.submit_sync(Call::new(job, timeout, Box::new(move |o| filler.put(o))));
-            let out = slot.wait(|| {});
+            // While blocked, run the calls into Node that the isolate (or
+            // others) make: they may be what the isolate is waiting for.
+            let link = super::envlink::link(cx);
+            let out = slot.wait(|| {
+                if link.has_calls() {
+                    super::envlink::serve_calls(cx);
+                }
+            });
             settle(cx, out, None)
         }
         Variant::Async => {
             let (deferred, promise) = cx.promise();
             let site = site.and_then(|s| s.downcast::<JsObject, _>(cx).ok()).map(|o| o.root(cx));
-            let link = super::completions::begin(cx)?;
+            let link = super::envlink::begin(cx)?;
             host.submit_task(Call::new(job, timeout, Box::new(move |o| link.complete(deferred, site, o))));
             Ok(promise.upcast())
         }

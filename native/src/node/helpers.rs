@@ -9,13 +9,15 @@ pub const MAKE_ERROR: usize = 0;
 pub const DESERIALIZE: usize = 1;
 pub const WRAP_REFERENCE: usize = 2;
 pub const START_POLLING: usize = 3;
-const COUNT: usize = 4;
+pub const ENCODE_COPY: usize = 4;
+pub const DESCRIBE_THROWN: usize = 5;
+const COUNT: usize = 6;
 
 struct Helpers(Vec<Root<JsFunction>>);
 
 static HELPERS: LocalKey<Helpers> = LocalKey::new();
 
-/// `setup(makeError, deserialize, wrapReference, startPolling)`
+/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown)`
 pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut fns = Vec::with_capacity(COUNT);
     for i in 0..COUNT {

@@ -1,7 +1,8 @@
 //! The neon side: one file per class, plus the call and conversion plumbing.
 
 pub mod call;
-pub mod completions;
+pub mod envlink;
+pub mod host;
 pub mod context;
 pub mod env;
 pub mod helpers;
@@ -13,7 +14,7 @@ use neon::prelude::*;
 
 pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("setup", helpers::setup)?;
-    cx.export_function("poll", completions::poll)?;
+    cx.export_function("poll", envlink::poll)?;
     cx.export_function("isolateNew", isolate::new)?;
     cx.export_function("isolateDispose", isolate::dispose)?;
     cx.export_function("isolateIsDisposed", isolate::is_disposed)?;

@@ -20,7 +20,7 @@ fn source_string<'s>(scope: &mut v8::PinScope<'s, '_>, code: &str) -> Result<v8:
 }
 
 /// Compiles a script that can run in any context of this isolate.
-pub fn compile_script(iso: &mut v8::Isolate, st: &mut State, code: String, o: Origin) -> Outcome {
+pub fn compile_script(iso: &mut v8::Isolate, st: &State, code: String, o: Origin) -> Outcome {
     let ctx = st.default_context(iso);
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);
@@ -46,12 +46,9 @@ pub fn compile_script(iso: &mut v8::Isolate, st: &mut State, code: String, o: Or
 }
 
 /// Runs a compiled script in a context.
-pub fn run_script(iso: &mut v8::Isolate, st: &mut State, script: u64, context: u64, mode: Mode) -> Outcome {
+pub fn run_script(iso: &mut v8::Isolate, st: &State, script: u64, context: u64, mode: Mode) -> Outcome {
     let ctx = st.context(context).ok_or_else(|| Failure::error(CONTEXT_RELEASED))?;
-    let unbound = match st.get(script) {
-        Some(Entry::Script(s)) => s.clone(),
-        _ => return Err(Failure::error(SCRIPT_RELEASED)),
-    };
+    let unbound = st.script(script).ok_or_else(|| Failure::error(SCRIPT_RELEASED))?;
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);
     let unbound = v8::Local::new(tc, unbound);
@@ -66,7 +63,7 @@ pub fn run_script(iso: &mut v8::Isolate, st: &mut State, script: u64, context: u
 }
 
 /// Compiles and runs code in a context (Context.eval).
-pub fn eval(iso: &mut v8::Isolate, st: &mut State, context: u64, code: String, o: Origin, mode: Mode) -> Outcome {
+pub fn eval(iso: &mut v8::Isolate, st: &State, context: u64, code: String, o: Origin, mode: Mode) -> Outcome {
     let ctx = st.context(context).ok_or_else(|| Failure::error(CONTEXT_RELEASED))?;
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);
@@ -89,7 +86,7 @@ pub fn eval(iso: &mut v8::Isolate, st: &mut State, context: u64, code: String, o
 /// with the context's global as receiver (Context.evalClosure).
 pub fn eval_closure(
     iso: &mut v8::Isolate,
-    st: &mut State,
+    st: &State,
     context: u64,
     code: String,
     o: Origin,

@@ -4,8 +4,8 @@ use crate::engine::runner::{Entry, State};
 use crate::transfer::{Outcome, Transfer};
 
 /// Creates a context; returns the ids of the context and of its global.
-pub fn create_context(iso: &mut v8::Isolate, st: &mut State) -> Outcome {
-    let spare = st.spare_context.take();
+pub fn create_context(iso: &mut v8::Isolate, st: &State) -> Outcome {
+    let spare = st.take_spare_context();
     v8::scope!(let scope, iso);
     let ctx = match spare {
         Some(c) => v8::Local::new(scope, c),

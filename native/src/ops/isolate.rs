@@ -7,7 +7,7 @@ fn n(v: usize) -> Transfer {
     Transfer::Number(v as f64)
 }
 
-pub fn heap_statistics(iso: &mut v8::Isolate, st: &mut State) -> Outcome {
+pub fn heap_statistics(iso: &mut v8::Isolate, st: &State) -> Outcome {
     let s = iso.get_heap_statistics();
     let external = st.host.budget.used.load(std::sync::atomic::Ordering::Relaxed);
     Ok(Transfer::Record(vec![
@@ -29,7 +29,7 @@ pub fn heap_statistics(iso: &mut v8::Isolate, st: &mut State) -> Outcome {
     ]))
 }
 
-pub fn heap_space_statistics(iso: &mut v8::Isolate, _st: &mut State) -> Outcome {
+pub fn heap_space_statistics(iso: &mut v8::Isolate, _st: &State) -> Outcome {
     let mut spaces = Vec::new();
     for i in 0..iso.number_of_heap_spaces() {
         if let Some(s) = iso.get_heap_space_statistics(i) {

@@ -3,7 +3,7 @@
 //! setters or proxy traps.
 
 use super::Key;
-use crate::engine::runner::{Entry, State};
+use crate::engine::runner::State;
 use crate::transfer::capture::capture;
 use crate::transfer::error::capture_exception;
 use crate::transfer::materialize::materialize;
@@ -12,10 +12,7 @@ use crate::transfer::{Failure, Mode, Outcome, Transfer};
 pub const RELEASED: &str = "Reference has been released";
 
 fn entry(st: &State, id: u64) -> Result<(v8::Global<v8::Value>, v8::Global<v8::Context>), Failure> {
-    match st.get(id) {
-        Some(Entry::Value { value, context }) => Ok((value.clone(), context.clone())),
-        _ => Err(Failure::error(RELEASED)),
-    }
+    st.value(id).ok_or_else(|| Failure::error(RELEASED))
 }
 
 fn key_name<'s>(scope: &mut v8::PinScope<'s, '_>, key: &Key) -> v8::Local<'s, v8::Name> {
@@ -43,7 +40,7 @@ pub struct GetOptions {
     pub mode: Mode,
 }
 
-pub fn get(iso: &mut v8::Isolate, st: &mut State, id: u64, key: Key, o: GetOptions) -> Outcome {
+pub fn get(iso: &mut v8::Isolate, st: &State, id: u64, key: Key, o: GetOptions) -> Outcome {
     let (value, ctx) = entry(st, id)?;
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);
@@ -89,7 +86,7 @@ pub fn get(iso: &mut v8::Isolate, st: &mut State, id: u64, key: Key, o: GetOptio
     capture(tc, st, found, o.mode)
 }
 
-pub fn set(iso: &mut v8::Isolate, st: &mut State, id: u64, key: Key, value: Transfer) -> Outcome {
+pub fn set(iso: &mut v8::Isolate, st: &State, id: u64, key: Key, value: Transfer) -> Outcome {
     let (target, ctx) = entry(st, id)?;
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);
@@ -110,7 +107,7 @@ pub fn set(iso: &mut v8::Isolate, st: &mut State, id: u64, key: Key, value: Tran
     Ok(Transfer::Bool(true))
 }
 
-pub fn delete(iso: &mut v8::Isolate, st: &mut State, id: u64, key: Key) -> Outcome {
+pub fn delete(iso: &mut v8::Isolate, st: &State, id: u64, key: Key) -> Outcome {
     let (target, ctx) = entry(st, id)?;
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);
@@ -131,7 +128,7 @@ pub fn delete(iso: &mut v8::Isolate, st: &mut State, id: u64, key: Key) -> Outco
 
 pub fn apply(
     iso: &mut v8::Isolate,
-    st: &mut State,
+    st: &State,
     id: u64,
     recv: Transfer,
     args: Vec<Transfer>,
@@ -158,7 +155,7 @@ pub fn apply(
     }
 }
 
-pub fn copy(iso: &mut v8::Isolate, st: &mut State, id: u64) -> Outcome {
+pub fn copy(iso: &mut v8::Isolate, st: &State, id: u64) -> Outcome {
     let (target, ctx) = entry(st, id)?;
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);

@@ -49,7 +49,7 @@ pub fn type_of(v: v8::Local<v8::Value>) -> Typeof {
 }
 
 /// Makes a Reference to `v`, held in the current context.
-pub fn reference<'s>(scope: &mut v8::PinScope<'s, '_>, state: &mut State, v: v8::Local<'s, v8::Value>) -> Transfer {
+pub fn reference<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Local<'s, v8::Value>) -> Transfer {
     let context = scope.get_current_context();
     let entry = Entry::Value { value: v8::Global::new(scope, v), context: v8::Global::new(scope, context) };
     let id = state.insert(entry);
@@ -66,7 +66,7 @@ pub fn reference<'s>(scope: &mut v8::PinScope<'s, '_>, state: &mut State, v: v8:
 /// Transfers a value out of the isolate according to `mode`.
 pub fn capture<'s>(
     scope: &mut v8::PinScope<'s, '_>,
-    state: &mut State,
+    state: &State,
     v: v8::Local<'s, v8::Value>,
     mode: Mode,
 ) -> Result<Transfer, Failure> {

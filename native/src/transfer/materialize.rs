@@ -5,7 +5,7 @@ use crate::engine::runner::State;
 
 pub fn materialize<'s>(
     scope: &mut v8::PinScope<'s, '_>,
-    state: &mut State,
+    state: &State,
     t: Transfer,
 ) -> Result<v8::Local<'s, v8::Value>, Failure> {
     Ok(match t {
@@ -23,9 +23,9 @@ pub fn materialize<'s>(
         Transfer::Reference(..) => {
             // References are not usable inside guests until the guest API
             // exists; refuse them like any other non-transferable value.
-            let _ = state;
             return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
         }
+        Transfer::Callback(hf) => crate::guest::callback::make_function(scope, state, hf)?.into(),
         Transfer::Handles(..) | Transfer::Record(_) | Transfer::List(_) => {
             return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
         }

@@ -23,6 +23,8 @@ pub enum Transfer {
     Serialized(Serialized),
     /// A handle to a value that stays in its isolate.
     Reference(Arc<Remote>, Typeof),
+    /// A Node function guests may call.
+    Callback(Arc<crate::node::host::HostFn>),
     /// Raw handle-table ids of a new Context, Script...: wrapped by the caller.
     Handles(Vec<u64>, IsolateRef),
     /// Engine data (heap statistics and such), as a plain object.

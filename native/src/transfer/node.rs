@@ -25,28 +25,38 @@ pub mod kind {
     pub const PRIMITIVE: u32 = 0;
     pub const SERIALIZED: u32 = 1;
     pub const REFERENCE: u32 = 2;
+    /// A function (sync Callback) or `[function, mode]` (0 sync, 1 async, 2 ignored).
+    pub const CALLBACK: u32 = 3;
+}
+
+/// Reads a JS value if it is a primitive (not a symbol).
+pub fn try_primitive<'a>(cx: &mut impl Context<'a>, v: Handle<'a, JsValue>) -> Option<Transfer> {
+    if let Ok(n) = v.downcast::<JsNumber, _>(cx) {
+        return Some(Transfer::Number(n.value(cx)));
+    }
+    if let Ok(s) = v.downcast::<JsString, _>(cx) {
+        return Some(Transfer::String(s.value(cx)));
+    }
+    if let Ok(b) = v.downcast::<JsBoolean, _>(cx) {
+        return Some(Transfer::Bool(b.value(cx)));
+    }
+    if v.is_a::<JsUndefined, _>(cx) {
+        return Some(Transfer::Undefined);
+    }
+    if v.is_a::<JsNull, _>(cx) {
+        return Some(Transfer::Null);
+    }
+    if let Ok(b) = v.downcast::<JsBigInt, _>(cx) {
+        let (sign, words) = b.to_digits_le(cx);
+        return Some(Transfer::BigInt { negative: sign == Sign::Negative, words });
+    }
+    None
 }
 
 /// Reads a primitive JS value.
 pub fn primitive<'a>(cx: &mut impl Context<'a>, v: Handle<'a, JsValue>) -> NeonResult<Transfer> {
-    if let Ok(n) = v.downcast::<JsNumber, _>(cx) {
-        return Ok(Transfer::Number(n.value(cx)));
-    }
-    if let Ok(s) = v.downcast::<JsString, _>(cx) {
-        return Ok(Transfer::String(s.value(cx)));
-    }
-    if let Ok(b) = v.downcast::<JsBoolean, _>(cx) {
-        return Ok(Transfer::Bool(b.value(cx)));
-    }
-    if v.is_a::<JsUndefined, _>(cx) {
-        return Ok(Transfer::Undefined);
-    }
-    if v.is_a::<JsNull, _>(cx) {
-        return Ok(Transfer::Null);
-    }
-    if let Ok(b) = v.downcast::<JsBigInt, _>(cx) {
-        let (sign, words) = b.to_digits_le(cx);
-        return Ok(Transfer::BigInt { negative: sign == Sign::Negative, words });
+    if let Some(t) = try_primitive(cx, v) {
+        return Ok(t);
     }
     cx.throw_type_error("A non-transferable value was passed")
 }
@@ -65,6 +75,21 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
                 return cx.throw_error("Reference has been released");
             }
             Ok(Transfer::Reference(b.remote.clone(), b.type_of))
+        }
+        kind::CALLBACK => {
+            use crate::node::host::{host_fn, CallbackMode};
+            if let Ok(f) = payload.downcast::<JsFunction, _>(cx) {
+                return Ok(Transfer::Callback(host_fn(cx, f, CallbackMode::Sync)?));
+            }
+            let pair = payload.downcast_or_throw::<JsArray, _>(cx)?;
+            let f: Handle<JsFunction> = pair.get(cx, 0)?;
+            let m: Handle<JsNumber> = pair.get(cx, 1)?;
+            let mode = match m.value(cx) as u32 {
+                1 => CallbackMode::Async,
+                2 => CallbackMode::Ignored,
+                _ => CallbackMode::Sync,
+            };
+            Ok(Transfer::Callback(host_fn(cx, f, mode)?))
         }
         _ => cx.throw_type_error("A non-transferable value was passed"),
     }
@@ -104,6 +129,7 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
             let t = cx.string(type_of.as_str());
             helpers::call(cx, helpers::WRAP_REFERENCE, &[b.upcast(), t.upcast()])?
         }
+        Transfer::Callback(hf) => hf.func.to_inner(cx).upcast(),
         Transfer::Handles(ids, iso) => {
             let arr = cx.empty_array();
             for (i, id) in ids.into_iter().enumerate() {

@@ -1,5 +1,8 @@
-//! Settling async calls. Isolate threads push finished calls onto their Node
-//! environment's completion queue. While calls are in flight the JS layer
+//! How isolate threads reach a Node environment: the completions of async
+//! calls, and calls into Node (host functions called by guests).
+//!
+//! Isolate threads push finished calls onto their environment's completion
+//! queue. While calls are in flight the JS layer
 //! polls that queue from `setImmediate` (the event loop never sleeps, so no
 //! thread wake-up is paid); once polling stops, a completion wakes the loop
 //! through an (unreferenced) Node-API thread-safe function instead.
@@ -15,6 +18,7 @@ use neon::types::Deferred;
 use parking_lot::Mutex;
 
 use super::call::settle;
+use super::host::MainReq;
 use super::helpers;
 use crate::transfer::Outcome;
 
@@ -27,15 +31,36 @@ pub struct Completion {
     outcome: Outcome,
 }
 
-/// The part of an environment's queue that isolate threads use.
+/// The part of an environment's queues that isolate threads use.
 pub struct EnvLink {
     tx: Sender<Completion>,
     polling: AtomicBool,
     wake_pending: AtomicBool,
     wake: Channel,
+    /// Calls into Node, run by the environment's thread: while it is blocked
+    /// in a sync call (on its own stack) or, when idle, from the event loop.
+    calls: Sender<MainReq>,
+    calls_rx: Receiver<MainReq>,
+    thread: std::thread::Thread,
 }
 
 impl EnvLink {
+    pub fn has_calls(&self) -> bool {
+        !self.calls_rx.is_empty()
+    }
+
+    /// Queues a call into Node and wakes the environment's thread.
+    pub fn request(&self, req: MainReq) {
+        let _ = self.calls.send(req);
+        self.thread.unpark();
+        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+            let _ = self.wake.try_send(|mut cx| {
+                drain(&mut cx);
+                Ok(())
+            });
+        }
+    }
+
     /// Called on an isolate thread when an async call finishes.
     pub fn complete(&self, deferred: Deferred, site: Option<Root<JsObject>>, outcome: Outcome) {
         let _ = self.tx.send(Completion { deferred, site, outcome });
@@ -67,12 +92,16 @@ fn queue<'a>(cx: &mut impl Context<'a>) -> &'a EnvQueue {
     let mut fresh = Some((wake, keepalive, tx, rx));
     QUEUE.get_or_init(cx, || {
         let (wake, keepalive, tx, rx) = fresh.take().unwrap();
+        let (calls, calls_rx) = unbounded();
         EnvQueue {
             link: Arc::new(EnvLink {
                 tx,
                 polling: AtomicBool::new(false),
                 wake_pending: AtomicBool::new(false),
                 wake,
+                calls,
+                calls_rx,
+                thread: std::thread::current(),
             }),
             rx,
             in_flight: AtomicUsize::new(0),
@@ -96,14 +125,34 @@ pub fn begin<'a>(cx: &mut impl Context<'a>) -> NeonResult<Arc<EnvLink>> {
     Ok(q.link.clone())
 }
 
-/// Settles every finished call; returns how many it settled.
+/// The link of the current environment (created on first use).
+pub fn link<'a>(cx: &mut impl Context<'a>) -> Arc<EnvLink> {
+    queue(cx).link.clone()
+}
+
+/// Runs the calls into Node that are waiting; returns how many ran.
+pub fn serve_calls<'a>(cx: &mut impl Context<'a>) -> usize {
+    let q = match QUEUE.get(cx) {
+        Some(q) => q,
+        None => return 0,
+    };
+    let mut n = 0;
+    while let Ok(req) = q.link.calls_rx.try_recv() {
+        n += 1;
+        super::host::run(cx, req);
+    }
+    n
+}
+
+/// Settles every finished call and runs waiting calls into Node; returns how
+/// many it handled.
 fn drain<'a>(cx: &mut impl Context<'a>) -> usize {
     let q = match QUEUE.get(cx) {
         Some(q) => q,
         None => return 0,
     };
     q.link.wake_pending.store(false, Ordering::SeqCst);
-    let mut n = 0;
+    let mut n = serve_calls(cx);
     while let Ok(c) = q.rx.try_recv() {
         n += 1;
         let Completion { deferred, site, outcome } = c;

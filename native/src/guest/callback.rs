@@ -1,0 +1,119 @@
+//! Callbacks inside a guest: plain, non-constructible functions (same `name`
+//! and `length` as the Node function) whose calls run the Node function on
+//! its own thread. Arguments are structured-cloned, the result copied.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::throw::throw_failure;
+use crate::engine::isolate::Call;
+use crate::engine::runner::{self, State};
+use crate::engine::wait::Slot;
+use crate::node::host::{CallbackMode, HostFn, MainReq, Reply};
+use crate::transfer::capture::capture;
+use crate::transfer::materialize::materialize;
+use crate::transfer::{Failure, Mode, Outcome, Transfer};
+
+/// Makes the guest function for a Callback.
+pub fn make_function<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    hf: Arc<HostFn>,
+) -> Result<v8::Local<'s, v8::Function>, Failure> {
+    let id = st.next_id();
+    let data = v8::BigInt::new_from_u64(scope, id);
+    let f = v8::Function::builder(trampoline)
+        .data(data.into())
+        .length(hf.length)
+        .constructor_behavior(v8::ConstructorBehavior::Throw)
+        .build(scope)
+        .ok_or_else(|| Failure::error("Could not create the callback function"))?;
+    if let Some(name) = v8::String::new(scope, &hf.name) {
+        f.set_name(name);
+    }
+    let weak = v8::Weak::with_finalizer(
+        scope,
+        f,
+        Box::new(move |iso: &mut v8::Isolate| {
+            if let Some(st) = iso.get_slot::<Rc<State>>() {
+                st.remove_host_fn(id);
+            }
+        }),
+    );
+    st.add_host_fn(id, hf, weak);
+    Ok(f)
+}
+
+fn trampoline<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
+    let r = catch_unwind(AssertUnwindSafe(|| call(scope, &args, &mut rv)));
+    if r.is_err() {
+        let msg = v8::String::new(scope, "internal error in v8-isolates (panic in a callback)").unwrap();
+        let e = v8::Exception::error(scope, msg);
+        scope.throw_exception(e);
+    }
+}
+
+fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArguments<'s>, rv: &mut v8::ReturnValue<'s, v8::Value>) {
+    let Some(st) = scope.get_slot::<Rc<State>>().cloned() else { return };
+    let id = match v8::Local::<v8::BigInt>::try_from(args.data()) {
+        Ok(b) => b.u64_value().0,
+        Err(_) => return,
+    };
+    let Some(hf) = st.host_fn(id) else {
+        return throw_failure(scope, &st, Failure::error("Callback has been released"));
+    };
+    let mut list = Vec::with_capacity(args.length() as usize);
+    for i in 0..args.length() {
+        match capture(scope, &st, args.get(i), Mode::Copy) {
+            Ok(t) => list.push(t),
+            Err(f) => return throw_failure(scope, &st, f),
+        }
+    }
+    match hf.mode {
+        CallbackMode::Sync => {
+            let out = call_node_sync(scope, &st, &hf, list);
+            settle_in_guest(scope, &st, out, rv);
+        }
+        CallbackMode::Ignored => {
+            hf.env.request(MainReq { target: hf.clone(), args: list, reply: Reply::Ignored });
+            rv.set_undefined();
+        }
+        CallbackMode::Async => {
+            let Some(resolver) = v8::PromiseResolver::new(scope) else { return };
+            let rid = st.keep_resolver(scope, resolver);
+            let host = st.host.clone();
+            let reply = Reply::Async(Box::new(move |out: Outcome| {
+                host.submit_task(Call::new(
+                    Box::new(move |iso, st| {
+                        st.settle_resolver(iso, rid, out);
+                        Ok(Transfer::Undefined)
+                    }),
+                    None,
+                    Box::new(|_| {}),
+                ));
+            }));
+            hf.env.request(MainReq { target: hf.clone(), args: list, reply });
+            rv.set(resolver.get_promise(scope).into());
+        }
+    }
+}
+
+/// Calls into Node and blocks this isolate's thread until Node replies,
+/// running sync calls that arrive for this isolate meanwhile (Node may call
+/// back in from inside the callback).
+pub fn call_node_sync(scope: &mut v8::PinScope, st: &State, hf: &Arc<HostFn>, args: Vec<Transfer>) -> Outcome {
+    let slot = Slot::<Outcome>::new();
+    hf.env.request(MainReq { target: hf.clone(), args, reply: Reply::Sync(slot.clone()) });
+    slot.wait(|| runner::serve_nested(scope, st))
+}
+
+fn settle_in_guest<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, out: Outcome, rv: &mut v8::ReturnValue<'s, v8::Value>) {
+    match out {
+        Ok(t) => match materialize(scope, st, t) {
+            Ok(v) => rv.set(v),
+            Err(f) => throw_failure(scope, st, f),
+        },
+        Err(f) => throw_failure(scope, st, f),
+    }
+}

@@ -1,0 +1,71 @@
+//! Re-throwing a failure inside a guest.
+
+use crate::transfer::materialize::materialize;
+use crate::engine::runner::State;
+use crate::transfer::{ErrorClass, Failure};
+
+fn message_of(f: &Failure) -> Option<String> {
+    Some(match f {
+        Failure::Timeout => "Script execution timed out.".into(),
+        Failure::Disposed => "Isolate was disposed during execution".into(),
+        Failure::MemoryLimit => "Isolate was disposed during execution due to memory limit".into(),
+        Failure::IsolateDisposed => "Isolate is disposed".into(),
+        Failure::TypeError(m) | Failure::RangeError(m) | Failure::Error(m) => m.clone(),
+        _ => return None,
+    })
+}
+
+/// Throws `f` as a guest exception in the current context.
+pub fn throw_failure<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failure) {
+    let exc = failure_value(scope, st, f);
+    scope.throw_exception(exc);
+}
+
+/// The guest value that stands for `f` (an Error, or a thrown primitive).
+pub fn failure_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failure) -> v8::Local<'s, v8::Value> {
+    match f {
+        Failure::ThrownValue(t) => match materialize(scope, st, t) {
+            Ok(v) => v,
+            Err(_) => v8::undefined(scope).into(),
+        },
+        Failure::Thrown(info) => {
+            let msg = v8::String::new(scope, &info.message).unwrap_or_else(|| v8::String::empty(scope));
+            let e = match info.class {
+                ErrorClass::Error => v8::Exception::error(scope, msg),
+                ErrorClass::RangeError => v8::Exception::range_error(scope, msg),
+                ErrorClass::ReferenceError => v8::Exception::reference_error(scope, msg),
+                ErrorClass::SyntaxError => v8::Exception::syntax_error(scope, msg),
+                ErrorClass::TypeError => v8::Exception::type_error(scope, msg),
+            };
+            if let Ok(obj) = v8::Local::<v8::Object>::try_from(e) {
+                if let (Some(name), Some(k)) = (info.name.as_deref(), v8::String::new(scope, "name")) {
+                    if let Some(v) = v8::String::new(scope, name) {
+                        obj.define_own_property(scope, k.into(), v.into(), v8::PropertyAttribute::DONT_ENUM);
+                    }
+                }
+                if let (Some(stack), Some(k)) = (info.stack.as_deref(), v8::String::new(scope, "stack")) {
+                    let guest_stack = obj.get(scope, k.into()).map(|s| s.to_rust_string_lossy(scope)).unwrap_or_default();
+                    let frames: Vec<&str> = guest_stack.lines().skip(1).collect();
+                    let mut full = format!("{stack}\n    at (<isolated-vm boundary>)");
+                    for fr in frames {
+                        full.push('\n');
+                        full.push_str(fr);
+                    }
+                    if let Some(v) = v8::String::new(scope, &full) {
+                        obj.define_own_property(scope, k.into(), v.into(), v8::PropertyAttribute::DONT_ENUM);
+                    }
+                }
+            }
+            e
+        }
+        other => {
+            let msg = message_of(&other).unwrap_or_default();
+            let msg = v8::String::new(scope, &msg).unwrap_or_else(|| v8::String::empty(scope));
+            match other {
+                Failure::TypeError(_) => v8::Exception::type_error(scope, msg),
+                Failure::RangeError(_) => v8::Exception::range_error(scope, msg),
+                _ => v8::Exception::error(scope, msg),
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Node functions called from guests (Callbacks). A call made by guest code
+//! arrives as a `MainReq` on the environment's thread and runs there: on the
+//! stack of a blocked sync call, or from the event loop when Node is idle.
+
+use std::sync::Arc;
+
+use neon::prelude::*;
+
+use super::envlink::EnvLink;
+use super::helpers;
+use crate::engine::wait::Slot;
+use crate::transfer::node::{decode, to_js};
+use crate::transfer::{ErrorClass, ErrorInfo, Failure, Outcome, Transfer};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackMode {
+    Sync,
+    Async,
+    Ignored,
+}
+
+/// A Node function that guests may call.
+pub struct HostFn {
+    pub env: Arc<EnvLink>,
+    pub func: Root<JsFunction>,
+    pub name: String,
+    pub length: i32,
+    pub mode: CallbackMode,
+}
+
+pub enum Reply {
+    Sync(Arc<Slot<Outcome>>),
+    Async(Box<dyn FnOnce(Outcome) + Send>),
+    Ignored,
+}
+
+pub struct MainReq {
+    pub target: Arc<HostFn>,
+    pub args: Vec<Transfer>,
+    pub reply: Reply,
+}
+
+/// Reads a function (and its mode) the JS layer passed as a Callback.
+pub fn host_fn<'a>(cx: &mut impl Context<'a>, f: Handle<'a, JsFunction>, mode: CallbackMode) -> NeonResult<Arc<HostFn>> {
+    let name: Handle<JsValue> = f.get(cx, "name")?;
+    let name = name.downcast::<JsString, _>(cx).map(|s| s.value(cx)).unwrap_or_default();
+    let length: Handle<JsValue> = f.get(cx, "length")?;
+    let length = length.downcast::<JsNumber, _>(cx).map(|n| n.value(cx) as i32).unwrap_or(0);
+    let env = super::envlink::link(cx);
+    Ok(Arc::new(HostFn { env, func: f.root(cx), name, length, mode }))
+}
+
+/// Copies a value returned by Node code (copy semantics).
+fn encode_result<'a>(cx: &mut impl Context<'a>, v: Handle<'a, JsValue>) -> NeonResult<Transfer> {
+    if let Some(t) = crate::transfer::node::try_primitive(cx, v) {
+        return Ok(t);
+    }
+    let pair = helpers::call(cx, helpers::ENCODE_COPY, &[v])?;
+    let pair = pair.downcast_or_throw::<JsArray, _>(cx)?;
+    let kind: Handle<JsNumber> = pair.get(cx, 0)?;
+    let kind = kind.value(cx) as u32;
+    let payload: Handle<JsValue> = pair.get(cx, 1)?;
+    decode(cx, kind, payload)
+}
+
+/// Describes a value thrown by Node code, to re-throw it in the guest.
+fn thrown<'a>(cx: &mut impl Context<'a>, e: Handle<'a, JsValue>) -> Failure {
+    let r = cx.try_catch(|cx| {
+        let d = helpers::call(cx, helpers::DESCRIBE_THROWN, &[e])?;
+        let d = d.downcast_or_throw::<JsArray, _>(cx)?;
+        let is_error: Handle<JsBoolean> = d.get(cx, 0)?;
+        if is_error.value(cx) {
+            let class: Handle<JsString> = d.get(cx, 1)?;
+            let name: Handle<JsValue> = d.get(cx, 2)?;
+            let message: Handle<JsString> = d.get(cx, 3)?;
+            let stack: Handle<JsValue> = d.get(cx, 4)?;
+            let class = ErrorClass::from_name(&class.value(cx)).unwrap_or(ErrorClass::Error);
+            let name = name.downcast::<JsString, _>(cx).ok().map(|s| s.value(cx));
+            let stack = stack.downcast::<JsString, _>(cx).ok().map(|s| s.value(cx));
+            Ok(Failure::Thrown(ErrorInfo { class, name, message: message.value(cx), stack }))
+        } else {
+            let kind: Handle<JsNumber> = d.get(cx, 1)?;
+            let kind = kind.value(cx) as u32;
+            let payload: Handle<JsValue> = d.get(cx, 2)?;
+            Ok(Failure::ThrownValue(decode(cx, kind, payload)?))
+        }
+    });
+    r.unwrap_or_else(|_| Failure::error("An exception was thrown by a host function"))
+}
+
+/// Runs one call into Node and delivers its outcome.
+pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
+    let MainReq { target, args, reply } = req;
+    let r = cx.try_catch(|cx| {
+        let f = target.func.to_inner(cx);
+        let mut values = Vec::with_capacity(args.len());
+        for a in args {
+            values.push(to_js(cx, a)?);
+        }
+        let this = cx.undefined();
+        let v = f.call(cx, this, &values)?;
+        encode_result(cx, v)
+    });
+    let outcome = match r {
+        Ok(t) => Ok(t),
+        Err(e) => Err(thrown(cx, e)),
+    };
+    match reply {
+        Reply::Sync(slot) => slot.put(outcome),
+        Reply::Async(done) => done(outcome),
+        Reply::Ignored => {}
+    }
+}
