@@ -249,13 +249,13 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
 
 fn next_msg(inbox: &Inbox, host: &IsolateHost) -> Msg {
     let start = Instant::now();
-    for _ in 0..SPIN {
+    for i in 0..SPIN {
         let m = inbox.sync_rx.try_recv().or_else(|_| inbox.task_rx.try_recv());
         if let Ok(m) = m {
             host.add_spin(start.elapsed().as_nanos() as u64);
             return m;
         }
-        std::hint::spin_loop();
+        super::wait::relax(i);
     }
     host.add_spin(start.elapsed().as_nanos() as u64);
     // The host holds both senders for as long as this thread runs, so the

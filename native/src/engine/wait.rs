@@ -9,6 +9,17 @@ use std::thread::Thread;
 
 use super::runner::SPIN;
 
+/// One step of a spin: a pause, and now and then a yield, so that a spinning
+/// thread does not starve the thread it waits for when cores are scarce.
+#[inline]
+pub fn relax(i: u32) {
+    if i % 128 == 127 {
+        std::thread::yield_now();
+    } else {
+        std::hint::spin_loop();
+    }
+}
+
 const EMPTY: u8 = 0;
 const FULL: u8 = 1;
 const TAKEN: u8 = 2;
@@ -58,12 +69,12 @@ impl<T> Slot<T> {
     /// when there is nothing to do), for work that arrives for this thread
     /// while it waits.
     pub fn wait(&self, mut service: impl FnMut()) -> T {
-        for _ in 0..SPIN {
+        for i in 0..SPIN {
             if let Some(v) = self.try_take() {
                 return v;
             }
             service();
-            std::hint::spin_loop();
+            relax(i);
         }
         loop {
             if let Some(v) = self.try_take() {

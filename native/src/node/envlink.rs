@@ -84,6 +84,9 @@ struct EnvQueue {
 static QUEUE: LocalKey<EnvQueue> = LocalKey::new();
 
 fn queue<'a>(cx: &mut impl Context<'a>) -> &'a EnvQueue {
+    if let Some(q) = QUEUE.get(cx) {
+        return q;
+    }
     let mut wake = Channel::new(cx);
     wake.unref(cx);
     let mut keepalive = wake.clone();
