@@ -640,7 +640,7 @@ function startPolling() {
   setImmediate(pollLoop);
 }
 
-native.setup(makeError, T.deserialize, wrapReference, startPolling, encodeCopy, describeThrown);
+native.setup(makeError, T.deserialize, wrapReference, startPolling, encodeCopy, describeThrown, () => {});
 
 for (const C of [Isolate, Context, Script, Reference, Callback]) {
   Object.freeze(C.prototype);

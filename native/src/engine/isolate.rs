@@ -173,7 +173,7 @@ impl IsolateHost {
     }
 
     pub fn is_disposed(&self) -> bool {
-        self.disposed.load(Ordering::Acquire)
+        self.disposed.load(Ordering::Acquire) || self.memory_hit.load(Ordering::Acquire)
     }
 
     pub fn hit_memory_limit(&self) -> bool {
@@ -257,6 +257,10 @@ impl IsolateHost {
         } else {
             None
         };
+        if inherited.is_some() {
+            // Disposed between queueing and running: stop it at once.
+            self.handle.terminate_execution();
+        }
         e.frames.push(Frame { seq, kill: inherited });
         seq
     }
@@ -272,6 +276,11 @@ impl IsolateHost {
             }
         }
         frame.and_then(|f| f.kill)
+    }
+
+    /// Number of open frames (calls running, nested included).
+    pub(crate) fn depth(&self) -> usize {
+        self.exec.lock().frames.len()
     }
 
     /// Whether the frame `seq` (or the isolate) was killed.
@@ -345,8 +354,7 @@ impl IsolateHost {
         }
         let now = pthread_cpu_ns(self.pthread);
         let v = now.saturating_sub(c.base).saturating_sub(self.spin_ns.load(Ordering::Relaxed));
-        // Spinning is measured in wall time, which can exceed its CPU time:
-        // never let the reading go backwards.
+        // Never let the reading go backwards.
         c.final_ns = c.final_ns.max(v);
         c.final_ns
     }
@@ -366,7 +374,7 @@ impl IsolateHost {
     }
 }
 
-fn thread_cpu_ns() -> u64 {
+pub(crate) fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: valid pointer to a timespec; the clock id is a constant.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };

@@ -38,9 +38,21 @@ impl Budget {
     }
 }
 
+thread_local! {
+    /// Set when this thread's allocator refused an ArrayBuffer: V8 then
+    /// collects garbage "as a last resort", which can reach the near-heap-
+    /// limit callback although the heap itself is not full.
+    static REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn refuse() -> *mut c_void {
+    REFUSED.with(|r| r.set(true));
+    std::ptr::null_mut()
+}
+
 unsafe extern "C" fn allocate(budget: &Budget, len: usize) -> *mut c_void {
     if !budget.reserve(len) {
-        return std::ptr::null_mut();
+        return refuse();
     }
     // SAFETY: calloc with a non-zero size; null is handled by V8 (RangeError).
     let p = unsafe { libc::calloc(len.max(1), 1) };
@@ -52,7 +64,7 @@ unsafe extern "C" fn allocate(budget: &Budget, len: usize) -> *mut c_void {
 
 unsafe extern "C" fn allocate_uninitialized(budget: &Budget, len: usize) -> *mut c_void {
     if !budget.reserve(len) {
-        return std::ptr::null_mut();
+        return refuse();
     }
     // SAFETY: malloc with a non-zero size; null is handled by V8.
     let p = unsafe { libc::malloc(len.max(1)) };
@@ -102,6 +114,11 @@ pub unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, init
     // SAFETY: `data` is the IsolateHost pointer registered by the isolate
     // thread, which keeps its Arc alive for the whole life of the isolate.
     let host = unsafe { &*(data as *const IsolateHost) };
+    if REFUSED.with(|r| r.replace(false)) {
+        // A refused ArrayBuffer made V8 collect garbage; the heap is fine and
+        // the guest gets its RangeError.
+        return current;
+    }
     let first = !host.hit_memory_limit();
     host.kill_current(Kill::Memory);
     // Grant headroom a bounded number of times; past the cap, V8 runs out and

@@ -10,6 +10,14 @@ static INIT: Once = Once::new();
 /// Initialises V8 the first time it is called; later calls are no-ops.
 pub fn init() {
     INIT.call_once(|| {
+        // Turboshaft's loop unrolling can drop the interrupt checks of a loop
+        // (`for(;;) a.push(new Array(20))` then ignores TerminateExecution):
+        // timeouts and the memory limit must always be able to stop a loop.
+        v8::V8::set_flags_from_string("--no-turboshaft-loop-unrolling");
+        // Extra V8 flags for debugging, e.g. V8_ISOLATES_V8_FLAGS="--trace-gc".
+        if let Ok(flags) = std::env::var("V8_ISOLATES_V8_FLAGS") {
+            v8::V8::set_flags_from_string(&flags);
+        }
         // The WebAssembly trap handler is never enabled (it is opt-in through
         // V8::EnableWebAssemblyTrapHandler): Node owns SIGSEGV.
         // The unprotected platform: Node's threads were created before we

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{bounded, select_biased, unbounded};
 
-use super::isolate::{Call, Done, Inbox, IsolateHost, Msg};
+use super::isolate::{Call, Done, Inbox, IsolateHost, Kill, Msg};
 use super::memory::{self, Budget};
 use super::{platform, watchdog};
 use crate::node::host::HostFn;
@@ -247,17 +247,33 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
     }
 }
 
+/// CPU time used by a spin that started at `start` (wall) / `cpu0` (thread
+/// CPU clock). Short spins ran uninterrupted, so their wall time is their CPU
+/// time and the clock (a syscall) is not read on the way to the next call.
+fn spin_cost(start: Instant, cpu0: u64) -> u64 {
+    let wall = start.elapsed();
+    if wall < std::time::Duration::from_micros(20) {
+        wall.as_nanos() as u64
+    } else {
+        super::isolate::thread_cpu_ns().saturating_sub(cpu0)
+    }
+}
+
 fn next_msg(inbox: &Inbox, host: &IsolateHost) -> Msg {
+    let poll = || inbox.sync_rx.try_recv().or_else(|_| inbox.task_rx.try_recv());
+    if let Ok(m) = poll() {
+        return m;
+    }
     let start = Instant::now();
+    let cpu0 = super::isolate::thread_cpu_ns();
     for i in 0..SPIN {
-        let m = inbox.sync_rx.try_recv().or_else(|_| inbox.task_rx.try_recv());
-        if let Ok(m) = m {
-            host.add_spin(start.elapsed().as_nanos() as u64);
+        if let Ok(m) = poll() {
+            host.add_spin(spin_cost(start, cpu0));
             return m;
         }
         super::wait::relax(i);
     }
-    host.add_spin(start.elapsed().as_nanos() as u64);
+    host.add_spin(spin_cost(start, cpu0));
     // The host holds both senders for as long as this thread runs, so the
     // queues never disconnect here.
     select_biased! {
@@ -334,19 +350,35 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
         watchdog::arm(Instant::now() + t, &host, seq);
     }
     RUNNING.with(|r| r.borrow_mut().push(done));
-    let out = catch_unwind(AssertUnwindSafe(|| job(isolate, state)))
-        .unwrap_or_else(|_| Err(Failure::Error("internal error in v8-isolates (panic)".into())));
-    if !host.frame_killed(seq) {
+    let out = if host.frame_killed(seq) {
+        // Killed before it started (disposed while queued): do not run it.
+        drop(job);
+        Err(Failure::IsolateDisposed)
+    } else {
+        catch_unwind(AssertUnwindSafe(|| job(isolate, state)))
+            .unwrap_or_else(|_| Err(Failure::Error("internal error in v8-isolates (panic)".into())))
+    };
+    // Microtasks run when the outermost call ends (a nested call runs inside
+    // a Node function that the outer guest code called).
+    if host.depth() == 1 && !host.frame_killed(seq) {
         isolate.perform_microtask_checkpoint();
     }
     let kill = host.end(seq);
+    let nested = host.depth() > 0;
     let out = match kill {
         None => out,
+        Some(k) if nested && k != Kill::Timeout => {
+            // The whole isolate is going away: keep unwinding the outer frames.
+            isolate.thread_safe_handle().terminate_execution();
+            Err(k.failure())
+        }
         Some(k) => {
             // Flush microtasks queued before the kill (V8 clears the queue
             // when a checkpoint is terminated), then let the isolate run again.
             isolate.thread_safe_handle().terminate_execution();
-            isolate.perform_microtask_checkpoint();
+            if !nested {
+                isolate.perform_microtask_checkpoint();
+            }
             isolate.cancel_terminate_execution();
             Err(k.failure())
         }

@@ -67,24 +67,38 @@ impl<T> Slot<T> {
 
     /// Waits for the value. `service` runs while waiting (it must be cheap
     /// when there is nothing to do), for work that arrives for this thread
-    /// while it waits.
-    pub fn wait(&self, mut service: impl FnMut()) -> T {
+    /// while it waits; its argument says whether the thread has started
+    /// parking. If it returns false the wait is abandoned (None).
+    pub fn wait_or(&self, mut service: impl FnMut(bool) -> bool) -> Option<T> {
         for i in 0..SPIN {
             if let Some(v) = self.try_take() {
-                return v;
+                return Some(v);
             }
-            service();
+            if !service(false) {
+                return None;
+            }
             relax(i);
         }
         loop {
             if let Some(v) = self.try_take() {
-                return v;
+                return Some(v);
             }
-            service();
+            if !service(true) {
+                return None;
+            }
             if let Some(v) = self.try_take() {
-                return v;
+                return Some(v);
             }
-            std::thread::park();
+            std::thread::park_timeout(std::time::Duration::from_millis(20));
         }
+    }
+
+    /// Waits for the value, running `service` meanwhile (see `wait_or`).
+    pub fn wait(&self, mut service: impl FnMut()) -> T {
+        self.wait_or(|_| {
+            service();
+            true
+        })
+        .expect("a wait that is never abandoned")
     }
 }

@@ -2,7 +2,7 @@
 //! first), async (a promise settled through Node's event loop) or ignored.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use neon::prelude::*;
 
@@ -70,12 +70,30 @@ pub fn dispatch<'a>(
             // While blocked, run the calls into Node that the isolate (or
             // others) make: they may be what the isolate is waiting for.
             let link = super::envlink::link(cx);
-            let out = slot.wait(|| {
+            let mut probe = Instant::now();
+            let mut give_up: Option<Instant> = None;
+            let mut terminating = false;
+            let out = slot.wait_or(|parked| {
                 if link.has_calls() {
                     super::envlink::serve_calls(cx);
                 }
+                if parked && probe.elapsed() > Duration::from_millis(50) {
+                    // If this Node environment is being torn down (a worker
+                    // terminated), stop the isolate so the thread can return.
+                    probe = Instant::now();
+                    if give_up.is_none() && env_terminating(cx) {
+                        terminating = true;
+                        host.dispose();
+                        give_up = Some(Instant::now() + Duration::from_secs(1));
+                    }
+                }
+                give_up.is_none_or(|t| Instant::now() < t)
             });
-            settle(cx, out, None)
+            if terminating {
+                // No JS can run any more in this environment: just return.
+                return Ok(cx.undefined().upcast());
+            }
+            settle(cx, out.unwrap_or(Err(Failure::Disposed)), None)
         }
         Variant::Async => {
             let (deferred, promise) = cx.promise();
@@ -89,6 +107,33 @@ pub fn dispatch<'a>(
             Ok(cx.undefined().upcast())
         }
     }
+}
+
+/// Whether Node is terminating this environment's JS (worker.terminate(),
+/// process exit): calling any JS function fails then.
+fn env_terminating<'a>(cx: &mut impl Context<'a>) -> bool {
+    let Some(f) = super::helpers::get(cx, super::helpers::NOOP) else { return false };
+    let recv = cx.undefined();
+    let env = cx.to_raw();
+    let mut result = std::ptr::null_mut();
+    // SAFETY: raw Node-API call on this environment's thread with live
+    // handles; a failure status is what we are probing for. (neon's own call
+    // path cannot be used: it panics when JS is being terminated.)
+    let status = unsafe {
+        neon::sys::bindings::call_function(env, recv.to_raw(), f.to_raw(), 0, std::ptr::null(), &mut result)
+    };
+    if status.is_ok() {
+        return false;
+    }
+    let mut pending = false;
+    // SAFETY: as above.
+    let _ = unsafe { neon::sys::bindings::is_exception_pending(env, &mut pending) };
+    if pending {
+        let mut exc = std::ptr::null_mut();
+        // SAFETY: as above; clears an ordinary exception (not termination).
+        let _ = unsafe { neon::sys::bindings::get_and_clear_last_exception(env, &mut exc) };
+    }
+    true
 }
 
 /// An already-known failure, delivered the way the variant delivers results.

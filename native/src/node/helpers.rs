@@ -11,13 +11,14 @@ pub const WRAP_REFERENCE: usize = 2;
 pub const START_POLLING: usize = 3;
 pub const ENCODE_COPY: usize = 4;
 pub const DESCRIBE_THROWN: usize = 5;
-const COUNT: usize = 6;
+pub const NOOP: usize = 6;
+const COUNT: usize = 7;
 
 struct Helpers(Vec<Root<JsFunction>>);
 
 static HELPERS: LocalKey<Helpers> = LocalKey::new();
 
-/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown)`
+/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop)`
 pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut fns = Vec::with_capacity(COUNT);
     for i in 0..COUNT {
@@ -27,6 +28,12 @@ pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut fns = Some(fns);
     HELPERS.get_or_init(&mut cx, || Helpers(fns.take().unwrap()));
     Ok(cx.undefined())
+}
+
+/// One helper function, if helpers are set up in this environment.
+pub fn get<'a>(cx: &mut impl Context<'a>, which: usize) -> Option<Handle<'a, JsFunction>> {
+    let h = HELPERS.get(cx)?;
+    Some(h.0[which].to_inner(cx))
 }
 
 pub fn call<'a>(cx: &mut impl Context<'a>, which: usize, args: &[Handle<'a, JsValue>]) -> JsResult<'a, JsValue> {

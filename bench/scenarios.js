@@ -1,0 +1,247 @@
+'use strict';
+// The benchmark scenarios. Each entry runs unchanged against both
+// implementations (v8-isolates and isolated-vm), in its own child process
+// (`node --no-node-snapshot --expose-gc bench/scenario.js <impl> <name>`).
+//
+// Adding a scenario: append an object to the table below.
+//
+//   name       unique id, used on the command line (`node bench/run.js <name>`)
+//   title      one-line description for the table
+//   unit       unit of `value` ('us', 'ms', 'ops/s', 'MB', 'x', ...)
+//   direction  'lower' or 'higher': which way `value` is better
+//   target     the goal the run is judged against:
+//                { on: 'ratio', op: '<=', value: 0.5 }  ours ÷ ivm must be <= 0.5
+//                { on: 'ours',  op: '<=', value: 22 }   ours' own value must be <= 22
+//              (op is '<=' or '>='); omit for a scenario that is only reported
+//   run(ivm, opts)
+//              async; `ivm` is the loaded module (either implementation, same
+//              API), opts = { impl: 'ours' | 'ivm', quick: boolean }. Returns
+//              { value, ...extra }: `value` is the metric, anything else is kept
+//              in results.json for reference. One call is one repetition;
+//              the runner alternates ours/ivm across repetitions and takes
+//              the median of `value`.
+
+const { now, msSince, median, sleep, settle, timeSyncLoop, timeAsyncLoop } = require('./util');
+
+const ADD = 'globalThis.f = (a, b) => a + b';
+
+// An isolate with one context, and the guest function `f` as a Reference.
+function warmContext(ivm) {
+  const isolate = new ivm.Isolate();
+  const context = isolate.createContextSync();
+  context.evalSync(ADD);
+  const fn = context.global.getSync('f', { reference: true });
+  return { isolate, context, fn };
+}
+
+// A CPU-bound guest function; the work is fixed by `n`, not by the clock.
+const WORK = `globalThis.work = function (n) {
+  let s = 0;
+  for (let i = 0; i < n; i++) s = (s + i * i) % 1000003;
+  return s;
+}`;
+
+const scenarios = [
+  {
+    name: 'create',
+    title: 'new Isolate() + createContextSync(), back to back',
+    unit: 'ms',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 0.5 },
+    async run(ivm, { quick }) {
+      const n = quick ? 15 : 40;
+      const create = [];
+      const dispose = [];
+      for (let i = 0; i < n + 3; i++) {
+        let t0 = now();
+        const isolate = new ivm.Isolate();
+        isolate.createContextSync();
+        const c = msSince(t0);
+        t0 = now();
+        isolate.dispose();
+        const d = msSince(t0);
+        if (i >= 3) {
+          create.push(c);
+          dispose.push(d);
+        }
+      }
+      // Also with idle time between creations (a server that does not create
+      // isolates back to back): kept as extra information, not judged.
+      const spaced = [];
+      for (let i = 0; i < (quick ? 5 : 10); i++) {
+        await sleep(25);
+        const t0 = now();
+        const isolate = new ivm.Isolate();
+        isolate.createContextSync();
+        spaced.push(msSince(t0));
+        isolate.dispose();
+      }
+      return { value: median(create), disposeMs: median(dispose), spacedMs: median(spaced) };
+    },
+  },
+  {
+    name: 'evalSync',
+    title: "evalSync('1+1'), warm context",
+    unit: 'us',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 1.0 },
+    async run(ivm, { quick }) {
+      const { context } = warmContext(ivm);
+      return { value: timeSyncLoop(() => context.evalSync('1+1'), 2000, quick ? 5000 : 20000) };
+    },
+  },
+  {
+    name: 'applySync',
+    title: 'Reference.applySync(undefined, [1, 2])',
+    unit: 'us',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 1.0 },
+    async run(ivm, { quick }) {
+      const { fn } = warmContext(ivm);
+      const args = [1, 2];
+      return { value: timeSyncLoop(() => fn.applySync(undefined, args), 2000, quick ? 5000 : 20000) };
+    },
+  },
+  {
+    name: 'evalAsync',
+    title: "sequential await ctx.eval('1+1')",
+    unit: 'us',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 0.5 },
+    async run(ivm, { quick }) {
+      const { context } = warmContext(ivm);
+      return { value: await timeAsyncLoop(() => context.eval('1+1'), 500, quick ? 2000 : 5000) };
+    },
+  },
+  {
+    name: 'concurrent',
+    title: '1000 concurrent fn.apply (Promise.all), throughput',
+    unit: 'ops/s',
+    direction: 'higher',
+    target: { on: 'ratio', op: '>=', value: 2.0 },
+    async run(ivm, { quick }) {
+      const { fn } = warmContext(ivm);
+      const batch = () => {
+        const ps = new Array(1000);
+        for (let i = 0; i < 1000; i++) ps[i] = fn.apply(undefined, [1, 2]);
+        return Promise.all(ps);
+      };
+      for (let i = 0; i < 3; i++) await batch();
+      const batches = quick ? 5 : 20;
+      const t0 = now();
+      for (let i = 0; i < batches; i++) await batch();
+      const ms = msSince(t0);
+      return { value: (batches * 1000) / (ms / 1000), usPerOp: (ms * 1000) / (batches * 1000) };
+    },
+  },
+  {
+    name: 'rss',
+    title: 'RSS per idle isolate + context (N=50)',
+    unit: 'MB',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 1.0 },
+    async run(ivm) {
+      const N = 50;
+      // One isolate first so one-time costs (platform, thread pools, code
+      // loaded on first use) are in the baseline, not in the per-isolate share.
+      const first = new ivm.Isolate();
+      first.createContextSync();
+      await settle();
+      const before = process.memoryUsage.rss();
+      const keep = [];
+      for (let i = 0; i < N; i++) {
+        const isolate = new ivm.Isolate();
+        keep.push(isolate, isolate.createContextSync());
+      }
+      await settle();
+      const after = process.memoryUsage.rss();
+      keep.length = 0;
+      return { value: (after - before) / N / (1024 * 1024), baselineMB: before / (1024 * 1024) };
+    },
+  },
+  {
+    name: 'parallel',
+    title: '2 isolates x ~200 ms CPU loop, speedup seq/par',
+    unit: 'x',
+    direction: 'higher',
+    target: { on: 'ours', op: '>=', value: 1.9 },
+    async run(ivm, { quick }) {
+      const a = new ivm.Isolate();
+      const b = new ivm.Isolate();
+      const ca = a.createContextSync();
+      const cb = b.createContextSync();
+      ca.evalSync(WORK);
+      cb.evalSync(WORK);
+      // Calibrate the loop to ~200 ms in this implementation, on a warm function.
+      await ca.eval('work(2e6)');
+      let t0 = now();
+      await ca.eval('work(2e6)');
+      const n = Math.max(1e5, Math.round((2e6 * 200) / Math.max(msSince(t0), 1)));
+      const code = `work(${n})`;
+      await Promise.all([ca.eval(code), cb.eval(code)]);
+      const seq = [];
+      const par = [];
+      for (let r = 0; r < (quick ? 2 : 3); r++) {
+        t0 = now();
+        await ca.eval(code);
+        await cb.eval(code);
+        seq.push(msSince(t0));
+        t0 = now();
+        await Promise.all([ca.eval(code), cb.eval(code)]);
+        par.push(msSince(t0));
+      }
+      const s = median(seq);
+      const p = median(par);
+      return { value: s / p, sequentialMs: s, parallelMs: p, iterations: n };
+    },
+  },
+  {
+    name: 'timeout',
+    title: "evalSync('for(;;){}', {timeout: 20}), time to throw",
+    unit: 'ms',
+    direction: 'lower',
+    target: { on: 'ours', op: '<=', value: 22 },
+    async run(ivm, { quick }) {
+      const { context } = warmContext(ivm);
+      const times = [];
+      for (let i = 0; i < (quick ? 5 : 10); i++) {
+        const t0 = now();
+        let threw = false;
+        try {
+          context.evalSync('for(;;){}', { timeout: 20 });
+        } catch {
+          threw = true;
+        }
+        const ms = msSince(t0);
+        if (!threw) throw new Error('infinite loop did not time out');
+        times.push(ms);
+      }
+      return { value: median(times), maxMs: Math.max(...times), minMs: Math.min(...times) };
+    },
+  },
+  {
+    name: 'memoryBomb',
+    title: '32 MB memoryLimit, allocate forever, time to reject',
+    unit: 'ms',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 0.5 },
+    async run(ivm, { quick }) {
+      const times = [];
+      for (let i = 0; i < (quick ? 2 : 3); i++) {
+        const isolate = new ivm.Isolate({ memoryLimit: 32 });
+        const context = isolate.createContextSync();
+        const t0 = now();
+        let rejected = false;
+        await context.eval('const a = []; for (;;) a.push({ x: Math.random() })').catch(() => {
+          rejected = true;
+        });
+        times.push(msSince(t0));
+        if (!rejected) throw new Error('memory bomb did not reject');
+        if (!isolate.isDisposed) isolate.dispose();
+      }
+      return { value: median(times), maxMs: Math.max(...times) };
+    },
+  },
+];
+
+module.exports = scenarios;
