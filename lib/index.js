@@ -1,5 +1,6 @@
 'use strict';
 // The public API: isolated-vm-shaped classes over the native handles.
+const { isProxy } = require('util').types;
 const native = require('./native');
 const { TimeoutError, IsolateDisposedError, MemoryLimitError } = require('./errors');
 const T = require('./transfer');
@@ -124,6 +125,7 @@ function encodeInto(out, value, mode) {
     }
   }
   if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
+    if (typeof value === 'symbol') throw new TypeError('Unsupported type');
     if (T.isPrimitive(value)) out.push(T.KIND_PRIMITIVE, value);
     else out.push(T.KIND_SERIALIZED, T.serialize(value));
     return;
@@ -155,7 +157,7 @@ class Isolate {
   #h;
 
   constructor(options) {
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
+    if (options !== undefined && options !== null && typeof options !== 'object') {
       throw new TypeError('`Isolate` requires parameter 1 to be an object');
     }
     let memoryLimit = 128;
@@ -442,6 +444,9 @@ class Reference {
     if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) {
       throw new TypeError('Reference is not an object');
     }
+    for (let p = obj; p !== null; p = Object.getPrototypeOf(p)) {
+      if (isProxy(p)) throw new TypeError('Object is or has proxy');
+    }
     const desc = Object.getOwnPropertyDescriptor(obj, key);
     let v;
     if (desc && (desc.get || desc.set) && !(options && options.accessors)) throw new TypeError('Property is getter');
@@ -472,9 +477,11 @@ class Reference {
       if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) {
         throw new TypeError('Reference is not an object');
       }
-      delete obj[key];
-      if (!Reflect.defineProperty(obj, key, { value: localResult(value, mode), writable: true, enumerable: true, configurable: true })) {
-        throw new Error('Set failed');
+      if (isProxy(obj)) throw new TypeError('Object is or has proxy');
+      const v = localValue(value, mode);
+      if (!Reflect.deleteProperty(obj, key) ||
+          !Reflect.defineProperty(obj, key, { value: v, writable: true, enumerable: true, configurable: true })) {
+        throw new TypeError('Set failed');
       }
       return true;
     }
@@ -492,11 +499,7 @@ class Reference {
   }
 
   setIgnored(key, value, options) {
-    try {
-      this.#set(IGNORED, key, value, options);
-    } catch {
-      // Ignored variants report nothing.
-    }
+    this.#set(IGNORED, key, value, options);
   }
 
   // -- delete
@@ -504,7 +507,7 @@ class Reference {
     this.#live();
     key = readKey(key);
     if (this.#h === undefined) {
-      if (!Reflect.deleteProperty(Object(this.#value), key)) throw new Error('Delete failed');
+      if (!Reflect.deleteProperty(Object(this.#value), key)) throw new TypeError('Delete failed');
       return true;
     }
     return native.refDelete(this.#h, variant, key, site);
@@ -519,11 +522,7 @@ class Reference {
   }
 
   deleteIgnored(key) {
-    try {
-      this.#delete(IGNORED, key);
-    } catch {
-      // Ignored variants report nothing.
-    }
+    this.#delete(IGNORED, key);
   }
 
   // -- apply
@@ -534,8 +533,9 @@ class Reference {
     const [argMode, resultMode] = bidirectional(options);
     if (this.#h === undefined) {
       if (typeof this.#value !== 'function') throw new TypeError('Reference is not a function');
-      if (args !== undefined && !Array.isArray(args)) throw new TypeError('`arguments` must be an array');
-      const r = Reflect.apply(this.#value, recv instanceof Reference ? recv.deref() : recv, args || []);
+      if (args !== undefined && args !== null && !Array.isArray(args)) throw new TypeError('`arguments` must be an array');
+      const list = (args || []).map((a) => localValue(a, argMode));
+      const r = Reflect.apply(this.#value, localValue(recv, T.MODE_DEFAULT), list);
       return localResult(r, resultMode);
     }
     const list = encodeArgs(args, argMode);
@@ -553,11 +553,7 @@ class Reference {
   }
 
   applyIgnored(recv, args, options) {
-    try {
-      this.#apply(IGNORED, recv, args, options);
-    } catch {
-      // Ignored variants report nothing.
-    }
+    this.#apply(IGNORED, recv, args, options);
   }
 
   // -- copy
@@ -617,6 +613,20 @@ function describeThrown(e) {
   }
 }
 
+// A value passed to a host Reference's set/apply, under a transfer mode: the
+// same rules as values sent into an isolate.
+function localValue(value, mode) {
+  if (value instanceof Reference) {
+    if (value[INTERNAL]() === undefined) return value.deref();
+    return value;
+  }
+  if (value instanceof Callback) return value[INTERNAL]()[0];
+  if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) return localResult(value, T.MODE_COPY);
+  if (mode === T.MODE_REFERENCE) return new Reference(value);
+  if (T.isPrimitive(value) || typeof value === 'function') return value;
+  throw new TypeError(T.NON_TRANSFERABLE);
+}
+
 // A value of Node's heap handed back to Node code under a transfer mode.
 function localResult(value, mode) {
   if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
@@ -631,6 +641,19 @@ function wrapReference(h, type) {
   return new Reference(INTERNAL, h, type);
 }
 
+// A guest function handed to Node without options: calling it calls the
+// guest function (arguments and result copied, like a Callback).
+function wrapFunction(h, name, length) {
+  const ref = new Reference(INTERNAL, h, 'function');
+  const options = { arguments: { copy: true }, result: { copy: true } };
+  const f = function (...args) {
+    return ref.applySync(undefined, args, options);
+  };
+  Object.defineProperty(f, 'name', { value: name });
+  Object.defineProperty(f, 'length', { value: length });
+  return f;
+}
+
 // Async results are collected by polling from setImmediate while calls are in
 // flight (see native/src/node/completions.rs).
 function pollLoop() {
@@ -640,7 +663,7 @@ function startPolling() {
   setImmediate(pollLoop);
 }
 
-native.setup(makeError, T.deserialize, wrapReference, startPolling, encodeCopy, describeThrown, () => {});
+native.setup(makeError, T.deserialize, wrapReference, startPolling, encodeCopy, describeThrown, () => {}, wrapFunction);
 
 for (const C of [Isolate, Context, Script, Reference, Callback]) {
   Object.freeze(C.prototype);

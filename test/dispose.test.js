@@ -133,7 +133,6 @@ for (const [name, start] of Object.entries(ENDLESS)) {
 
 test('dispose() right after queuing an endless call still settles it (child)', {
   ...CHILD_T,
-  todo: 'BUG: dispose() before the queued for(;;) starts leaves the guest running forever: the promise never settles, the thread spins, the process cannot exit',
 }, async () => {
   const r = await runChild(['dispose-before-start', '30']);
   const res = assertChildOk(r);
@@ -311,7 +310,6 @@ test(`100 dispose-while-running races with finite work settle correctly (seed ${
 
 test(`100 dispose-while-running races with endless work: no crash, no hang, every promise settles (seed ${SEED})`, {
   ...CHILD_T,
-  todo: 'BUG: dispose() landing before a queued endless call starts leaves it running forever (promise never settles)',
 }, async () => {
   const r = await runChild(['race', String(SEED), '100']);
   const res = assertChildOk(r);
@@ -371,7 +369,6 @@ test('terminating a worker whose isolate runs for(;;) in an async eval does not 
 
 test('terminating a worker blocked in evalSync(for(;;)) does not hang the process', {
   ...CHILD_T,
-  todo: 'BUG: worker.terminate() never completes while the worker is blocked in a sync call into a looping isolate; process.exit() then hangs too',
 }, async () => {
   const r = await runChild(['worker-terminate', 'sync'], { timeout: 20_000 });
   const res = assertChildOk(r);

@@ -129,7 +129,7 @@ test('a guest Error subclass without `name` comes back as a plain Error', { time
 
 test(
   'a guest Error subclass without `name` carries name as an own property',
-  { timeout: 10000, todo: 'BUG: own non-enumerable `name` is missing when the guest name is "Error"' },
+  { timeout: 10000 },
   async (t) => {
     const { context } = setup(t);
     const e = await caught(() => context.evalSync(`class MyErr extends Error {}; throw new MyErr('plain')`));
@@ -286,7 +286,7 @@ test('timeouts throw TimeoutError and the isolate survives', { timeout: 15000 },
 
 test(
   'timeout stacks include the guest frames that were running',
-  { timeout: 10000, todo: 'BUG: timeout errors carry no guest frames before the boundary' },
+  { timeout: 10000 },
   async (t) => {
     const { context } = setup(t);
     function timeoutCaller() {
@@ -339,14 +339,13 @@ test('exceeding memoryLimit throws MemoryLimitError and disposes the isolate', {
     assert.equal(e.code, 'ERR_ISOLATE_MEMORY_LIMIT');
     assert.equal(e.message, MEMORY_LIMIT);
     assert.throws(() => context.evalSync('1'), { message: 'Isolate is disposed' });
-    // isDisposed may lag (see the todo below); it must become true.
-    while (!isolate.isDisposed) await new Promise(setImmediate);
+    assert.equal(isolate.isDisposed, true);
   }
 });
 
 test(
   'isDisposed is already true when the memory-limit error arrives',
-  { timeout: 30000, todo: 'BUG: isDisposed is sometimes still false right after MemoryLimitError (race)' },
+  { timeout: 30000 },
   async (t) => {
     // The race does not show on every run, so try several times.
     for (let i = 0; i < 20; i++) {
@@ -378,7 +377,7 @@ test('Isolate constructor validates its options', { timeout: 10000 }, () => {
 
 test(
   'null Isolate options are accepted like undefined',
-  { timeout: 10000, todo: 'BUG: `new Isolate(null)` throws; isolated-vm treats null as no options' },
+  { timeout: 10000 },
   () => {
     const isolate = new ivm.Isolate(null);
     isolate.dispose();

@@ -84,7 +84,7 @@ test('typeof of primitives read back through Reference.getSync', { timeout: 1000
 
 test(
   'strings with unpaired surrogates keep their code units',
-  { timeout: 10000, todo: 'BUG: lone surrogates become U+FFFD when strings cross as primitives' },
+  { timeout: 10000 },
   (t) => {
     const { context, global } = setup(t);
     assert.equal(context.evalSync('"\\ud800x"'), '\ud800x');
@@ -361,7 +361,7 @@ test('cloning a function with copy throws "... could not be cloned."', { timeout
 
 test(
   'copying a Symbol throws "Unsupported type"',
-  { timeout: 10000, todo: 'BUG: top-level Symbol under {copy:true} says "Symbol(s) could not be cloned." instead of "Unsupported type"' },
+  { timeout: 10000 },
   (t) => {
     const { context, global } = setup(t);
     throwsTypeError(() => context.evalSync('Symbol("s")', { copy: true }), 'Unsupported type');
@@ -371,7 +371,7 @@ test(
 
 test(
   'a guest function returned without options is a callable function',
-  { timeout: 10000, todo: 'BUG: functions do not transfer as callbacks; evalSync of a function returns undefined' },
+  { timeout: 10000 },
   (t) => {
     const { context } = setup(t);
     const add = context.evalSync('(function add(a, b) { return a + b })');

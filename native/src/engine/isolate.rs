@@ -81,6 +81,8 @@ pub enum Msg {
 struct Frame {
     seq: u64,
     kill: Option<Kill>,
+    /// Guest frames running when a timeout hit (rendered like V8's stack).
+    stack: Option<String>,
 }
 
 #[derive(Default)]
@@ -227,7 +229,7 @@ impl IsolateHost {
     /// Disposes the isolate: running code is terminated, queued work fails.
     /// Returns false if it was already disposed.
     pub fn dispose(&self) -> bool {
-        if self.disposed.swap(true, Ordering::AcqRel) {
+        if self.disposed.swap(true, Ordering::AcqRel) || self.hit_memory_limit() {
             return false;
         }
         self.kill_all(Kill::Dispose);
@@ -261,12 +263,13 @@ impl IsolateHost {
             // Disposed between queueing and running: stop it at once.
             self.handle.terminate_execution();
         }
-        e.frames.push(Frame { seq, kill: inherited });
+        e.frames.push(Frame { seq, kill: inherited, stack: None });
         seq
     }
 
-    /// Closes the innermost frame, returning why it was killed, if it was.
-    pub(crate) fn end(&self, seq: u64) -> Option<Kill> {
+    /// Closes the innermost frame, returning why it was killed, if it was,
+    /// and the guest stack captured when it was.
+    pub(crate) fn end(&self, seq: u64) -> (Option<Kill>, Option<String>) {
         let mut e = self.exec.lock();
         let frame = e.frames.pop();
         debug_assert_eq!(frame.as_ref().map(|f| f.seq), Some(seq));
@@ -275,7 +278,10 @@ impl IsolateHost {
                 self.wall_ns.fetch_add(w.elapsed().as_nanos() as u64, Ordering::Relaxed);
             }
         }
-        frame.and_then(|f| f.kill)
+        match frame {
+            Some(f) => (f.kill, f.stack),
+            None => (None, None),
+        }
     }
 
     /// Number of open frames (calls running, nested included).
@@ -289,14 +295,27 @@ impl IsolateHost {
         e.frames.iter().any(|f| f.seq == seq && f.kill.is_some())
     }
 
-    /// Kills the frame `seq` if it is still running (timeouts).
-    pub fn kill_seq(&self, seq: u64, kill: Kill) {
+    /// Kills the frame `seq` if it is still running (timeouts). The kill
+    /// is delivered as an interrupt, which records the guest's stack first.
+    pub fn kill_seq(self: &Arc<Self>, seq: u64, kill: Kill) {
         let mut e = self.exec.lock();
         if let Some(f) = e.frames.iter_mut().find(|f| f.seq == seq) {
             f.kill = f.kill.max(Some(kill));
-            self.handle.terminate_execution();
+            let data = Box::into_raw(Box::new((Arc::downgrade(self), seq)));
+            if !self.handle.request_interrupt(timeout_interrupt, data as *mut std::ffi::c_void) {
+                // SAFETY: V8 did not take the pointer; reclaim it.
+                drop(unsafe { Box::from_raw(data) });
+                self.handle.terminate_execution();
+            }
             let _ = self.sync_tx.try_send(Msg::Wake);
             self.thread.unpark();
+        }
+    }
+
+    fn set_frame_stack(&self, seq: u64, stack: String) {
+        let mut e = self.exec.lock();
+        if let Some(f) = e.frames.iter_mut().find(|f| f.seq == seq) {
+            f.stack = Some(stack);
         }
     }
 
@@ -372,6 +391,24 @@ impl IsolateHost {
     pub fn terminate(&self) {
         self.handle.terminate_execution();
     }
+}
+
+/// Runs on the isolate thread, inside running JS, when a timeout expires:
+/// records the guest stack on the frame, then terminates execution.
+unsafe extern "C" fn timeout_interrupt(mut raw: v8::UnsafeRawIsolatePtr, data: *mut std::ffi::c_void) {
+    // SAFETY: `data` is the box leaked by `kill_seq`, handed to V8 once.
+    let (host, seq) = *unsafe { Box::from_raw(data as *mut (std::sync::Weak<IsolateHost>, u64)) };
+    // SAFETY: V8 calls this on the isolate's own thread with a live isolate.
+    let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if let Some(stack) = crate::transfer::error::current_stack(iso) {
+            if let Some(h) = host.upgrade() {
+                h.set_frame_stack(seq, stack);
+            }
+        }
+    }));
+    let _ = r;
+    iso.terminate_execution();
 }
 
 pub(crate) fn thread_cpu_ns() -> u64 {

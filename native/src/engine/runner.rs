@@ -39,6 +39,9 @@ pub struct State {
     default_context: RefCell<Option<v8::Global<v8::Context>>>,
     /// A context made in advance (pooled isolates) for createContext.
     spare_context: RefCell<Option<v8::Global<v8::Context>>>,
+    /// The context of the most recent call: somewhere to stand when a
+    /// timeout interrupt captures the running stack.
+    last_context: RefCell<Option<v8::Global<v8::Context>>>,
     /// Node functions that guest functions of this isolate call.
     host_fns: RefCell<HashMap<u64, (Arc<HostFn>, v8::Weak<v8::Function>)>>,
 }
@@ -51,6 +54,7 @@ impl State {
             default_context: RefCell::new(None),
             spare_context: RefCell::new(None),
             host_fns: RefCell::new(HashMap::new()),
+            last_context: RefCell::new(None),
         }
     }
     pub fn default_context(&self, iso: &mut v8::Isolate) -> v8::Global<v8::Context> {
@@ -82,10 +86,15 @@ impl State {
         drop(e);
     }
     pub fn context(&self, id: u64) -> Option<v8::Global<v8::Context>> {
-        match self.handles.borrow().get(&id) {
-            Some(Entry::Context(c)) => Some(c.clone()),
-            _ => None,
-        }
+        let c = match self.handles.borrow().get(&id) {
+            Some(Entry::Context(c)) => c.clone(),
+            _ => return None,
+        };
+        *self.last_context.borrow_mut() = Some(c.clone());
+        Some(c)
+    }
+    pub fn last_context(&self) -> Option<v8::Global<v8::Context>> {
+        self.last_context.borrow().clone()
     }
     pub fn script(&self, id: u64) -> Option<v8::Global<v8::UnboundScript>> {
         match self.handles.borrow().get(&id) {
@@ -94,10 +103,12 @@ impl State {
         }
     }
     pub fn value(&self, id: u64) -> Option<(v8::Global<v8::Value>, v8::Global<v8::Context>)> {
-        match self.handles.borrow().get(&id) {
-            Some(Entry::Value { value, context }) => Some((value.clone(), context.clone())),
-            _ => None,
-        }
+        let (v, c) = match self.handles.borrow().get(&id) {
+            Some(Entry::Value { value, context }) => (value.clone(), context.clone()),
+            _ => return None,
+        };
+        *self.last_context.borrow_mut() = Some(c.clone());
+        Some((v, c))
     }
     /// A fresh id for a handle-table-like entry.
     pub fn next_id(&self) -> u64 {
@@ -143,6 +154,7 @@ impl State {
         drop(handles);
         self.default_context.borrow_mut().take();
         self.spare_context.borrow_mut().take();
+        self.last_context.borrow_mut().take();
     }
 }
 
@@ -334,7 +346,7 @@ fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<
             break;
         }
     }
-    if state.host.end(seq).is_some() {
+    if state.host.end(seq).0.is_some() {
         isolate.cancel_terminate_execution();
     }
 }
@@ -363,7 +375,7 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
     if host.depth() == 1 && !host.frame_killed(seq) {
         isolate.perform_microtask_checkpoint();
     }
-    let kill = host.end(seq);
+    let (kill, stack) = host.end(seq);
     let nested = host.depth() > 0;
     let out = match kill {
         None => out,
@@ -371,6 +383,14 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
             // The whole isolate is going away: keep unwinding the outer frames.
             isolate.thread_safe_handle().terminate_execution();
             Err(k.failure())
+        }
+        Some(Kill::Timeout) => {
+            isolate.thread_safe_handle().terminate_execution();
+            if !nested {
+                isolate.perform_microtask_checkpoint();
+            }
+            isolate.cancel_terminate_execution();
+            Err(Failure::TimeoutAt(stack))
         }
         Some(k) => {
             // Flush microtasks queued before the kill (V8 clears the queue

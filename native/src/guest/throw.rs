@@ -6,7 +6,7 @@ use crate::transfer::{ErrorClass, Failure};
 
 fn message_of(f: &Failure) -> Option<String> {
     Some(match f {
-        Failure::Timeout => "Script execution timed out.".into(),
+        Failure::Timeout | Failure::TimeoutAt(_) => "Script execution timed out.".into(),
         Failure::Disposed => "Isolate was disposed during execution".into(),
         Failure::MemoryLimit => "Isolate was disposed during execution due to memory limit".into(),
         Failure::IsolateDisposed => "Isolate is disposed".into(),

@@ -12,13 +12,14 @@ pub const START_POLLING: usize = 3;
 pub const ENCODE_COPY: usize = 4;
 pub const DESCRIBE_THROWN: usize = 5;
 pub const NOOP: usize = 6;
-const COUNT: usize = 7;
+pub const WRAP_FUNCTION: usize = 7;
+const COUNT: usize = 8;
 
 struct Helpers(Vec<Root<JsFunction>>);
 
 static HELPERS: LocalKey<Helpers> = LocalKey::new();
 
-/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop)`
+/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop, wrapFunction)`
 pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut fns = Vec::with_capacity(COUNT);
     for i in 0..COUNT {

@@ -46,6 +46,17 @@ pub fn get(iso: &mut v8::Isolate, st: &State, id: u64, key: Key, o: GetOptions) 
     v8::tc_scope!(let tc, scope);
     let obj = as_object(v8::Local::new(tc, value))?;
     let name = key_name(tc, &key);
+    // A proxy anywhere on the prototype chain could run code: refuse.
+    let mut p = obj;
+    loop {
+        if p.is_proxy() {
+            return Err(proxy_error());
+        }
+        match p.get_prototype(tc).and_then(|v| v8::Local::<v8::Object>::try_from(v).ok()) {
+            Some(next) => p = next,
+            None => break,
+        }
+    }
     let mut cur = obj;
     let found = loop {
         if cur.is_proxy() {
@@ -102,7 +113,7 @@ pub fn set(iso: &mut v8::Isolate, st: &State, id: u64, key: Key, value: Transfer
         return Err(capture_exception(tc, exc));
     }
     if !ok {
-        return Err(Failure::error("Set failed"));
+        return Err(Failure::type_error("Set failed"));
     }
     Ok(Transfer::Bool(true))
 }
@@ -118,7 +129,7 @@ pub fn delete(iso: &mut v8::Isolate, st: &State, id: u64, key: Key) -> Outcome {
     let name = key_name(tc, &key);
     match obj.delete(tc, name.into()) {
         Some(true) => Ok(Transfer::Bool(true)),
-        Some(false) => Err(Failure::error("Delete failed")),
+        Some(false) => Err(Failure::type_error("Delete failed")),
         None => {
             let exc = tc.exception();
             Err(capture_exception(tc, exc))

@@ -19,7 +19,7 @@ pub fn primitive<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Valu
     } else if v.is_number() {
         Transfer::Number(v.number_value(scope).unwrap_or(f64::NAN))
     } else if v.is_string() {
-        Transfer::String(v.to_rust_string_lossy(scope))
+        string(scope, v8::Local::<v8::String>::try_from(v).ok()?)
     } else if v.is_big_int() {
         let b = v8::Local::<v8::BigInt>::try_from(v).ok()?;
         let mut words = vec![0u64; b.word_count()];
@@ -28,6 +28,19 @@ pub fn primitive<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Valu
     } else {
         return None;
     })
+}
+
+/// Copies a string; keeps unpaired surrogates (as UTF-16) when it has any.
+pub fn string(scope: &mut v8::PinScope, s: v8::Local<v8::String>) -> Transfer {
+    if s.contains_only_onebyte() {
+        return Transfer::String(s.to_rust_string_lossy(scope));
+    }
+    let mut buf = vec![0u16; s.length()];
+    s.write_v2(scope, 0, &mut buf, v8::WriteFlags::empty());
+    match String::from_utf16(&buf) {
+        Ok(text) => Transfer::String(text),
+        Err(_) => Transfer::String16(buf),
+    }
 }
 
 pub fn type_of(v: v8::Local<v8::Value>) -> Typeof {
@@ -76,7 +89,19 @@ pub fn capture<'s>(
     if let Some(p) = primitive(scope, v) {
         return Ok(p);
     }
+    if v.is_function() && matches!(mode, Mode::Default(_)) {
+        // Functions cross as functions that call back into this isolate.
+        let f = v8::Local::<v8::Function>::try_from(v).unwrap();
+        let name = f.get_name(scope).to_rust_string_lossy(scope);
+        let key = v8::String::new(scope, "length").unwrap();
+        let length = f.get(scope, key.into()).and_then(|l| l.int32_value(scope)).unwrap_or(0);
+        if let Transfer::Reference(remote, _) = reference(scope, state, v) {
+            return Ok(Transfer::Function(remote, name, length));
+        }
+        return Ok(Transfer::Undefined);
+    }
     match mode {
+        Mode::Copy if v.is_symbol() => Err(Failure::type_error("Unsupported type")),
         Mode::Copy => serde::serialize(scope, v).map(Transfer::Serialized),
         Mode::Default(Fallback::Undefined) => Ok(Transfer::Undefined),
         Mode::Default(Fallback::Reference) => Ok(reference(scope, state, v)),

@@ -36,9 +36,12 @@ pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option
         let name = get_string(scope, obj, "name");
         let message = get_string(scope, obj, "message").unwrap_or_default();
         let stack = get_string(scope, obj, "stack");
-        let class = ctor.as_deref().and_then(ErrorClass::from_name).unwrap_or(ErrorClass::Error);
-        let name = match (class, name) {
-            (c, Some(n)) if n != c.as_str() => Some(n),
+        let known = ctor.as_deref().and_then(ErrorClass::from_name);
+        let class = known.unwrap_or(ErrorClass::Error);
+        // Other constructors come back as Error carrying the guest's name.
+        let name = match (known, name) {
+            (None, n) => Some(n.unwrap_or_else(|| "Error".into())),
+            (Some(c), Some(n)) if n != c.as_str() => Some(n),
             _ => None,
         };
         return Failure::Thrown(ErrorInfo { class, name, message, stack });
@@ -75,4 +78,33 @@ pub fn capture_compile_error<'s>(
         info.stack = None;
     }
     failure
+}
+
+/// The running guest stack (up to 10 frames), rendered like V8 renders
+/// `error.stack` frames. Called from an interrupt on the isolate thread.
+pub fn current_stack(iso: &mut v8::Isolate) -> Option<String> {
+    let st = iso.get_slot::<std::rc::Rc<crate::engine::runner::State>>()?.clone();
+    let ctx = st.last_context()?;
+    v8::scope_with_context!(let scope, iso, &ctx);
+    let trace = v8::StackTrace::current_stack_trace(scope, 10)?;
+    let mut out = String::new();
+    for i in 0..trace.get_frame_count() {
+        let Some(f) = trace.get_frame(scope, i) else { continue };
+        let file = f.get_script_name_or_source_url(scope).map(|s| s.to_rust_string_lossy(scope)).unwrap_or_default();
+        let func = f.get_function_name(scope).map(|s| s.to_rust_string_lossy(scope)).unwrap_or_default();
+        let loc = format!("{}:{}:{}", file, f.get_line_number(), f.get_column());
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        if func.is_empty() {
+            out.push_str(&format!("    at {loc}"));
+        } else {
+            out.push_str(&format!("    at {func} ({loc})"));
+        }
+    }
+    if out.is_empty() {
+        None
+    } else {
+        Some(out)
+    }
 }

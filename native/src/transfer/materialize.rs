@@ -19,8 +19,11 @@ pub fn materialize<'s>(
         Transfer::String(s) => v8::String::new(scope, &s)
             .ok_or_else(|| Failure::RangeError("Invalid string length".into()))?
             .into(),
+        Transfer::String16(s) => v8::String::new_from_two_byte(scope, &s, v8::NewStringType::Normal)
+            .ok_or_else(|| Failure::RangeError("Invalid string length".into()))?
+            .into(),
         Transfer::Serialized(s) => serde::deserialize(scope, &s)?,
-        Transfer::Reference(..) => {
+        Transfer::Reference(..) | Transfer::Function(..) => {
             // References are not usable inside guests until the guest API
             // exists; refuse them like any other non-transferable value.
             return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));

@@ -19,10 +19,14 @@ pub enum Transfer {
     Number(f64),
     BigInt { negative: bool, words: Vec<u64> },
     String(String),
+    /// A string with unpaired surrogates, as UTF-16 code units.
+    String16(Vec<u16>),
     /// A structured clone, in V8's wire format.
     Serialized(Serialized),
     /// A handle to a value that stays in its isolate.
     Reference(Arc<Remote>, Typeof),
+    /// A guest function, callable from Node (arguments and result copied).
+    Function(Arc<Remote>, String, i32),
     /// A Node function guests may call.
     Callback(Arc<crate::node::host::HostFn>),
     /// Raw handle-table ids of a new Context, Script...: wrapped by the caller.
@@ -148,6 +152,8 @@ pub enum Failure {
     ThrownValue(Transfer),
     /// "Script execution timed out."
     Timeout,
+    /// A timeout, with the guest stack that was running.
+    TimeoutAt(Option<String>),
     /// "Isolate was disposed during execution"
     Disposed,
     /// "Isolate was disposed during execution due to memory limit"

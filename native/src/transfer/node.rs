@@ -35,7 +35,7 @@ pub fn try_primitive<'a>(cx: &mut impl Context<'a>, v: Handle<'a, JsValue>) -> O
         return Some(Transfer::Number(n.value(cx)));
     }
     if let Ok(s) = v.downcast::<JsString, _>(cx) {
-        return Some(Transfer::String(s.value(cx)));
+        return Some(string(cx, s));
     }
     if let Ok(b) = v.downcast::<JsBoolean, _>(cx) {
         return Some(Transfer::Bool(b.value(cx)));
@@ -51,6 +51,45 @@ pub fn try_primitive<'a>(cx: &mut impl Context<'a>, v: Handle<'a, JsValue>) -> O
         return Some(Transfer::BigInt { negative: sign == Sign::Negative, words });
     }
     None
+}
+
+/// Reads a JS string. Node-API hands out UTF-8 with unpaired surrogates
+/// replaced by U+FFFD; when a replacement character shows up, the string is
+/// read again as UTF-16 so that the code units survive.
+fn string<'a>(cx: &mut impl Context<'a>, s: Handle<'a, JsString>) -> Transfer {
+    let text = s.value(cx);
+    if !text.contains('\u{FFFD}') {
+        return Transfer::String(text);
+    }
+    let units = s.to_utf16(cx);
+    match String::from_utf16(&units) {
+        Ok(text) => Transfer::String(text),
+        Err(_) => Transfer::String16(units),
+    }
+}
+
+extern "C" {
+    // Node-API (every Node version we support has it; neon does not bind it).
+    fn napi_create_string_utf16(
+        env: neon::sys::bindings::Env,
+        str: *const u16,
+        length: usize,
+        result: *mut neon::sys::bindings::Value,
+    ) -> i32;
+}
+
+/// Makes a JS string from UTF-16 code units (unpaired surrogates included).
+fn string16<'a>(cx: &mut impl Context<'a>, units: &[u16]) -> JsResult<'a, JsValue> {
+    let env = cx.to_raw();
+    let mut out = std::ptr::null_mut();
+    // SAFETY: a plain Node-API call on this environment's thread; the buffer
+    // outlives the call, which copies it.
+    let status = unsafe { napi_create_string_utf16(env, units.as_ptr(), units.len(), &mut out) };
+    if status != 0 {
+        return cx.throw_range_error("Invalid string length");
+    }
+    // SAFETY: `out` is a string value just created in this environment.
+    Ok(unsafe { JsString::from_raw(cx, out) }.upcast())
 }
 
 /// Reads a primitive JS value.
@@ -120,6 +159,13 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
             let sign = if negative { Sign::Negative } else { Sign::Positive };
             JsBigInt::from_digits_le(cx, sign, &words).upcast()
         }
+        Transfer::String16(units) => string16(cx, &units)?,
+        Transfer::Function(remote, name, length) => {
+            let b = cx.boxed(RemoteBox { remote, type_of: Typeof::Function });
+            let name = cx.string(name);
+            let length = cx.number(length);
+            helpers::call(cx, helpers::WRAP_FUNCTION, &[b.upcast(), name.upcast(), length.upcast()])?
+        }
         Transfer::Serialized(s) => {
             let buf = JsBuffer::external(cx, s.bytes);
             helpers::call(cx, helpers::DESERIALIZE, &[buf.upcast()])?
@@ -168,6 +214,13 @@ pub fn failure_to_js<'a>(
         Failure::ThrownValue(t) => return to_js(cx, t),
         Failure::Thrown(info) => ("guest", info.message, info.class.as_str(), info.name, info.stack),
         Failure::Timeout => ("timeout", "Script execution timed out.".into(), "Error", None, None),
+        Failure::TimeoutAt(stack) => (
+            "timeout",
+            "Script execution timed out.".into(),
+            "Error",
+            None,
+            stack.map(|s| format!("Error: Script execution timed out.\n{s}")),
+        ),
         Failure::Disposed => ("disposed", "Isolate was disposed during execution".into(), "Error", None, None),
         Failure::MemoryLimit => (
             "memory",
