@@ -166,3 +166,26 @@ fn park_forever(message: &str) -> ! {
 pub fn install_fatal_handlers() {
     v8::V8::set_fatal_error_handler(fatal_handler);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_refuses_past_the_limit_but_never_tiny_allocations() {
+        let b = Budget { limit: 1000, used: AtomicUsize::new(0) };
+        assert!(b.reserve(600));
+        assert!(!b.reserve(600), "1200 bytes would exceed the limit");
+        assert!(b.reserve(400));
+        assert_eq!(b.used.load(Ordering::Relaxed), 1000);
+        // V8 does not expect small allocations to fail.
+        assert!(b.reserve(ALWAYS_ALLOW));
+        assert!(!b.reserve(ALWAYS_ALLOW + 1));
+    }
+
+    #[test]
+    fn budget_does_not_overflow() {
+        let b = Budget { limit: usize::MAX, used: AtomicUsize::new(usize::MAX - 10) };
+        assert!(!b.reserve(100));
+    }
+}

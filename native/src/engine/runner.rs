@@ -408,3 +408,16 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
         done(out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn young_generation_follows_isolated_vm() {
+        assert_eq!(young_generation(8 << 20), 1 << 20);
+        assert_eq!(young_generation(128 << 20), 2 << 20);
+        assert_eq!(young_generation(1024 << 20), 16 << 20);
+        assert_eq!(young_generation(64 << 30), 16 << 20);
+    }
+}

@@ -102,3 +102,42 @@ impl<T> Slot<T> {
         .expect("a wait that is never abandoned")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_put_on_another_thread_reaches_the_waiter() {
+        for delay in [0u64, 1, 50] {
+            let slot = Slot::<u32>::new();
+            let filler = slot.clone();
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(delay));
+                filler.put(7);
+            });
+            assert_eq!(slot.wait(|| {}), 7);
+            t.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn only_the_first_put_counts() {
+        let slot = Slot::<u32>::new();
+        slot.put(1);
+        slot.put(2);
+        assert_eq!(slot.wait(|| {}), 1);
+    }
+
+    #[test]
+    fn the_service_runs_while_waiting_and_can_abandon() {
+        let slot = Slot::<u32>::new();
+        let mut calls = 0;
+        let r = slot.wait_or(|_| {
+            calls += 1;
+            calls < 10
+        });
+        assert_eq!(r, None);
+        assert_eq!(calls, 10);
+    }
+}

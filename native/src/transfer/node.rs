@@ -68,14 +68,18 @@ fn string<'a>(cx: &mut impl Context<'a>, s: Handle<'a, JsString>) -> Transfer {
     }
 }
 
-extern "C" {
-    // Node-API (every Node version we support has it; neon does not bind it).
-    fn napi_create_string_utf16(
-        env: neon::sys::bindings::Env,
-        str: *const u16,
-        length: usize,
-        result: *mut neon::sys::bindings::Value,
-    ) -> i32;
+type CreateStringUtf16 =
+    unsafe extern "C" fn(neon::sys::bindings::Env, *const u16, usize, *mut neon::sys::bindings::Value) -> i32;
+
+/// Node-API's `napi_create_string_utf16` (neon does not bind it), looked up in
+/// the running process like neon looks up the rest of Node-API.
+fn create_string_utf16() -> Option<CreateStringUtf16> {
+    static F: once_cell::sync::OnceCell<usize> = once_cell::sync::OnceCell::new();
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
+    // process (Node exports its Node-API functions).
+    let p = *F.get_or_init(|| unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"napi_create_string_utf16".as_ptr()) } as usize);
+    // SAFETY: the symbol is Node-API's function with this exact signature.
+    (p != 0).then(|| unsafe { std::mem::transmute::<usize, CreateStringUtf16>(p) })
 }
 
 /// Makes a JS string from UTF-16 code units (unpaired surrogates included).
@@ -84,7 +88,10 @@ fn string16<'a>(cx: &mut impl Context<'a>, units: &[u16]) -> JsResult<'a, JsValu
     let mut out = std::ptr::null_mut();
     // SAFETY: a plain Node-API call on this environment's thread; the buffer
     // outlives the call, which copies it.
-    let status = unsafe { napi_create_string_utf16(env, units.as_ptr(), units.len(), &mut out) };
+    let Some(create) = create_string_utf16() else {
+        return Ok(cx.string(String::from_utf16_lossy(units)).upcast());
+    };
+    let status = unsafe { create(env, units.as_ptr(), units.len(), &mut out) };
     if status != 0 {
         return cx.throw_range_error("Invalid string length");
     }
