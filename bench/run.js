@@ -6,6 +6,7 @@
 //   node bench/run.js --quick            fewer repetitions and iterations
 //   node bench/run.js --reps 7           repetitions per implementation
 //   node bench/run.js --list             list scenarios
+//   node bench/run.js --report           print the table of the last run again
 //
 // Every repetition of every scenario runs in a fresh child process
 // (`node --no-node-snapshot --expose-gc bench/scenario.js <impl> <name>`);
@@ -34,11 +35,12 @@ const IMPLS = ['ours', 'ivm'];
 // Command line
 
 function parseArgs(argv) {
-  const opts = { quick: false, reps: undefined, names: [], list: false };
+  const opts = { quick: false, reps: undefined, names: [], list: false, report: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') opts.quick = true;
     else if (a === '--list') opts.list = true;
+    else if (a === '--report') opts.report = true;
     else if (a === '--reps') opts.reps = Number(argv[++i]);
     else if (a.startsWith('--reps=')) opts.reps = Number(a.slice(7));
     else if (a === '--help' || a === '-h') opts.help = true;
@@ -139,9 +141,20 @@ function runChild(impl, name, quick) {
         }
       }
       const why = signal ? `killed by ${signal}` : `exit ${code}`;
-      resolve({ ok: false, error: `${impl} ${name}: ${why}\n${(err || out).trim().split('\n').slice(-8).join('\n')}` });
+      resolve({ ok: false, error: `${impl} ${name}: ${why}\n${excerpt(err || out)}` });
     });
   });
+}
+
+// The start of a child's error output (the message and the top frames),
+// without the flag warnings the bundled V8 prints at start-up.
+function excerpt(text) {
+  const noise = /^(Error: unrecognized flag|The remaining arguments were ignored|Try --help for options)/;
+  return text
+    .split('\n')
+    .filter((l) => l.trim() && !noise.test(l))
+    .slice(0, 6)
+    .join('\n');
 }
 
 // One retry: a child can die for reasons outside the benchmark (for
@@ -181,20 +194,22 @@ function fmtValue(v, unit) {
   return unit === 'x' ? `${fmtNumber(v)}x` : `${fmtNumber(v)} ${unit}`;
 }
 
-function fmtTarget(scenario) {
-  const t = scenario.target;
+// `s` is a scenario or a result row: both have unit, direction and target.
+function fmtTarget(s) {
+  const t = s.target;
   if (!t) return '-';
   const op = t.op === '<=' ? '≤' : '≥';
-  const unit = t.on === 'ours' ? (scenario.unit === 'x' ? 'x' : ` ${scenario.unit}`) : '';
+  const unit = t.on === 'ours' ? (s.unit === 'x' ? 'x' : ` ${s.unit}`) : '';
   return `${t.on === 'ratio' ? 'ratio' : 'ours'} ${op} ${t.value}${unit}`;
 }
 
-function fmtRatio(scenario, ratio) {
+function fmtRatio(s, ratio) {
   if (!Number.isFinite(ratio)) return 'n/a';
+  // Three decimals, so a ratio just over its target does not print as equal.
+  const text = ratio < 10 ? ratio.toFixed(3) : ratio.toFixed(1);
   // For "higher is better" metrics (ops/s, speedup) the ratio reads the
   // other way round from the time ratios: above 1 means ours is better.
-  if (scenario.direction === 'higher') return `${ratio.toFixed(2)} (higher=better)`;
-  return ratio.toFixed(2);
+  return s.direction === 'higher' ? `${text} (higher=better)` : text;
 }
 
 function table(rows) {
@@ -203,8 +218,8 @@ function table(rows) {
     r.name,
     fmtValue(r.ours, r.unit),
     fmtValue(r.ivm, r.unit),
-    fmtRatio(r.scenario, r.ratio),
-    fmtTarget(r.scenario),
+    fmtRatio(r, r.ratio),
+    fmtTarget(r),
     r.pass === undefined ? (r.error ? 'ERROR' : '-') : r.pass ? 'PASS' : 'MISS',
   ]);
   const width = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
@@ -213,6 +228,15 @@ function table(rows) {
 }
 
 // ---------------------------------------------------------------------------
+
+// `--report`: prints the table of the last run (bench/results.json) again.
+function report() {
+  const last = JSON.parse(fs.readFileSync(RESULTS, 'utf8'));
+  const v = last.versions;
+  console.log(`${last.date} | ${last.command} | v8-isolates ${v['v8-isolates']} (${v['v8-isolates-commit']}) vs isolated-vm ${v['isolated-vm']}`);
+  console.log(`${last.machine.cpus} x ${last.machine.cpu}, ${last.machine.memoryGB} GB | node ${last.machine.node}\n`);
+  console.log(table(last.results));
+}
 
 async function main() {
   let opts;
@@ -223,8 +247,12 @@ async function main() {
     process.exit(2);
   }
   if (opts.help || opts.list) {
-    if (opts.help) console.log('usage: node bench/run.js [--quick] [--reps N] [--list] [scenario ...]\n');
+    if (opts.help) console.log('usage: node bench/run.js [--quick] [--reps N] [--list] [--report] [scenario ...]\n');
     for (const s of scenarios) console.log(`${s.name.padEnd(12)} ${s.title}  [${fmtTarget(s)}]`);
+    return;
+  }
+  if (opts.report) {
+    report();
     return;
   }
   const unknown = opts.names.filter((n) => !scenarios.some((s) => s.name === n));
@@ -334,6 +362,8 @@ async function main() {
   };
   fs.writeFileSync(RESULTS, JSON.stringify(out, null, 2) + '\n');
   console.log(`Wrote ${path.relative(process.cwd(), RESULTS) || RESULTS}`);
+  // A MISS is a result; a scenario that could not run is a failure.
+  if (broken) process.exitCode = 1;
 }
 
 main().catch((e) => {

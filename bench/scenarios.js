@@ -172,13 +172,20 @@ const scenarios = [
       const cb = b.createContextSync();
       ca.evalSync(WORK);
       cb.evalSync(WORK);
-      // Calibrate the loop to ~200 ms in this implementation, on a warm function.
-      await ca.eval('work(2e6)');
-      let t0 = now();
-      await ca.eval('work(2e6)');
-      const n = Math.max(1e5, Math.round((2e6 * 200) / Math.max(msSince(t0), 1)));
+      // Calibrate the loop to ~200 ms in this implementation: a short run to
+      // warm up and estimate, then a full-size run (the function may tier up
+      // further) to correct the estimate.
+      const timeOne = async (n) => {
+        const t = now();
+        await ca.eval(`work(${n})`);
+        return msSince(t);
+      };
+      await timeOne(2e6);
+      let n = Math.max(1e5, Math.round((2e6 * 200) / Math.max(await timeOne(2e6), 1)));
+      n = Math.max(1e5, Math.round((n * 200) / Math.max(await timeOne(n), 1)));
       const code = `work(${n})`;
       await Promise.all([ca.eval(code), cb.eval(code)]);
+      let t0;
       const seq = [];
       const par = [];
       for (let r = 0; r < (quick ? 2 : 3); r++) {

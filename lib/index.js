@@ -19,7 +19,10 @@ const GUEST_CLASSES = { Error, RangeError, ReferenceError, SyntaxError, TypeErro
 
 function callerFrames(site) {
   let stack;
-  if (site) {
+  if (site === true) {
+    // An async call: settleAsync adds the awaiting callers' frames.
+    return '';
+  } else if (site) {
     stack = site.stack;
   } else {
     const holder = {};
@@ -60,19 +63,53 @@ function makeError(code, message, className, name, guestStack, site) {
   return err;
 }
 
+// Async calls record their call site: only the calling frame, because each
+// captured frame costs over a microsecond in Node. Errors come back from
+// native code ending at the boundary line; `settleAsync` appends that frame
+// and the frames of whoever awaits the call, which V8 recovers from the await
+// chain only when an error actually happens.
+const SITE_FRAMES = 1;
+
 function captureSite(fn) {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = SITE_FRAMES;
   const site = {};
   Error.captureStackTrace(site, fn);
+  Error.stackTraceLimit = limit;
   return site;
 }
 
-// Async methods report every failure through their promise.
-function asyncCall(fn, self, args) {
+function withCallerFrames(e, site) {
+  if (e !== null && typeof e === 'object' && typeof e.stack === 'string' && e.stack.endsWith(BOUNDARY)) {
+    const holder = {};
+    Error.captureStackTrace(holder);
+    const lines = String(site.stack).split('\n').slice(1);
+    for (const l of String(holder.stack).split('\n').slice(1)) {
+      if (!l.includes(LIB_DIR) && !lines.includes(l)) lines.push(l);
+    }
+    e.stack = e.stack + (lines.length ? '\n' + lines.join('\n') : '');
+  }
+  return e;
+}
+
+async function settleAsync(result, site) {
   try {
-    return fn.apply(self, args);
+    return await result;
+  } catch (e) {
+    throw withCallerFrames(e, site);
+  }
+}
+
+// Async methods report every failure through their promise.
+function asyncCall(method, fn) {
+  const site = captureSite(method);
+  let result;
+  try {
+    result = fn();
   } catch (e) {
     return Promise.reject(e);
   }
+  return settleAsync(result, site);
 }
 
 // ---------------------------------------------------------------------------
@@ -212,8 +249,8 @@ class Isolate {
   }
 
   compileScript(code, options) {
-    return asyncCall(() => {
-      const site = captureSite(this.compileScript);
+    return asyncCall(this.compileScript, () => {
+      const site = undefined;
       return this.#compile(ASYNC, code, options, site).then((h) => new Script(INTERNAL, h[0], this));
     });
   }
@@ -230,9 +267,9 @@ class Isolate {
   }
 
   createContext(options) {
-    return asyncCall(() => {
+    return asyncCall(this.createContext, () => {
       this.#context(options);
-      const site = captureSite(this.createContext);
+      const site = undefined;
       return native
         .isolateCreateContext(this.#h, ASYNC, site)
         .then(([ctx, global]) => new Context(INTERNAL, ctx, global));
@@ -244,7 +281,7 @@ class Isolate {
   }
 
   getHeapStatistics() {
-    return asyncCall(() => native.isolateHeapStatistics(this.#h, ASYNC, captureSite(this.getHeapStatistics)));
+    return asyncCall(this.getHeapStatistics, () => native.isolateHeapStatistics(this.#h, ASYNC, undefined));
   }
 
   getHeapSpaceStatisticsSync() {
@@ -252,8 +289,8 @@ class Isolate {
   }
 
   getHeapSpaceStatistics() {
-    return asyncCall(() =>
-      native.isolateHeapSpaceStatistics(this.#h, ASYNC, captureSite(this.getHeapSpaceStatistics)),
+    return asyncCall(this.getHeapSpaceStatistics, () =>
+      native.isolateHeapSpaceStatistics(this.#h, ASYNC, undefined),
     );
   }
 }
@@ -290,11 +327,12 @@ class Context {
   }
 
   evalSync(code, options) {
+    if (options === undefined && typeof code === 'string') return native.contextEvalFast(this.#h, code);
     return this.#eval(SYNC, code, options);
   }
 
   eval(code, options) {
-    return asyncCall(() => this.#eval(ASYNC, code, options, captureSite(this.eval)));
+    return asyncCall(this.eval, () => this.#eval(ASYNC, code, options, undefined));
   }
 
   evalIgnored(code, options) {
@@ -318,7 +356,7 @@ class Context {
   }
 
   evalClosure(code, args, options) {
-    return asyncCall(() => this.#evalClosure(ASYNC, code, args, options, captureSite(this.evalClosure)));
+    return asyncCall(this.evalClosure, () => this.#evalClosure(ASYNC, code, args, options, undefined));
   }
 
   evalClosureIgnored(code, args, options) {
@@ -358,7 +396,7 @@ class Script {
   }
 
   run(context, options) {
-    return asyncCall(() => this.#run(ASYNC, context, options, captureSite(this.run)));
+    return asyncCall(this.run, () => this.#run(ASYNC, context, options, undefined));
   }
 
   runIgnored(context, options) {
@@ -460,8 +498,8 @@ class Reference {
   }
 
   get(key, options) {
-    return asyncCall(() => {
-      const site = captureSite(this.get);
+    return asyncCall(this.get, () => {
+      const site = undefined;
       return Promise.resolve(this.#get(ASYNC, key, options, site));
     });
   }
@@ -495,7 +533,7 @@ class Reference {
   }
 
   set(key, value, options) {
-    return asyncCall(() => Promise.resolve(this.#set(ASYNC, key, value, options, captureSite(this.set))));
+    return asyncCall(this.set, () => Promise.resolve(this.#set(ASYNC, key, value, options, undefined)));
   }
 
   setIgnored(key, value, options) {
@@ -518,7 +556,7 @@ class Reference {
   }
 
   delete(key) {
-    return asyncCall(() => Promise.resolve(this.#delete(ASYNC, key, captureSite(this.delete))));
+    return asyncCall(this.delete, () => Promise.resolve(this.#delete(ASYNC, key, undefined)));
   }
 
   deleteIgnored(key) {
@@ -545,11 +583,14 @@ class Reference {
   }
 
   applySync(recv, args, options) {
+    if (recv === undefined && options === undefined && this.#h !== undefined && Array.isArray(args)) {
+      return native.refApplyFast(this.#h, args);
+    }
     return this.#apply(SYNC, recv, args, options);
   }
 
   apply(recv, args, options) {
-    return asyncCall(() => Promise.resolve(this.#apply(ASYNC, recv, args, options, captureSite(this.apply))));
+    return asyncCall(this.apply, () => Promise.resolve(this.#apply(ASYNC, recv, args, options, undefined)));
   }
 
   applyIgnored(recv, args, options) {
@@ -564,10 +605,10 @@ class Reference {
   }
 
   copy() {
-    return asyncCall(() => {
+    return asyncCall(this.copy, () => {
       this.#live();
       if (this.#h === undefined) return Promise.resolve(localResult(this.#value, T.MODE_COPY));
-      return native.refCopy(this.#h, ASYNC, captureSite(this.copy));
+      return native.refCopy(this.#h, ASYNC, undefined);
     });
   }
 }
@@ -663,7 +704,15 @@ function startPolling() {
   setImmediate(pollLoop);
 }
 
-native.setup(makeError, T.deserialize, wrapReference, startPolling, encodeCopy, describeThrown, () => {}, wrapFunction);
+function encodeArg(value) {
+  const out = [];
+  encodeInto(out, value, T.MODE_DEFAULT);
+  return out;
+}
+
+native.setup(
+  makeError, T.deserialize, wrapReference, startPolling, encodeCopy, describeThrown, () => {}, wrapFunction, encodeArg,
+);
 
 for (const C of [Isolate, Context, Script, Reference, Callback]) {
   Object.freeze(C.prototype);

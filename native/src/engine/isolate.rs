@@ -3,7 +3,7 @@
 //! lives on its own thread (see `runner`); everything here may be touched from
 //! any thread.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,6 +78,16 @@ pub enum Msg {
     Wake,
 }
 
+/// What opening a frame reports.
+pub(crate) struct Begun {
+    pub seq: u64,
+    /// Open frames, this one included.
+    pub depth: usize,
+    /// Killed before it started (the isolate is being disposed).
+    pub killed: bool,
+    epoch: u64,
+}
+
 struct Frame {
     seq: u64,
     kill: Option<Kill>,
@@ -106,6 +116,14 @@ pub struct IsolateHost {
     pub id: u64,
     sync_tx: Sender<Msg>,
     task_tx: Sender<Msg>,
+    /// Bumped after every message sent: the isolate thread spins on this one
+    /// word instead of polling both queues.
+    doorbell: Arc<AtomicU64>,
+    /// A one-call fast lane for sync calls (the common case: one Node thread
+    /// making one sync call at a time); the sync queue takes the rest.
+    mailbox: AtomicPtr<Call>,
+    /// Bumped whenever a frame is killed: a cheap "was anything killed?".
+    kill_epoch: AtomicU64,
     handle: v8::IsolateHandle,
     exec: Mutex<Exec>,
     disposed: AtomicBool,
@@ -137,6 +155,7 @@ impl IsolateHost {
     pub(crate) fn new(
         sync_tx: Sender<Msg>,
         task_tx: Sender<Msg>,
+        doorbell: Arc<AtomicU64>,
         handle: v8::IsolateHandle,
         budget: Arc<Budget>,
         memory_limit: usize,
@@ -145,6 +164,9 @@ impl IsolateHost {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             sync_tx,
             task_tx,
+            doorbell,
+            mailbox: AtomicPtr::new(std::ptr::null_mut()),
+            kill_epoch: AtomicU64::new(0),
             handle,
             exec: Mutex::new(Exec::default()),
             disposed: AtomicBool::new(false),
@@ -182,15 +204,54 @@ impl IsolateHost {
         self.memory_hit.load(Ordering::Acquire)
     }
 
+    fn ring(&self) {
+        self.doorbell.fetch_add(1, Ordering::Release);
+    }
+
     /// Queues a call on the priority (sync) path.
     pub fn submit_sync(&self, call: Call) {
-        self.submit(&self.sync_tx, call);
+        if self.is_disposed() {
+            return call.fail(Failure::IsolateDisposed);
+        }
+        let p = Box::into_raw(Box::new(call));
+        let stored = self
+            .mailbox
+            .compare_exchange(std::ptr::null_mut(), p, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok();
+        if !stored {
+            // SAFETY: `p` was not published; we still own it.
+            let call = *unsafe { Box::from_raw(p) };
+            self.submit(&self.sync_tx, call);
+            self.thread.unpark();
+            return;
+        }
+        if self.is_disposed() {
+            // The thread may have drained the mailbox already: take it back.
+            if self.mailbox.compare_exchange(p, std::ptr::null_mut(), Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+                // SAFETY: taken back before anyone else could take it.
+                unsafe { Box::from_raw(p) }.fail(Failure::IsolateDisposed);
+                return;
+            }
+        }
+        self.ring();
         self.thread.unpark();
+    }
+
+    /// The call waiting in the sync fast lane, if any (isolate thread).
+    pub(crate) fn take_mailbox(&self) -> Option<Call> {
+        if self.mailbox.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
+        let p = self.mailbox.swap(std::ptr::null_mut(), Ordering::SeqCst);
+        // SAFETY: a non-null pointer in the mailbox is a leaked Box<Call>
+        // whose ownership passes to whoever swaps it out.
+        (!p.is_null()).then(|| *unsafe { Box::from_raw(p) })
     }
 
     /// Queues a call on the FIFO task path (async and ignored work).
     pub fn submit_task(&self, call: Call) {
-        self.submit(&self.task_tx, call)
+        self.submit(&self.task_tx, call);
+        self.thread.unpark();
     }
 
     fn submit(&self, tx: &Sender<Msg>, call: Call) {
@@ -202,11 +263,13 @@ impl IsolateHost {
                 call.fail(Failure::IsolateDisposed);
             }
         }
+        self.ring();
     }
 
     /// Sends a message to the isolate thread on the priority path.
     pub fn send_sync(&self, msg: Msg) {
         let _ = self.sync_tx.send(msg);
+        self.ring();
         self.thread.unpark();
     }
 
@@ -215,6 +278,8 @@ impl IsolateHost {
         self.refs.fetch_sub(1, Ordering::Relaxed);
         if !self.is_disposed() {
             let _ = self.task_tx.send(Msg::Release(id));
+            self.ring();
+            self.thread.unpark();
         }
     }
 
@@ -234,6 +299,7 @@ impl IsolateHost {
         }
         self.kill_all(Kill::Dispose);
         let _ = self.sync_tx.send(Msg::Dispose);
+        self.ring();
         self.thread.unpark();
         true
     }
@@ -243,8 +309,8 @@ impl IsolateHost {
         self.disposed.store(true, Ordering::Release);
     }
 
-    /// Opens an execution frame; returns its sequence number.
-    pub(crate) fn begin(&self) -> u64 {
+    /// Opens an execution frame.
+    pub(crate) fn begin(&self) -> Begun {
         let mut e = self.exec.lock();
         e.next_seq += 1;
         let seq = e.next_seq;
@@ -264,12 +330,12 @@ impl IsolateHost {
             self.handle.terminate_execution();
         }
         e.frames.push(Frame { seq, kill: inherited, stack: None });
-        seq
+        Begun { seq, depth: e.frames.len(), killed: inherited.is_some(), epoch: self.kill_epoch.load(Ordering::Acquire) }
     }
 
     /// Closes the innermost frame, returning why it was killed, if it was,
     /// and the guest stack captured when it was.
-    pub(crate) fn end(&self, seq: u64) -> (Option<Kill>, Option<String>) {
+    pub(crate) fn end(&self, seq: u64) -> (Option<Kill>, Option<String>, usize) {
         let mut e = self.exec.lock();
         let frame = e.frames.pop();
         debug_assert_eq!(frame.as_ref().map(|f| f.seq), Some(seq));
@@ -278,15 +344,17 @@ impl IsolateHost {
                 self.wall_ns.fetch_add(w.elapsed().as_nanos() as u64, Ordering::Relaxed);
             }
         }
+        let depth = e.frames.len();
         match frame {
-            Some(f) => (f.kill, f.stack),
-            None => (None, None),
+            Some(f) => (f.kill, f.stack, depth),
+            None => (None, None, depth),
         }
     }
 
-    /// Number of open frames (calls running, nested included).
-    pub(crate) fn depth(&self) -> usize {
-        self.exec.lock().frames.len()
+    /// Whether the frame opened as `b` was killed since (cheap when nothing
+    /// was killed anywhere).
+    pub(crate) fn killed_since(&self, b: &Begun) -> bool {
+        b.killed || (self.kill_epoch.load(Ordering::Acquire) != b.epoch && self.frame_killed(b.seq))
     }
 
     /// Whether the frame `seq` (or the isolate) was killed.
@@ -301,6 +369,7 @@ impl IsolateHost {
         let mut e = self.exec.lock();
         if let Some(f) = e.frames.iter_mut().find(|f| f.seq == seq) {
             f.kill = f.kill.max(Some(kill));
+            self.kill_epoch.fetch_add(1, Ordering::AcqRel);
             let data = Box::into_raw(Box::new((Arc::downgrade(self), seq)));
             if !self.handle.request_interrupt(timeout_interrupt, data as *mut std::ffi::c_void) {
                 // SAFETY: V8 did not take the pointer; reclaim it.
@@ -308,6 +377,7 @@ impl IsolateHost {
                 self.handle.terminate_execution();
             }
             let _ = self.sync_tx.try_send(Msg::Wake);
+            self.ring();
             self.thread.unpark();
         }
     }
@@ -332,9 +402,11 @@ impl IsolateHost {
         for f in e.frames.iter_mut() {
             f.kill = f.kill.max(Some(kill));
         }
+        self.kill_epoch.fetch_add(1, Ordering::AcqRel);
         if !e.frames.is_empty() {
             self.handle.terminate_execution();
             let _ = self.sync_tx.try_send(Msg::Wake);
+            self.ring();
             self.thread.unpark();
         }
     }
@@ -346,6 +418,9 @@ impl IsolateHost {
         self.memory_hit.store(message.contains("memory"), Ordering::Release);
         self.mark_disposed();
         super::runner::abandon_current_calls();
+        while let Some(c) = self.take_mailbox() {
+            c.fail(Failure::IsolateDisposed);
+        }
     }
 
     pub fn catastrophic_error(&self) -> Option<String> {
@@ -450,4 +525,11 @@ pub type IsolateRef = Arc<Owner>;
 pub struct Inbox {
     pub sync_rx: Receiver<Msg>,
     pub task_rx: Receiver<Msg>,
+    pub doorbell: Arc<AtomicU64>,
+}
+
+impl Inbox {
+    pub fn bell(&self) -> u64 {
+        self.doorbell.load(Ordering::Acquire)
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, select_biased, unbounded};
+use crossbeam_channel::{bounded, unbounded};
 
 use super::isolate::{Call, Done, Inbox, IsolateHost, Kill, Msg};
 use super::memory::{self, Budget};
@@ -90,8 +90,14 @@ impl State {
             Some(Entry::Context(c)) => c.clone(),
             _ => return None,
         };
-        *self.last_context.borrow_mut() = Some(c.clone());
+        self.note_context(&c);
         Some(c)
+    }
+    fn note_context(&self, c: &v8::Global<v8::Context>) {
+        let mut last = self.last_context.borrow_mut();
+        if last.as_ref() != Some(c) {
+            *last = Some(c.clone());
+        }
     }
     pub fn last_context(&self) -> Option<v8::Global<v8::Context>> {
         self.last_context.borrow().clone()
@@ -107,7 +113,7 @@ impl State {
             Some(Entry::Value { value, context }) => (value.clone(), context.clone()),
             _ => return None,
         };
-        *self.last_context.borrow_mut() = Some(c.clone());
+        self.note_context(&c);
         Some((v, c))
     }
     /// A fresh id for a handle-table-like entry.
@@ -212,7 +218,8 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
     platform::init();
     let (sync_tx, sync_rx) = unbounded();
     let (task_tx, task_rx) = unbounded();
-    let inbox = Arc::new(Inbox { sync_rx, task_rx });
+    let doorbell = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let inbox = Arc::new(Inbox { sync_rx, task_rx, doorbell: doorbell.clone() });
     let ready = Arc::new(parking_lot::Mutex::new(Some(ready)));
     let ready2 = ready.clone();
     let spawned = std::thread::Builder::new()
@@ -230,6 +237,7 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
             let host = Arc::new(IsolateHost::new(
                 sync_tx,
                 task_tx,
+                doorbell,
                 isolate.thread_safe_handle(),
                 budget,
                 opts.memory_limit,
@@ -262,35 +270,50 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
 /// CPU time used by a spin that started at `start` (wall) / `cpu0` (thread
 /// CPU clock). Short spins ran uninterrupted, so their wall time is their CPU
 /// time and the clock (a syscall) is not read on the way to the next call.
-fn spin_cost(start: Instant, cpu0: u64) -> u64 {
-    let wall = start.elapsed();
-    if wall < std::time::Duration::from_micros(20) {
-        wall.as_nanos() as u64
-    } else {
-        super::isolate::thread_cpu_ns().saturating_sub(cpu0)
+fn spin_cost(start: Instant, cpu0: Option<u64>) -> u64 {
+    match cpu0 {
+        Some(c) => super::isolate::thread_cpu_ns().saturating_sub(c),
+        None => start.elapsed().as_nanos() as u64,
     }
 }
 
+/// Spins this long on wall time alone; past it, the thread's CPU clock (a
+/// syscall) measures the spin, since the thread may have been descheduled.
+const SHORT_SPIN: u32 = 256;
+
 fn next_msg(inbox: &Inbox, host: &IsolateHost) -> Msg {
-    let poll = || inbox.sync_rx.try_recv().or_else(|_| inbox.task_rx.try_recv());
+    let poll = || match host.take_mailbox() {
+        Some(c) => Ok(Msg::Call(c)),
+        None => inbox.sync_rx.try_recv().or_else(|_| inbox.task_rx.try_recv()),
+    };
+    let mut bell = inbox.bell();
     if let Ok(m) = poll() {
         return m;
     }
     let start = Instant::now();
-    let cpu0 = super::isolate::thread_cpu_ns();
+    let mut cpu0 = None;
     for i in 0..SPIN {
-        if let Ok(m) = poll() {
-            host.add_spin(spin_cost(start, cpu0));
-            return m;
+        let now = inbox.bell();
+        if now != bell {
+            bell = now;
+            if let Ok(m) = poll() {
+                host.add_spin(spin_cost(start, cpu0));
+                return m;
+            }
+        }
+        if i == SHORT_SPIN {
+            let spent = start.elapsed().as_nanos() as u64;
+            cpu0 = Some(super::isolate::thread_cpu_ns().saturating_sub(spent));
         }
         super::wait::relax(i);
     }
     host.add_spin(spin_cost(start, cpu0));
-    // The host holds both senders for as long as this thread runs, so the
-    // queues never disconnect here.
-    select_biased! {
-        recv(inbox.sync_rx) -> m => m.unwrap_or(Msg::Dispose),
-        recv(inbox.task_rx) -> m => m.unwrap_or(Msg::Dispose),
+    // Park until a sender unparks this thread (every send does).
+    loop {
+        if let Ok(m) = poll() {
+            return m;
+        }
+        std::thread::park();
     }
 }
 
@@ -310,6 +333,9 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
     }
     host.mark_disposed();
     drain(inbox);
+    while let Some(c) = host.take_mailbox() {
+        c.fail(Failure::IsolateDisposed);
+    }
     state.clear();
     isolate.remove_slot::<std::rc::Rc<State>>();
     memory::CURRENT.with(|c| c.borrow_mut().take());
@@ -325,6 +351,12 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
 pub fn serve_nested(iso: &mut v8::Isolate, st: &State) {
     INBOX.with(|i| {
         let Some(inbox) = &*i.borrow() else { return };
+        while let Some(call) = st.host.take_mailbox() {
+            run_call(iso, st, call);
+        }
+        if inbox.sync_rx.is_empty() {
+            return;
+        }
         while let Ok(m) = inbox.sync_rx.try_recv() {
             match m {
                 Msg::Call(call) => run_call(iso, st, call),
@@ -340,13 +372,13 @@ pub fn serve_nested(iso: &mut v8::Isolate, st: &State) {
 /// Runs V8's foreground tasks (GC finalisation, FinalizationRegistry...). They
 /// can run guest code, so they run inside a frame that dispose can kill.
 fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<v8::Platform>) {
-    let seq = state.host.begin();
+    let b = state.host.begin();
     while v8::Platform::pump_message_loop(platform, isolate, false) {
-        if state.host.frame_killed(seq) {
+        if state.host.killed_since(&b) {
             break;
         }
     }
-    if state.host.end(seq).0.is_some() {
+    if state.host.end(b.seq).0.is_some() {
         isolate.cancel_terminate_execution();
     }
 }
@@ -357,12 +389,13 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
     let timeout = call.timeout;
     let (job, done) = call.take();
     let host = state.host.clone();
-    let seq = host.begin();
+    let b = host.begin();
+    let seq = b.seq;
     if let Some(t) = timeout {
         watchdog::arm(Instant::now() + t, &host, seq);
     }
     RUNNING.with(|r| r.borrow_mut().push(done));
-    let out = if host.frame_killed(seq) {
+    let out = if b.killed {
         // Killed before it started (disposed while queued): do not run it.
         drop(job);
         Err(Failure::IsolateDisposed)
@@ -372,11 +405,11 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
     };
     // Microtasks run when the outermost call ends (a nested call runs inside
     // a Node function that the outer guest code called).
-    if host.depth() == 1 && !host.frame_killed(seq) {
+    if b.depth == 1 && !host.killed_since(&b) {
         isolate.perform_microtask_checkpoint();
     }
-    let (kill, stack) = host.end(seq);
-    let nested = host.depth() > 0;
+    let (kill, stack, depth) = host.end(seq);
+    let nested = depth > 0;
     let out = match kill {
         None => out,
         Some(k) if nested && k != Kill::Timeout => {

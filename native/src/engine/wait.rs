@@ -13,7 +13,9 @@ use super::runner::SPIN;
 /// thread does not starve the thread it waits for when cores are scarce.
 #[inline]
 pub fn relax(i: u32) {
-    if i % 128 == 127 {
+    // Yield only once a spin has gone on for a while: a yield can hand the
+    // core to another thread (V8's compiler and GC helpers) for a timeslice.
+    if i >= 1024 && i % 256 == 255 {
         std::thread::yield_now();
     } else {
         std::hint::spin_loop();
@@ -43,6 +45,14 @@ impl<T> Slot<T> {
         Arc::new(Slot { state: AtomicU8::new(EMPTY), value: UnsafeCell::new(None), waiter: std::thread::current() })
     }
 
+    /// Makes a used slot ready for another wait. Only for a slot nobody else
+    /// holds any more (`Arc::strong_count == 1`).
+    pub fn reset(&self) {
+        self.state.store(EMPTY, Ordering::Relaxed);
+        // SAFETY: no other holder exists, so nothing reads or writes `value`.
+        unsafe { *self.value.get() = None };
+    }
+
     /// Fills the slot and wakes its waiter. Only the first fill counts.
     pub fn put(&self, v: T) {
         if self.state.load(Ordering::Acquire) != EMPTY {
@@ -55,6 +65,7 @@ impl<T> Slot<T> {
         self.waiter.unpark();
     }
 
+    #[inline]
     fn try_take(&self) -> Option<T> {
         if self.state.load(Ordering::Acquire) == FULL {
             self.state.store(TAKEN, Ordering::Relaxed);

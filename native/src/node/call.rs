@@ -64,23 +64,23 @@ pub fn dispatch<'a>(
 ) -> JsResult<'a, JsValue> {
     match variant {
         Variant::Sync => {
-            let slot = Slot::<Outcome>::new();
+            let slot = reply_slot();
             let filler = slot.clone();
             host.submit_sync(Call::new(job, timeout, Box::new(move |o| filler.put(o))));
             // While blocked, run the calls into Node that the isolate (or
             // others) make: they may be what the isolate is waiting for.
             let link = super::envlink::link(cx);
-            let mut probe = Instant::now();
+            let mut probe: Option<Instant> = None;
             let mut give_up: Option<Instant> = None;
             let mut terminating = false;
             let out = slot.wait_or(|parked| {
                 if link.has_calls() {
                     super::envlink::serve_calls(cx);
                 }
-                if parked && probe.elapsed() > Duration::from_millis(50) {
+                if parked && probe.get_or_insert_with(Instant::now).elapsed() > Duration::from_millis(50) {
                     // If this Node environment is being torn down (a worker
                     // terminated), stop the isolate so the thread can return.
-                    probe = Instant::now();
+                    probe = Some(Instant::now());
                     if give_up.is_none() && env_terminating(cx) {
                         terminating = true;
                         host.dispose();
@@ -89,6 +89,7 @@ pub fn dispatch<'a>(
                 }
                 give_up.is_none_or(|t| Instant::now() < t)
             });
+            recycle(slot);
             if terminating {
                 // No JS can run any more in this environment: just return.
                 return Ok(cx.undefined().upcast());
@@ -106,6 +107,27 @@ pub fn dispatch<'a>(
             host.submit_task(Call::new(job, timeout, Box::new(|_| {})));
             Ok(cx.undefined().upcast())
         }
+    }
+}
+
+thread_local! {
+    /// Reply slots for sync calls made from this thread, reused.
+    static SLOTS: std::cell::RefCell<Vec<Arc<Slot<Outcome>>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn reply_slot() -> Arc<Slot<Outcome>> {
+    SLOTS.with(|s| s.borrow_mut().pop()).unwrap_or_else(Slot::new)
+}
+
+fn recycle(slot: Arc<Slot<Outcome>>) {
+    if Arc::strong_count(&slot) == 1 {
+        slot.reset();
+        SLOTS.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < 8 {
+                s.push(slot);
+            }
+        });
     }
 }
 

@@ -2,9 +2,9 @@
 
 use neon::prelude::*;
 
-use super::call::{dispatch, fail, timeout, variant};
+use super::call::{dispatch, fail, timeout, variant, Variant};
 use super::isolate::read_origin;
-use crate::ops;
+use crate::ops::{self, Origin};
 use crate::transfer::node::{decode_list, RemoteBox};
 use crate::transfer::{Failure, Fallback, Mode};
 
@@ -32,6 +32,19 @@ pub fn eval(mut cx: FunctionContext) -> JsResult<JsValue> {
     let id = ctx.remote.id;
     let host = ctx.remote.host().clone();
     dispatch(&mut cx, &host, v, t, site, Box::new(move |i, st| ops::code::eval(i, st, id, code, origin, m)))
+}
+
+/// `contextEvalFast(ctx, code)`: evalSync with no options (the hot path).
+pub fn eval_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let ctx = handle(&mut cx, 0)?;
+    let code = cx.argument::<JsString>(1)?.value(&mut cx);
+    if ctx.remote.is_released() {
+        return fail(&mut cx, Variant::Sync, Failure::error(ops::code::CONTEXT_RELEASED));
+    }
+    let id = ctx.remote.id;
+    let host = ctx.remote.host().clone();
+    let m = Mode::Default(Fallback::Undefined);
+    dispatch(&mut cx, &host, Variant::Sync, None, None, Box::new(move |i, st| ops::code::eval(i, st, id, code, Origin::default(), m)))
 }
 
 /// `contextEvalClosure(ctx, variant, code, filename, lineOffset, columnOffset, args, timeout, resultMode, site)`

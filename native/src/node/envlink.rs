@@ -9,7 +9,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use neon::prelude::*;
@@ -22,8 +21,9 @@ use super::host::MainReq;
 use super::helpers;
 use crate::transfer::Outcome;
 
-/// Keep polling this long after the last completion or submission.
-const POLL_WINDOW: Duration = Duration::from_micros(300);
+/// Keep polling for this many event-loop turns (~2 µs each) without a
+/// completion or a new call before letting the loop sleep.
+const POLL_TURNS: usize = 150;
 
 pub struct Completion {
     deferred: Deferred,
@@ -41,17 +41,20 @@ pub struct EnvLink {
     /// in a sync call (on its own stack) or, when idle, from the event loop.
     calls: Sender<MainReq>,
     calls_rx: Receiver<MainReq>,
+    /// Calls queued and not yet taken (a cheap check for spinning waiters).
+    pending: AtomicUsize,
     thread: std::thread::Thread,
 }
 
 impl EnvLink {
     pub fn has_calls(&self) -> bool {
-        !self.calls_rx.is_empty()
+        self.pending.load(Ordering::Acquire) > 0
     }
 
     /// Queues a call into Node and wakes the environment's thread.
     pub fn request(&self, req: MainReq) {
         let _ = self.calls.send(req);
+        self.pending.fetch_add(1, Ordering::Release);
         self.thread.unpark();
         if !self.wake_pending.swap(true, Ordering::SeqCst) {
             let _ = self.wake.try_send(|mut cx| {
@@ -78,7 +81,8 @@ struct EnvQueue {
     rx: Receiver<Completion>,
     in_flight: AtomicUsize,
     keepalive: Mutex<Channel>,
-    last_activity: Mutex<Instant>,
+    /// Polling turns since the last completion or submission.
+    idle_turns: AtomicUsize,
 }
 
 static QUEUE: LocalKey<EnvQueue> = LocalKey::new();
@@ -104,12 +108,13 @@ fn queue<'a>(cx: &mut impl Context<'a>) -> &'a EnvQueue {
                 wake,
                 calls,
                 calls_rx,
+                pending: AtomicUsize::new(0),
                 thread: std::thread::current(),
             }),
             rx,
             in_flight: AtomicUsize::new(0),
             keepalive: Mutex::new(keepalive),
-            last_activity: Mutex::new(Instant::now()),
+            idle_turns: AtomicUsize::new(0),
         }
     })
 }
@@ -120,7 +125,7 @@ pub fn begin<'a>(cx: &mut impl Context<'a>) -> NeonResult<Arc<EnvLink>> {
     if q.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
         q.keepalive.lock().reference(cx);
     }
-    *q.last_activity.lock() = Instant::now();
+    q.idle_turns.store(0, Ordering::Relaxed);
     if !q.link.polling.swap(true, Ordering::SeqCst) {
         let undefined = cx.undefined().upcast();
         helpers::call(cx, helpers::START_POLLING, &[undefined])?;
@@ -141,6 +146,7 @@ pub fn serve_calls<'a>(cx: &mut impl Context<'a>) -> usize {
     };
     let mut n = 0;
     while let Ok(req) = q.link.calls_rx.try_recv() {
+        q.link.pending.fetch_sub(1, Ordering::AcqRel);
         n += 1;
         super::host::run(cx, req);
     }
@@ -160,7 +166,13 @@ fn drain<'a>(cx: &mut impl Context<'a>) -> usize {
         n += 1;
         let Completion { deferred, site, outcome } = c;
         let _ = cx.try_catch(|cx| {
-            let site = site.map(|s| s.into_inner(cx).upcast());
+            // No captured site means an async call whose JS wrapper adds the
+            // caller's frames itself (`true` tells makeError so).
+            let site = match site {
+                Some(s) => s.into_inner(cx).upcast(),
+                None => cx.boolean(true).upcast(),
+            };
+            let site = Some(site);
             match cx.try_catch(|cx| settle(cx, outcome, site)) {
                 Ok(v) => deferred.resolve(cx, v),
                 Err(e) => deferred.reject(cx, e),
@@ -172,7 +184,7 @@ fn drain<'a>(cx: &mut impl Context<'a>) -> usize {
         }
     }
     if n > 0 {
-        *q.last_activity.lock() = Instant::now();
+        q.idle_turns.store(0, Ordering::Relaxed);
     }
     n
 }
@@ -183,7 +195,7 @@ pub fn poll(mut cx: FunctionContext) -> JsResult<JsBoolean> {
     drain(&mut cx);
     let q = queue(&mut cx);
     let busy = q.in_flight.load(Ordering::Relaxed) > 0;
-    let recent = q.last_activity.lock().elapsed() < POLL_WINDOW;
+    let recent = q.idle_turns.fetch_add(1, Ordering::Relaxed) < POLL_TURNS;
     if busy && recent {
         return Ok(cx.boolean(true));
     }

@@ -126,3 +126,11 @@ pub fn owns(mut cx: FunctionContext) -> JsResult<JsBoolean> {
     let same = Arc::ptr_eq(&iso.0.host, r.remote.host());
     Ok(cx.boolean(same))
 }
+
+/// `isolatePing(h, variant)`: an empty call, to measure the round trip.
+pub fn ping(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let iso = this_iso(&mut cx)?;
+    let v = variant(&mut cx, 1)?;
+    let host = iso.0.host.clone();
+    dispatch(&mut cx, &host, v, None, None, Box::new(|_, _| Ok(crate::transfer::Transfer::Undefined)))
+}

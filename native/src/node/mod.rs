@@ -26,7 +26,10 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("isolateWallTime", isolate::wall_time)?;
     cx.export_function("isolateReferenceCount", isolate::reference_count)?;
     cx.export_function("isolateOwns", isolate::owns)?;
+    cx.export_function("isolatePing", isolate::ping)?;
     cx.export_function("contextEval", context::eval)?;
+    cx.export_function("contextEvalFast", context::eval_fast)?;
+    cx.export_function("refApplyFast", reference::apply_fast)?;
     cx.export_function("contextEvalClosure", context::eval_closure)?;
     cx.export_function("release", context::release)?;
     cx.export_function("isReleased", context::is_released)?;

@@ -2,11 +2,11 @@
 
 use neon::prelude::*;
 
-use super::call::{dispatch, fail, timeout, variant};
+use super::call::{dispatch, fail, timeout, variant, Variant};
 use super::context::{handle, read_mode};
 use crate::ops::reference::{self, GetOptions};
 use crate::ops::Key;
-use crate::transfer::node::{decode, decode_list};
+use crate::transfer::node::{decode, decode_list, try_primitive};
 use crate::transfer::{Failure, Fallback};
 
 fn key(cx: &mut FunctionContext, i: usize) -> NeonResult<Key> {
@@ -102,4 +102,38 @@ pub fn type_of(mut cx: FunctionContext) -> JsResult<JsString> {
     let r = handle(&mut cx, 0)?;
     let t = r.type_of.as_str();
     Ok(cx.string(t))
+}
+
+/// `refApplyFast(ref, args)`: applySync with an undefined receiver, no
+/// options, and arguments passed as they are (primitives, References and
+/// functions; anything else goes through the JS layer's encoder).
+pub fn apply_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let list = cx.argument::<JsArray>(1)?;
+    let n = list.len(&mut cx);
+    let mut args = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let v: Handle<JsValue> = list.get(&mut cx, i)?;
+        match try_primitive(&mut cx, v) {
+            Some(t) => args.push(t),
+            None => args.push(encode_default(&mut cx, v)?),
+        }
+    }
+    live!(cx, r, Variant::Sync);
+    let id = r.remote.id;
+    let host = r.remote.host().clone();
+    let mode = crate::transfer::Mode::Default(Fallback::Reference);
+    dispatch(&mut cx, &host, Variant::Sync, None, None, Box::new(move |i, st| {
+        reference::apply(i, st, id, crate::transfer::Transfer::Undefined, args, mode)
+    }))
+}
+
+/// Encodes a non-primitive argument with the JS layer's default rules.
+fn encode_default<'a>(cx: &mut FunctionContext<'a>, v: Handle<'a, JsValue>) -> NeonResult<crate::transfer::Transfer> {
+    let pair = crate::node::helpers::call(cx, crate::node::helpers::ENCODE_ARG, &[v])?;
+    let pair = pair.downcast_or_throw::<JsArray, _>(cx)?;
+    let k: Handle<JsNumber> = pair.get(cx, 0)?;
+    let k = k.value(cx) as u32;
+    let p: Handle<JsValue> = pair.get(cx, 1)?;
+    decode(cx, k, p)
 }
