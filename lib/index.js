@@ -68,7 +68,7 @@ function makeError(code, message, className, name, guestStack, site) {
 // native code ending at the boundary line; `settleAsync` appends that frame
 // and the frames of whoever awaits the call, which V8 recovers from the await
 // chain only when an error actually happens.
-const SITE_FRAMES = 1;
+const SITE_FRAMES = Number(process.env.V8I_SITE_FRAMES ?? 1);
 
 function captureSite(fn) {
   const limit = Error.stackTraceLimit;
@@ -102,7 +102,7 @@ async function settleAsync(result, site) {
 
 // Async methods report every failure through their promise.
 function asyncCall(method, fn) {
-  const site = captureSite(method);
+  const site = SITE_FRAMES > 0 ? captureSite(method) : { stack: '' };
   let result;
   try {
     result = fn();
@@ -499,8 +499,7 @@ class Reference {
 
   get(key, options) {
     return asyncCall(this.get, () => {
-      const site = undefined;
-      return Promise.resolve(this.#get(ASYNC, key, options, site));
+      return this.#get(ASYNC, key, options, undefined);
     });
   }
 
@@ -533,7 +532,7 @@ class Reference {
   }
 
   set(key, value, options) {
-    return asyncCall(this.set, () => Promise.resolve(this.#set(ASYNC, key, value, options, undefined)));
+    return asyncCall(this.set, () => this.#set(ASYNC, key, value, options, undefined));
   }
 
   setIgnored(key, value, options) {
@@ -556,7 +555,7 @@ class Reference {
   }
 
   delete(key) {
-    return asyncCall(this.delete, () => Promise.resolve(this.#delete(ASYNC, key, undefined)));
+    return asyncCall(this.delete, () => this.#delete(ASYNC, key, undefined));
   }
 
   deleteIgnored(key) {
@@ -590,7 +589,7 @@ class Reference {
   }
 
   apply(recv, args, options) {
-    return asyncCall(this.apply, () => Promise.resolve(this.#apply(ASYNC, recv, args, options, undefined)));
+    return asyncCall(this.apply, () => this.#apply(ASYNC, recv, args, options, undefined));
   }
 
   applyIgnored(recv, args, options) {
