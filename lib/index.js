@@ -146,6 +146,10 @@ function readKey(key) {
 
 // Encodes `value` for native code under `mode`; pushes (kind, payload).
 function encodeInto(out, value, mode) {
+  if (value instanceof Dereference) {
+    out.push(T.KIND_DEREF, value[INTERNAL]());
+    return;
+  }
   if (value instanceof Callback) {
     out.push(T.KIND_CALLBACK, value[INTERNAL]());
     return;
@@ -466,6 +470,13 @@ class Reference {
     return v;
   }
 
+  derefInto(options) {
+    this.#live();
+    options = optionsObject(options, 'derefInto', 1);
+    if (this.#h === undefined) throw new TypeError('Cannot dereference this into target isolate');
+    return new Dereference(INTERNAL, this.#h, Boolean(options && options.release) ? this : undefined);
+  }
+
   // -- get
   #get(variant, key, options, site) {
     this.#live();
@@ -613,6 +624,31 @@ class Reference {
 }
 
 // ---------------------------------------------------------------------------
+// Dereference: the single-use result of `reference.derefInto()`. Sent into
+// the reference's own isolate it becomes the referenced value itself.
+
+class Dereference {
+  #h;
+  #used = false;
+  #release;
+
+  constructor(token, h, release) {
+    if (token !== INTERNAL) throw new TypeError('Dereference cannot be constructed directly; use reference.derefInto()');
+    this.#h = h;
+    this.#release = release;
+    Object.freeze(this);
+  }
+
+  [INTERNAL]() {
+    if (this.#used) throw new Error('The return value of `derefInto()` should only be used once');
+    this.#used = true;
+    const h = this.#h;
+    if (this.#release) queueMicrotask(() => this.#release.release());
+    return h;
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Callback
 
 class Callback {
@@ -711,9 +747,12 @@ function encodeArg(value) {
 
 native.setup(
   makeError, T.deserialize, wrapReference, startPolling, encodeCopy, describeThrown, () => {}, wrapFunction, encodeArg,
+  (promise, cb) => {
+    promise.then((v) => cb(true, v), (e) => cb(false, e));
+  },
 );
 
-for (const C of [Isolate, Context, Script, Reference, Callback]) {
+for (const C of [Isolate, Context, Script, Reference, Callback, Dereference]) {
   Object.freeze(C.prototype);
   Object.freeze(C);
 }

@@ -10,6 +10,7 @@ const KIND_PRIMITIVE = 0;
 const KIND_SERIALIZED = 1;
 const KIND_REFERENCE = 2;
 const KIND_CALLBACK = 3;
+const KIND_DEREF = 4;
 
 // Transfer mode codes shared with native code.
 const MODE_DEFAULT = 0;
@@ -75,6 +76,7 @@ module.exports = {
   KIND_SERIALIZED,
   KIND_REFERENCE,
   KIND_CALLBACK,
+  KIND_DEREF,
   MODE_DEFAULT,
   MODE_COPY,
   MODE_EXTERNAL_COPY,

@@ -88,7 +88,8 @@ fn thrown<'a>(cx: &mut impl Context<'a>, e: Handle<'a, JsValue>) -> Failure {
     r.unwrap_or_else(|_| Failure::error("An exception was thrown by a host function"))
 }
 
-/// Runs one call into Node and delivers its outcome.
+/// Runs one call into Node and delivers its outcome. An async Callback's
+/// promise is awaited first.
 pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
     let MainReq { target, args, reply } = req;
     let r = cx.try_catch(|cx| {
@@ -98,16 +99,57 @@ pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
             values.push(to_js(cx, a)?);
         }
         let this = cx.undefined();
-        let v = f.call(cx, this, &values)?;
-        encode_result(cx, v)
+        f.call(cx, this, &values)
     });
+    let reply = match (reply, r) {
+        (Reply::Async(done), Ok(v)) if v.is_a::<JsPromise, _>(cx) => {
+            if let Err(done) = await_then(cx, v, done) {
+                done(Err(Failure::error("Could not wait for the Callback's promise")));
+            }
+            return;
+        }
+        (reply, r) => (reply, r),
+    };
+    let (reply, r) = reply;
     let outcome = match r {
-        Ok(t) => Ok(t),
+        Ok(v) => match cx.try_catch(|cx| encode_result(cx, v)) {
+            Ok(t) => Ok(t),
+            Err(e) => Err(thrown(cx, e)),
+        },
         Err(e) => Err(thrown(cx, e)),
     };
     match reply {
         Reply::Sync(slot) => slot.put(outcome),
         Reply::Async(done) => done(outcome),
         Reply::Ignored => {}
+    }
+}
+
+type AsyncDone = Box<dyn FnOnce(Outcome) + Send>;
+
+/// Delivers the settlement of `promise` (copied) to `done`.
+fn await_then<'a>(cx: &mut impl Context<'a>, promise: Handle<'a, JsValue>, done: AsyncDone) -> Result<(), AsyncDone> {
+    let slot = std::sync::Arc::new(parking_lot::Mutex::new(Some(done)));
+    let held = slot.clone();
+    let cb = JsFunction::new(cx, move |mut cx: FunctionContext| {
+        let ok = cx.argument::<JsBoolean>(0)?.value(&mut cx);
+        let v = cx.argument::<JsValue>(1)?;
+        let outcome = if ok {
+            match cx.try_catch(|cx| encode_result(cx, v)) {
+                Ok(t) => Ok(t),
+                Err(e) => Err(thrown(&mut cx, e)),
+            }
+        } else {
+            Err(thrown(&mut cx, v))
+        };
+        if let Some(done) = held.lock().take() {
+            done(outcome);
+        }
+        Ok(cx.undefined())
+    });
+    let attached = cb.and_then(|cb| helpers::call(cx, helpers::AWAIT_THEN, &[promise, cb.upcast()]));
+    match attached {
+        Ok(_) => Ok(()),
+        Err(_) => Err(slot.lock().take().unwrap_or_else(|| Box::new(|_| {}))),
     }
 }

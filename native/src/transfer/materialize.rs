@@ -23,6 +23,13 @@ pub fn materialize<'s>(
             .ok_or_else(|| Failure::RangeError("Invalid string length".into()))?
             .into(),
         Transfer::Serialized(s) => serde::deserialize(scope, &s)?,
+        Transfer::Deref(remote) => {
+            if remote.host().id != state.host.id {
+                return Err(Failure::type_error("Cannot dereference this into target isolate"));
+            }
+            let (value, _) = state.value(remote.id).ok_or_else(|| Failure::error("Reference has been released"))?;
+            v8::Local::new(scope, value)
+        }
         Transfer::Reference(..) | Transfer::Function(..) => {
             // References are not usable inside guests until the guest API
             // exists; refuse them like any other non-transferable value.

@@ -25,6 +25,9 @@ pub enum Transfer {
     Serialized(Serialized),
     /// A handle to a value that stays in its isolate.
     Reference(Arc<Remote>, Typeof),
+    /// A reference to be dereferenced on arrival (`derefInto`): the value
+    /// itself if it arrives in its own isolate.
+    Deref(Arc<Remote>),
     /// A guest function, callable from Node (arguments and result copied).
     Function(Arc<Remote>, String, i32),
     /// A Node function guests may call.

@@ -27,6 +27,8 @@ pub mod kind {
     pub const REFERENCE: u32 = 2;
     /// A function (sync Callback) or `[function, mode]` (0 sync, 1 async, 2 ignored).
     pub const CALLBACK: u32 = 3;
+    /// The handle of a Reference whose `derefInto()` result is being sent.
+    pub const DEREF: u32 = 4;
 }
 
 /// Reads a JS value if it is a primitive (not a symbol).
@@ -122,6 +124,13 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
             }
             Ok(Transfer::Reference(b.remote.clone(), b.type_of))
         }
+        kind::DEREF => {
+            let b = payload.downcast_or_throw::<JsBox<RemoteBox>, _>(cx)?;
+            if b.remote.is_released() {
+                return cx.throw_error("Reference has been released");
+            }
+            Ok(Transfer::Deref(b.remote.clone()))
+        }
         kind::CALLBACK => {
             use crate::node::host::{host_fn, CallbackMode};
             if let Ok(f) = payload.downcast::<JsFunction, _>(cx) {
@@ -183,6 +192,7 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
             helpers::call(cx, helpers::WRAP_REFERENCE, &[b.upcast(), t.upcast()])?
         }
         Transfer::Callback(hf) => hf.func.to_inner(cx).upcast(),
+        Transfer::Deref(_) => cx.undefined().upcast(),
         Transfer::Handles(ids, iso) => {
             let arr = cx.empty_array();
             for (i, id) in ids.into_iter().enumerate() {

@@ -1,0 +1,149 @@
+'use strict';
+// Node functions called from guests (Callbacks), re-entrant sync calls,
+// guest functions handed to Node, and derefInto.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const ivm = require('../lib');
+
+function setup(t, options) {
+  const isolate = new ivm.Isolate(options);
+  const context = isolate.createContextSync();
+  t.after(() => {
+    if (!isolate.isDisposed) isolate.dispose();
+  });
+  return { isolate, context, global: context.global };
+}
+
+test('a plain function passed in becomes a sync Callback', { timeout: 10000 }, (t) => {
+  const { context, global } = setup(t);
+  const seen = [];
+  global.setSync('log', (...args) => {
+    seen.push(args);
+    return args.length;
+  });
+  assert.equal(context.evalSync('log(1, "two", { three: [3] })'), 3);
+  assert.deepEqual(seen, [[1, 'two', { three: [3] }]]);
+});
+
+test('a Callback keeps name and length and is not constructible', { timeout: 10000 }, (t) => {
+  const { context, global } = setup(t);
+  global.setSync('add', new ivm.Callback(function add(a, b) { return a + b; }));
+  assert.equal(context.evalSync('add(2, 3)'), 5);
+  assert.equal(context.evalSync('add.name + ":" + add.length'), 'add:2');
+  assert.equal(context.evalSync('try { new add(1, 2); "constructed" } catch (e) { e instanceof TypeError }'), true);
+});
+
+test('arguments are structured clones and results are copies', { timeout: 10000 }, (t) => {
+  const { context, global } = setup(t);
+  global.setSync('echo', (v) => v);
+  const r = context.evalSync(
+    'const d = new Date(5); const m = new Map([[1, { a: 1 }]]); const o = echo({ d, m, s: new Set([1]) }); ' +
+      'o.d instanceof Date && o.d.getTime() === 5 && o.m.get(1).a === 1 && o.s.has(1) && o.d !== d',
+  );
+  assert.equal(r, true);
+  global.setSync('fn', () => 1);
+  assert.match(
+    context.evalSync('try { fn(() => 1); "passed" } catch (e) { e.message }'),
+    /could not be cloned/,
+  );
+});
+
+test('an error thrown by the Node function is thrown in the guest', { timeout: 10000 }, (t) => {
+  const { context, global } = setup(t);
+  global.setSync('boom', () => {
+    throw new RangeError('nope');
+  });
+  assert.equal(context.evalSync('try { boom() } catch (e) { e.constructor.name + ": " + e.message }'), 'RangeError: nope');
+  global.setSync('throwsPrimitive', () => {
+    throw 42;
+  });
+  assert.equal(context.evalSync('try { throwsPrimitive() } catch (e) { e }'), 42);
+  // Uncaught in the guest, it reaches the Node caller as the same class.
+  assert.throws(() => context.evalSync('boom()'), (e) => e instanceof RangeError && e.message === 'nope');
+});
+
+test('Node can call back into the isolate from inside a Callback (re-entrancy)', { timeout: 10000 }, (t) => {
+  const { context, global } = setup(t);
+  global.setSync('reenter', (n) => context.evalSync(`${n} + 1`));
+  assert.equal(context.evalSync('reenter(41)'), 42);
+  // Deeper: guest -> Node -> guest -> Node -> guest.
+  global.setSync('down', (n) => (n === 0 ? 0 : context.evalSync(`down(${n - 1}) + 1`)));
+  assert.equal(context.evalSync('down(5)'), 5);
+  // Many times over, no deadlock.
+  for (let i = 0; i < 100; i++) assert.equal(context.evalSync(`reenter(${i})`), i + 1);
+});
+
+test('sync calls chain across three isolates through Callbacks', { timeout: 10000 }, (t) => {
+  const a = setup(t);
+  const b = setup(t);
+  const c = setup(t);
+  c.global.setSync('leaf', (x) => x * 2);
+  b.global.setSync('mid', (x) => c.context.evalSync(`leaf(${x}) + 1`));
+  a.global.setSync('top', (x) => b.context.evalSync(`mid(${x}) + 1`));
+  assert.equal(a.context.evalSync('top(10)'), 22);
+});
+
+test('dispose() from inside a Callback during a sync call', { timeout: 10000 }, (t) => {
+  for (let i = 0; i < 20; i++) {
+    const isolate = new ivm.Isolate();
+    const context = isolate.createContextSync();
+    context.global.setSync('kill', () => isolate.dispose());
+    assert.throws(
+      () => context.evalSync('kill(); for (;;);'),
+      (e) => e instanceof ivm.IsolateDisposedError && e.message === 'Isolate was disposed during execution',
+    );
+    assert.equal(isolate.isDisposed, true);
+  }
+});
+
+test('async Callbacks return promises; ignored ones return undefined', { timeout: 10000 }, async (t) => {
+  const { context, global } = setup(t);
+  global.setSync('later', new ivm.Callback(async (x) => x * 2, { async: true }));
+  const seen = [];
+  let done;
+  const called = new Promise((r) => (done = r));
+  global.setSync('note', new ivm.Callback((x) => { seen.push(x); done(); return 'ignored'; }, { ignored: true }));
+  assert.equal(context.evalSync('note("n")'), undefined);
+  await called;
+  assert.deepEqual(seen, ['n']);
+  assert.equal(context.evalSync('later(21) instanceof Promise'), true);
+  await context.eval('later(21).then((v) => { globalThis.r = v; })');
+  // The async callback settles through the isolate's queue: poll until set.
+  for (let i = 0; i < 1000 && context.evalSync('typeof globalThis.r') === 'undefined'; i++) {
+    await new Promise(setImmediate);
+  }
+  assert.equal(context.evalSync('globalThis.r'), 42);
+});
+
+test('a Callback called from async guest code runs on the Node thread', { timeout: 10000 }, async (t) => {
+  const { context, global } = setup(t);
+  const calls = [];
+  global.setSync('log', (x) => calls.push(x));
+  await context.eval('log("a"); log("b")');
+  assert.deepEqual(calls, ['a', 'b']);
+});
+
+test('a guest function returned without options is a callable Node function', { timeout: 10000 }, (t) => {
+  const { context } = setup(t);
+  const f = context.evalSync('(function twice(x) { return { v: x * 2 } })');
+  assert.equal(typeof f, 'function');
+  assert.equal(f.name, 'twice');
+  assert.equal(f.length, 1);
+  assert.deepEqual(f(21), { v: 42 });
+});
+
+test('derefInto() puts the referenced value itself into its isolate, once', { timeout: 10000 }, (t) => {
+  const { context, global } = setup(t);
+  global.setSync('global', global.derefInto());
+  assert.equal(context.evalSync('global === globalThis'), true);
+  const d = global.derefInto();
+  assert.equal(context.evalClosureSync('return $0 === globalThis', [d]), true);
+  assert.throws(() => context.evalClosureSync('return 1', [d]), {
+    message: 'The return value of `derefInto()` should only be used once',
+  });
+  const other = setup(t);
+  assert.throws(() => other.global.setSync('x', global.derefInto()), {
+    name: 'TypeError',
+    message: 'Cannot dereference this into target isolate',
+  });
+});
