@@ -146,6 +146,10 @@ function readKey(key) {
 
 // Encodes `value` for native code under `mode`; pushes (kind, payload).
 function encodeInto(out, value, mode) {
+  if (value instanceof ExternalCopyInto) {
+    value[INTERNAL](out);
+    return;
+  }
   if (value instanceof Dereference) {
     out.push(T.KIND_DEREF, value[INTERNAL]());
     return;
@@ -184,6 +188,14 @@ function encodeArgs(args, mode) {
   if (!Array.isArray(args)) throw new TypeError('`arguments` must be an array');
   for (let i = 0; i < args.length; i++) encodeInto(out, args[i], mode);
   return out;
+}
+
+// `{externalCopy: true}` results: native code hands back a copy, which is
+// kept as an ExternalCopy.
+function externalResult(mode, variant, result) {
+  if (mode !== T.MODE_EXTERNAL_COPY || variant === IGNORED) return result;
+  if (variant === ASYNC) return result.then((v) => new ExternalCopy(v));
+  return new ExternalCopy(result);
 }
 
 function bidirectional(options) {
@@ -327,7 +339,7 @@ class Context {
     const [filename, lineOffset, columnOffset] = readOrigin(options);
     const timeout = T.readTimeout(options);
     const mode = T.transferMode(options);
-    return native.contextEval(this.#h, variant, code, filename, lineOffset, columnOffset, timeout, mode, site);
+    return externalResult(mode, variant, native.contextEval(this.#h, variant, code, filename, lineOffset, columnOffset, timeout, mode, site));
   }
 
   evalSync(code, options) {
@@ -350,9 +362,9 @@ class Context {
     const timeout = T.readTimeout(options);
     const [argMode, resultMode] = bidirectional(options);
     const list = encodeArgs(args, argMode);
-    return native.contextEvalClosure(
+    return externalResult(resultMode, variant, native.contextEvalClosure(
       this.#h, variant, code, filename, lineOffset, columnOffset, list, timeout, resultMode, site,
-    );
+    ));
   }
 
   evalClosureSync(code, args, options) {
@@ -392,7 +404,7 @@ class Script {
     const timeout = T.readTimeout(options);
     const mode = T.transferMode(options);
     const release = Boolean(options && options.release);
-    return native.scriptRun(this.#h, Context[INTERNAL](context), variant, timeout, mode, release, site);
+    return externalResult(mode, variant, native.scriptRun(this.#h, Context[INTERNAL](context), variant, timeout, mode, release, site));
   }
 
   runSync(context, options) {
@@ -485,7 +497,7 @@ class Reference {
     const mode = T.transferMode(options);
     if (this.#h === undefined) return this.#localGet(key, options, mode);
     const accessors = Boolean(options && options.accessors);
-    return native.refGet(this.#h, variant, key, mode, this.#inherit, accessors, site);
+    return externalResult(mode, variant, native.refGet(this.#h, variant, key, mode, this.#inherit, accessors, site));
   }
 
   #localGet(key, options, mode) {
@@ -589,7 +601,7 @@ class Reference {
     const list = encodeArgs(args, argMode);
     const r = [];
     encodeInto(r, recv, T.MODE_DEFAULT);
-    return native.refApply(this.#h, variant, r[0], r[1], list, timeout, resultMode, site);
+    return externalResult(resultMode, variant, native.refApply(this.#h, variant, r[0], r[1], list, timeout, resultMode, site));
   }
 
   applySync(recv, args, options) {
@@ -620,6 +632,111 @@ class Reference {
       if (this.#h === undefined) return Promise.resolve(localResult(this.#value, T.MODE_COPY));
       return native.refCopy(this.#h, ASYNC, undefined);
     });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// ExternalCopy: a value copied out of any heap (structured clone bytes, or a
+// primitive), materialised anew by each copy()/copyInto().
+
+let totalExternalSize = 0;
+const externalSizes = new FinalizationRegistry((size) => {
+  totalExternalSize -= size;
+});
+const COPY_RELEASED = 'Copy has been released';
+
+function detach(buffer) {
+  // Moves the memory out (detaching `buffer`), as a transfer would.
+  structuredClone(buffer, { transfer: [buffer] });
+}
+
+class ExternalCopy {
+  #bytes; // Buffer of structured-clone bytes, or undefined for primitives
+  #value; // the primitive
+  #size = 0;
+  #released = false;
+  #token = {};
+
+  constructor(value, options) {
+    if (!new.target) throw new TypeError('`ExternalCopy` must be called with `new`');
+    options = optionsObject(options, 'ExternalCopy', 2);
+    const transferList = options && options.transferList;
+    if (transferList !== undefined) {
+      if (!Array.isArray(transferList)) throw T.optionError('transferList', 'an array');
+      for (const b of transferList) {
+        if (!(b instanceof ArrayBuffer)) throw new TypeError('Non-ArrayBuffer passed in `transferList`');
+      }
+    }
+    if (typeof value === 'symbol') throw new TypeError('Unsupported type');
+    if (T.isPrimitive(value)) {
+      this.#value = value;
+      this.#size = typeof value === 'string' ? value.length * 2 : 8;
+    } else {
+      if (value instanceof Reference || value instanceof Callback || typeof value === 'function') {
+        throw new TypeError(`${typeof value === 'function' ? String(value) : '#<Object>'} could not be cloned.`);
+      }
+      this.#bytes = T.serialize(value);
+      this.#size = this.#bytes.length;
+      if (transferList) for (const b of transferList) detach(b);
+      if (options && options.transferOut && value instanceof ArrayBuffer) detach(value);
+    }
+    totalExternalSize += this.#size;
+    externalSizes.register(this, this.#size, this.#token);
+    Object.freeze(this);
+  }
+
+  static get totalExternalSize() {
+    return totalExternalSize;
+  }
+
+  #live() {
+    if (this.#released) throw new Error(COPY_RELEASED);
+  }
+
+  copy(options) {
+    this.#live();
+    options = optionsObject(options, 'copy', 1);
+    const v = this.#bytes === undefined ? this.#value : T.deserialize(Buffer.from(this.#bytes));
+    if (options && (options.release || options.transferIn)) this.release();
+    return v;
+  }
+
+  copyInto(options) {
+    this.#live();
+    options = optionsObject(options, 'copyInto', 1);
+    const into = new ExternalCopyInto(INTERNAL, this.#bytes, this.#value);
+    if (options && (options.release || options.transferIn)) this.release();
+    return into;
+  }
+
+  release() {
+    this.#live();
+    this.#released = true;
+    totalExternalSize -= this.#size;
+    externalSizes.unregister(this.#token);
+    this.#bytes = undefined;
+    this.#value = undefined;
+  }
+}
+
+// The single-use result of `copyInto()`: materialises where it is sent.
+class ExternalCopyInto {
+  #bytes;
+  #value;
+  #used = false;
+
+  constructor(token, bytes, value) {
+    if (token !== INTERNAL) throw new TypeError('Use externalCopy.copyInto()');
+    this.#bytes = bytes;
+    this.#value = value;
+    Object.freeze(this);
+  }
+
+  [INTERNAL](out) {
+    if (this.#used) throw new Error('The return value of `copyInto()` should only be used once');
+    this.#used = true;
+    if (this.#bytes === undefined) out.push(T.KIND_PRIMITIVE, this.#value);
+    else out.push(T.KIND_SERIALIZED, this.#bytes);
   }
 }
 
@@ -752,7 +869,7 @@ native.setup(
   },
 );
 
-for (const C of [Isolate, Context, Script, Reference, Callback, Dereference]) {
+for (const C of [Isolate, Context, Script, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {
   Object.freeze(C.prototype);
   Object.freeze(C);
 }
@@ -763,6 +880,7 @@ module.exports = Object.freeze({
   Script,
   Reference,
   Callback,
+  ExternalCopy,
   TimeoutError,
   MemoryLimitError,
   IsolateDisposedError,
