@@ -146,6 +146,7 @@ function readKey(key) {
 
 // Encodes `value` for native code under `mode`; pushes (kind, payload).
 function encodeInto(out, value, mode) {
+  mode &= 3; // `promise` applies to results only
   if (value instanceof ExternalCopyInto) {
     value[INTERNAL](out);
     return;
@@ -193,8 +194,8 @@ function encodeArgs(args, mode) {
 // `{externalCopy: true}` results: native code hands back a copy, which is
 // kept as an ExternalCopy.
 function externalResult(mode, variant, result) {
-  if (mode !== T.MODE_EXTERNAL_COPY || variant === IGNORED) return result;
-  if (variant === ASYNC) return result.then((v) => new ExternalCopy(v));
+  if ((mode & 3) !== T.MODE_EXTERNAL_COPY || variant === IGNORED) return result;
+  if (variant === ASYNC || mode & T.MODE_PROMISE) return result.then((v) => new ExternalCopy(v));
   return new ExternalCopy(result);
 }
 
@@ -809,6 +810,7 @@ function describeThrown(e) {
 // A value passed to a host Reference's set/apply, under a transfer mode: the
 // same rules as values sent into an isolate.
 function localValue(value, mode) {
+  mode &= 3;
   if (value instanceof Reference) {
     if (value[INTERNAL]() === undefined) return value.deref();
     return value;
@@ -822,6 +824,7 @@ function localValue(value, mode) {
 
 // A value of Node's heap handed back to Node code under a transfer mode.
 function localResult(value, mode) {
+  mode &= 3;
   if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
     return T.isPrimitive(value) ? value : T.deserialize(T.serialize(value));
   }
@@ -866,6 +869,9 @@ native.setup(
   makeError, T.deserialize, wrapReference, startPolling, encodeCopy, describeThrown, () => {}, wrapFunction, encodeArg,
   (promise, cb) => {
     promise.then((v) => cb(true, v), (e) => cb(false, e));
+  },
+  (promise) => {
+    promise.catch(() => {});
   },
 );
 

@@ -17,6 +17,8 @@ const MODE_DEFAULT = 0;
 const MODE_COPY = 1;
 const MODE_EXTERNAL_COPY = 2;
 const MODE_REFERENCE = 3;
+// A flag added to the above: `{promise: true}`.
+const MODE_PROMISE = 4;
 
 const NODE_FORMAT = v8.serialize(0)[1];
 const NON_TRANSFERABLE = 'A non-transferable value was passed';
@@ -52,13 +54,14 @@ function optionError(name, what) {
 function transferMode(options, name = 'options') {
   if (options === undefined || options === null) return MODE_DEFAULT;
   if (typeof options !== 'object') throw optionError(name, 'an object');
-  const { copy, externalCopy, reference } = options;
+  const { copy, externalCopy, reference, promise } = options;
   const n = (copy ? 1 : 0) + (externalCopy ? 1 : 0) + (reference ? 1 : 0);
   if (n > 1) throw new TypeError('Only one of `copy`, `externalCopy`, or `reference` may be set');
-  if (copy) return MODE_COPY;
-  if (externalCopy) return MODE_EXTERNAL_COPY;
-  if (reference) return MODE_REFERENCE;
-  return MODE_DEFAULT;
+  const p = promise ? MODE_PROMISE : 0;
+  if (copy) return MODE_COPY | p;
+  if (externalCopy) return MODE_EXTERNAL_COPY | p;
+  if (reference) return MODE_REFERENCE | p;
+  return MODE_DEFAULT | p;
 }
 
 function readTimeout(options) {
@@ -81,6 +84,7 @@ module.exports = {
   MODE_COPY,
   MODE_EXTERNAL_COPY,
   MODE_REFERENCE,
+  MODE_PROMISE,
   NON_TRANSFERABLE,
   serialize,
   deserialize,

@@ -42,6 +42,12 @@ pub struct State {
     /// The context of the most recent call: somewhere to stand when a
     /// timeout interrupt captures the running stack.
     last_context: RefCell<Option<v8::Global<v8::Context>>>,
+    /// The sequence number of the innermost running call.
+    current_seq: std::cell::Cell<u64>,
+    /// `{promise: true}` calls in progress: (call seq, settler).
+    result_settlers: RefCell<Vec<(u64, crate::transfer::promise::Settler)>>,
+    /// Settlers waiting for a guest promise.
+    settlers: RefCell<HashMap<u64, crate::transfer::promise::Settler>>,
     /// Node functions that guest functions of this isolate call.
     host_fns: RefCell<HashMap<u64, (Arc<HostFn>, v8::Weak<v8::Function>)>>,
 }
@@ -55,6 +61,9 @@ impl State {
             spare_context: RefCell::new(None),
             host_fns: RefCell::new(HashMap::new()),
             last_context: RefCell::new(None),
+            current_seq: std::cell::Cell::new(0),
+            result_settlers: RefCell::new(Vec::new()),
+            settlers: RefCell::new(HashMap::new()),
         }
     }
     pub fn default_context(&self, iso: &mut v8::Isolate) -> v8::Global<v8::Context> {
@@ -153,7 +162,35 @@ impl State {
             }
         }
     }
+    pub fn current_seq(&self) -> u64 {
+        self.current_seq.get()
+    }
+    pub fn push_result_settler(&self, seq: u64, s: crate::transfer::promise::Settler) {
+        self.result_settlers.borrow_mut().push((seq, s));
+    }
+    /// The settler of call `seq`, if it is the innermost one waiting.
+    pub fn pop_result_settler(&self, seq: u64) -> Option<crate::transfer::promise::Settler> {
+        let mut v = self.result_settlers.borrow_mut();
+        if v.last().is_some_and(|(s, _)| *s == seq) {
+            v.pop().map(|(_, s)| s)
+        } else {
+            None
+        }
+    }
+    pub fn keep_settler(&self, s: crate::transfer::promise::Settler) -> u64 {
+        let id = self.next_id();
+        self.settlers.borrow_mut().insert(id, s);
+        id
+    }
+    pub fn take_settler(&self, id: u64) -> Option<crate::transfer::promise::Settler> {
+        self.settlers.borrow_mut().remove(&id)
+    }
     fn clear(&self) {
+        // Pending promises are abandoned (their settlers reject on drop).
+        let settlers = std::mem::take(&mut *self.settlers.borrow_mut());
+        drop(settlers);
+        let results = std::mem::take(&mut *self.result_settlers.borrow_mut());
+        drop(results);
         let fns = std::mem::take(&mut *self.host_fns.borrow_mut());
         drop(fns);
         let handles = std::mem::take(&mut *self.handles.borrow_mut());
@@ -395,6 +432,7 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
         watchdog::arm(Instant::now() + t, &host, seq);
     }
     RUNNING.with(|r| r.borrow_mut().push(done));
+    let outer_seq = state.current_seq.replace(seq);
     let out = if b.killed {
         // Killed before it started (disposed while queued): do not run it.
         drop(job);
@@ -403,6 +441,7 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
         catch_unwind(AssertUnwindSafe(|| job(isolate, state)))
             .unwrap_or_else(|_| Err(Failure::Error("internal error in v8-isolates (panic)".into())))
     };
+    state.current_seq.set(outer_seq);
     // Microtasks run when the outermost call ends (a nested call runs inside
     // a Node function that the outer guest code called).
     if b.depth == 1 && !host.killed_since(&b) {

@@ -158,6 +158,41 @@ fn env_terminating<'a>(cx: &mut impl Context<'a>) -> bool {
     true
 }
 
+/// `dispatch`, honouring `{promise: true}` (bit 4 of the transfer-mode code):
+/// then the call's result settles a new Node promise, which is returned in
+/// place of the call's own result.
+#[allow(clippy::too_many_arguments)]
+pub fn dispatch_result<'a>(
+    cx: &mut FunctionContext<'a>,
+    host: &Arc<IsolateHost>,
+    variant: Variant,
+    timeout: Option<Duration>,
+    site: Option<Handle<'a, JsValue>>,
+    code: u32,
+    job: Job,
+) -> JsResult<'a, JsValue> {
+    if code & 4 == 0 || variant == Variant::Ignored {
+        return dispatch(cx, host, variant, timeout, site, job);
+    }
+    let (deferred, promise) = cx.promise();
+    let link = super::envlink::begin(cx)?;
+    let mode = crate::transfer::Mode::from_code(code, crate::transfer::Fallback::Undefined);
+    let job = crate::transfer::promise::wrap(job, crate::transfer::promise::Settler::new(link, deferred, mode));
+    match cx.try_catch(|cx| dispatch(cx, host, variant, timeout, site, job)) {
+        Ok(outer) => {
+            if variant == Variant::Async {
+                super::helpers::call(cx, super::helpers::MARK_HANDLED, &[outer])?;
+            }
+            Ok(promise.upcast())
+        }
+        Err(e) => {
+            let p = promise.upcast();
+            super::helpers::call(cx, super::helpers::MARK_HANDLED, &[p])?;
+            cx.throw(e)
+        }
+    }
+}
+
 /// An already-known failure, delivered the way the variant delivers results.
 pub fn fail<'a>(cx: &mut FunctionContext<'a>, variant: Variant, f: Failure) -> JsResult<'a, JsValue> {
     match variant {

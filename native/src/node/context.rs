@@ -2,7 +2,7 @@
 
 use neon::prelude::*;
 
-use super::call::{dispatch, fail, timeout, variant, Variant};
+use super::call::{dispatch, dispatch_result, fail, timeout, variant, Variant};
 use super::isolate::read_origin;
 use crate::ops::{self, Origin};
 use crate::transfer::node::{decode_list, RemoteBox};
@@ -25,13 +25,14 @@ pub fn eval(mut cx: FunctionContext) -> JsResult<JsValue> {
     let origin = read_origin(&mut cx, 3)?;
     let t = timeout(&mut cx, 6)?;
     let m = read_mode(&mut cx, 7, Fallback::Undefined)?;
+    let code_bits = cx.argument::<JsNumber>(7)?.value(&mut cx) as u32;
     let site = cx.argument_opt(8);
     if ctx.remote.is_released() {
         return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
     }
     let id = ctx.remote.id;
     let host = ctx.remote.host().clone();
-    dispatch(&mut cx, &host, v, t, site, Box::new(move |i, st| ops::code::eval(i, st, id, code, origin, m)))
+    dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| ops::code::eval(i, st, id, code, origin, m)))
 }
 
 /// `contextEvalFast(ctx, code)`: evalSync with no options (the hot path).
@@ -57,13 +58,14 @@ pub fn eval_closure(mut cx: FunctionContext) -> JsResult<JsValue> {
     let args = decode_list(&mut cx, list)?;
     let t = timeout(&mut cx, 7)?;
     let m = read_mode(&mut cx, 8, Fallback::Reject)?;
+    let code_bits = cx.argument::<JsNumber>(8)?.value(&mut cx) as u32;
     let site = cx.argument_opt(9);
     if ctx.remote.is_released() {
         return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
     }
     let id = ctx.remote.id;
     let host = ctx.remote.host().clone();
-    dispatch(&mut cx, &host, v, t, site, Box::new(move |i, st| ops::code::eval_closure(i, st, id, code, origin, args, m)))
+    dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| ops::code::eval_closure(i, st, id, code, origin, args, m)))
 }
 
 /// `release(handle)`: false if it was already released.

@@ -15,13 +15,14 @@ pub const NOOP: usize = 6;
 pub const WRAP_FUNCTION: usize = 7;
 pub const ENCODE_ARG: usize = 8;
 pub const AWAIT_THEN: usize = 9;
-const COUNT: usize = 10;
+pub const MARK_HANDLED: usize = 10;
+const COUNT: usize = 11;
 
 struct Helpers(Vec<Root<JsFunction>>);
 
 static HELPERS: LocalKey<Helpers> = LocalKey::new();
 
-/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop, wrapFunction, encodeArg, awaitThen)`
+/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop, wrapFunction, encodeArg, awaitThen, markHandled)`
 pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut fns = Vec::with_capacity(COUNT);
     for i in 0..COUNT {

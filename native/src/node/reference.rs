@@ -2,7 +2,7 @@
 
 use neon::prelude::*;
 
-use super::call::{dispatch, fail, timeout, variant, Variant};
+use super::call::{dispatch, dispatch_result, fail, timeout, variant, Variant};
 use super::context::{handle, read_mode};
 use crate::ops::reference::{self, GetOptions};
 use crate::ops::Key;
@@ -32,6 +32,7 @@ pub fn get(mut cx: FunctionContext) -> JsResult<JsValue> {
     let v = variant(&mut cx, 1)?;
     let k = key(&mut cx, 2)?;
     let mode = read_mode(&mut cx, 3, Fallback::Reference)?;
+    let code_bits = cx.argument::<JsNumber>(3)?.value(&mut cx) as u32;
     let inherit = cx.argument::<JsBoolean>(4)?.value(&mut cx);
     let accessors = cx.argument::<JsBoolean>(5)?.value(&mut cx);
     let site = cx.argument_opt(6);
@@ -39,7 +40,7 @@ pub fn get(mut cx: FunctionContext) -> JsResult<JsValue> {
     let id = r.remote.id;
     let host = r.remote.host().clone();
     let o = GetOptions { inherit, accessors, mode };
-    dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| reference::get(i, st, id, k, o)))
+    dispatch_result(&mut cx, &host, v, None, site, code_bits, Box::new(move |i, st| reference::get(i, st, id, k, o)))
 }
 
 /// `refSet(ref, variant, key, kind, payload, site)`
@@ -80,11 +81,12 @@ pub fn apply(mut cx: FunctionContext) -> JsResult<JsValue> {
     let args = decode_list(&mut cx, list)?;
     let t = timeout(&mut cx, 5)?;
     let mode = read_mode(&mut cx, 6, Fallback::Reference)?;
+    let code_bits = cx.argument::<JsNumber>(6)?.value(&mut cx) as u32;
     let site = cx.argument_opt(7);
     live!(cx, r, v);
     let id = r.remote.id;
     let host = r.remote.host().clone();
-    dispatch(&mut cx, &host, v, t, site, Box::new(move |i, st| reference::apply(i, st, id, recv, args, mode)))
+    dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| reference::apply(i, st, id, recv, args, mode)))
 }
 
 /// `refCopy(ref, variant, site)`

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use neon::prelude::*;
 
-use super::call::{dispatch, fail, timeout, variant};
+use super::call::{dispatch_result, fail, timeout, variant};
 use super::context::{handle, read_mode};
 use crate::ops;
 use crate::transfer::{Failure, Fallback};
@@ -16,6 +16,7 @@ pub fn run(mut cx: FunctionContext) -> JsResult<JsValue> {
     let v = variant(&mut cx, 2)?;
     let t = timeout(&mut cx, 3)?;
     let m = read_mode(&mut cx, 4, Fallback::Undefined)?;
+    let code_bits = cx.argument::<JsNumber>(4)?.value(&mut cx) as u32;
     let release = cx.argument::<JsBoolean>(5)?.value(&mut cx);
     let site = cx.argument_opt(6);
     if script.remote.is_released() {
@@ -29,7 +30,7 @@ pub fn run(mut cx: FunctionContext) -> JsResult<JsValue> {
     }
     let (sid, cid) = (script.remote.id, ctx.remote.id);
     let host = script.remote.host().clone();
-    let out = dispatch(&mut cx, &host, v, t, site, Box::new(move |i, st| ops::code::run_script(i, st, sid, cid, m)));
+    let out = dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| ops::code::run_script(i, st, sid, cid, m)));
     if release {
         script.remote.release();
     }

@@ -2,7 +2,6 @@
 
 use super::Origin;
 use crate::engine::runner::{Entry, State};
-use crate::transfer::capture::capture;
 use crate::transfer::error::{capture_compile_error, capture_exception};
 use crate::transfer::materialize::materialize;
 use crate::transfer::{Failure, Mode, Outcome, Transfer};
@@ -54,7 +53,7 @@ pub fn run_script(iso: &mut v8::Isolate, st: &State, script: u64, context: u64, 
     let unbound = v8::Local::new(tc, unbound);
     let script = unbound.bind_to_current_context(tc);
     match script.run(tc) {
-        Some(v) => capture(tc, st, v, mode),
+        Some(v) => crate::transfer::promise::result(tc, st, v, mode),
         None => {
             let exc = tc.exception();
             Err(capture_exception(tc, exc))
@@ -74,7 +73,7 @@ pub fn eval(iso: &mut v8::Isolate, st: &State, context: u64, code: String, o: Or
         return Err(capture_compile_error(tc, exc, msg));
     };
     match script.run(tc) {
-        Some(v) => capture(tc, st, v, mode),
+        Some(v) => crate::transfer::promise::result(tc, st, v, mode),
         None => {
             let exc = tc.exception();
             Err(capture_exception(tc, exc))
@@ -118,7 +117,7 @@ pub fn eval_closure(
     };
     let global = tc.get_current_context().global(tc);
     match f.call(tc, global.into(), &values) {
-        Some(v) => capture(tc, st, v, mode),
+        Some(v) => crate::transfer::promise::result(tc, st, v, mode),
         None => {
             let exc = tc.exception();
             Err(capture_exception(tc, exc))

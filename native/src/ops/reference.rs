@@ -94,7 +94,7 @@ pub fn get(iso: &mut v8::Isolate, st: &State, id: u64, key: Key, o: GetOptions) 
             None => break v8::undefined(tc).into(),
         }
     };
-    capture(tc, st, found, o.mode)
+    crate::transfer::promise::result(tc, st, found, o.mode)
 }
 
 pub fn set(iso: &mut v8::Isolate, st: &State, id: u64, key: Key, value: Transfer) -> Outcome {
@@ -158,7 +158,7 @@ pub fn apply(
         values.push(materialize(tc, st, a)?);
     }
     match f.call(tc, recv, &values) {
-        Some(v) => capture(tc, st, v, mode),
+        Some(v) => crate::transfer::promise::result(tc, st, v, mode),
         None => {
             let exc = tc.exception();
             Err(capture_exception(tc, exc))

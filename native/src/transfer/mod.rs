@@ -5,6 +5,7 @@ pub mod capture;
 pub mod error;
 pub mod materialize;
 pub mod node;
+pub mod promise;
 pub mod serde;
 
 use std::sync::Arc;

@@ -1,0 +1,55 @@
+'use strict';
+// The `promise` transfer option: guest promises become Node promises.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const ivm = require('../lib');
+
+function setup(t) {
+  const isolate = new ivm.Isolate();
+  const context = isolate.createContextSync();
+  t.after(() => {
+    if (!isolate.isDisposed) isolate.dispose();
+  });
+  return { isolate, context, global: context.global };
+}
+
+test('evalSync(code, {promise: true}) returns a Promise of the settled value', { timeout: 10000 }, async (t) => {
+  const { context } = setup(t);
+  const p = context.evalSync('Promise.resolve(5)', { promise: true });
+  assert.ok(p instanceof Promise);
+  assert.equal(await p, 5);
+  // A non-promise value is wrapped in a resolved promise.
+  assert.equal(await context.evalSync('7', { promise: true }), 7);
+});
+
+test('a pending guest promise settles later, with the other flags applied', { timeout: 10000 }, async (t) => {
+  const { context } = setup(t);
+  const p = context.eval('new Promise((r) => { globalThis.resolveIt = r })', { promise: true, copy: true });
+  // Queued after the first call (async calls run in order).
+  await context.eval('resolveIt({ a: [1, 2] })');
+  assert.deepEqual(await p, { a: [1, 2] });
+});
+
+test('a rejected guest promise rejects with the same error class', { timeout: 10000 }, async (t) => {
+  const { context } = setup(t);
+  await assert.rejects(context.evalSync('Promise.reject(new TypeError("bad"))', { promise: true }), {
+    name: 'TypeError',
+    message: 'bad',
+  });
+  await assert.rejects(context.eval('(async () => { throw new RangeError("r") })()', { promise: true }), RangeError);
+});
+
+test('apply with {result: {promise: true}} awaits an async guest function', { timeout: 10000 }, async (t) => {
+  const { context, global } = setup(t);
+  context.evalSync('globalThis.triple = async (x) => x * 3');
+  const fn = global.getSync('triple', { reference: true });
+  assert.equal(await fn.apply(undefined, [5], { result: { promise: true } }), 15);
+  assert.equal(await fn.applySync(undefined, [6], { result: { promise: true } }), 18);
+});
+
+test('a promise whose isolate is disposed rejects with "Promise was abandoned"', { timeout: 10000 }, async (t) => {
+  const { isolate, context } = setup(t);
+  const p = context.evalSync('new Promise(() => {})', { promise: true });
+  isolate.dispose();
+  await assert.rejects(p, { message: 'Promise was abandoned' });
+});
