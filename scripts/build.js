@@ -5,11 +5,9 @@
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const { root, cargoEnv } = require('./cargo-env');
 
-const root = path.join(__dirname, '..');
-const env = { ...process.env };
-const archive = path.resolve(root, '..', 'shared', 'v8', 'librusty_v8_release_x86_64-unknown-linux-gnu.a.gz');
-if (!env.RUSTY_V8_ARCHIVE && fs.existsSync(archive)) env.RUSTY_V8_ARCHIVE = archive;
+const env = cargoEnv();
 
 const args = ['build', '--release', '--manifest-path', path.join(root, 'Cargo.toml'), ...process.argv.slice(2)];
 const r = spawnSync('cargo', args, { stdio: 'inherit', env, cwd: root });

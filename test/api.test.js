@@ -10,14 +10,7 @@ const NON_TRANSFERABLE = 'A non-transferable value was passed';
 const RELEASED = 'Reference has been released';
 const MiB = 1024 * 1024;
 
-function setup(t, options) {
-  const isolate = new ivm.Isolate(options);
-  t.after(() => {
-    if (!isolate.isDisposed) isolate.dispose();
-  });
-  const context = isolate.createContextSync();
-  return { isolate, context, global: context.global };
-}
+const { setup } = require('./support/isolate');
 
 // ---------------------------------------------------------------------------
 // Context: eval / evalClosure

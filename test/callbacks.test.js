@@ -5,14 +5,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const ivm = require('../lib');
 
-function setup(t, options) {
-  const isolate = new ivm.Isolate(options);
-  const context = isolate.createContextSync();
-  t.after(() => {
-    if (!isolate.isDisposed) isolate.dispose();
-  });
-  return { isolate, context, global: context.global };
-}
+const { setup } = require('./support/isolate');
 
 test('a plain function passed in becomes a sync Callback', { timeout: 10000 }, (t) => {
   const { context, global } = setup(t);

@@ -10,14 +10,7 @@ const NOT_AN_ERROR =
   'An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.';
 const MEMORY_LIMIT = 'Isolate was disposed during execution due to memory limit';
 
-function setup(t, options) {
-  const isolate = new ivm.Isolate(options);
-  t.after(() => {
-    if (!isolate.isDisposed) isolate.dispose();
-  });
-  const context = isolate.createContextSync();
-  return { isolate, context, global: context.global };
-}
+const { setup } = require('./support/isolate');
 
 // Runs fn and returns whatever it threw (sync) or rejected with (async).
 async function caught(fn) {

@@ -4,14 +4,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const ivm = require('../lib');
 
-function setup(t) {
-  const isolate = new ivm.Isolate();
-  const context = isolate.createContextSync();
-  t.after(() => {
-    if (!isolate.isDisposed) isolate.dispose();
-  });
-  return { isolate, context, global: context.global };
-}
+const { setup } = require('./support/isolate');
 
 test('copy() gives a fresh structured clone each time', { timeout: 10000 }, () => {
   const src = { a: [1, 2], d: new Date(3), m: new Map([[1, 'x']]), u: new Uint16Array([1, 2, 3]).subarray(1) };

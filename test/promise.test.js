@@ -4,14 +4,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const ivm = require('../lib');
 
-function setup(t) {
-  const isolate = new ivm.Isolate();
-  const context = isolate.createContextSync();
-  t.after(() => {
-    if (!isolate.isDisposed) isolate.dispose();
-  });
-  return { isolate, context, global: context.global };
-}
+const { setup } = require('./support/isolate');
 
 test('evalSync(code, {promise: true}) returns a Promise of the settled value', { timeout: 10000 }, async (t) => {
   const { context } = setup(t);

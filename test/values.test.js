@@ -8,14 +8,7 @@ const ivm = require('../lib');
 const NON_TRANSFERABLE = 'A non-transferable value was passed';
 const CONFLICT = 'Only one of `copy`, `externalCopy`, or `reference` may be set';
 
-function setup(t, options) {
-  const isolate = new ivm.Isolate(options);
-  t.after(() => {
-    if (!isolate.isDisposed) isolate.dispose();
-  });
-  const context = isolate.createContextSync();
-  return { isolate, context, global: context.global };
-}
+const { setup } = require('./support/isolate');
 
 function throwsTypeError(fn, message) {
   assert.throws(fn, (e) => {
