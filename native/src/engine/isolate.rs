@@ -84,7 +84,7 @@ pub(crate) struct Begun {
     /// Open frames, this one included.
     pub depth: usize,
     /// Killed before it started (the isolate is being disposed).
-    pub killed: bool,
+    pub killed: Option<Kill>,
     epoch: u64,
 }
 
@@ -93,6 +93,8 @@ struct Frame {
     kill: Option<Kill>,
     /// Guest frames running when a timeout hit (rendered like V8's stack).
     stack: Option<String>,
+    /// V8's own foreground tasks, not a user call.
+    pump: bool,
 }
 
 #[derive(Default)]
@@ -122,6 +124,8 @@ pub struct IsolateHost {
     /// A one-call fast lane for sync calls (the common case: one Node thread
     /// making one sync call at a time); the sync queue takes the rest.
     mailbox: AtomicPtr<Call>,
+    /// The heap went over the limit while no call was running.
+    over_limit: AtomicBool,
     /// Bumped whenever a frame is killed: a cheap "was anything killed?".
     kill_epoch: AtomicU64,
     handle: v8::IsolateHandle,
@@ -167,6 +171,7 @@ impl IsolateHost {
             doorbell,
             mailbox: AtomicPtr::new(std::ptr::null_mut()),
             kill_epoch: AtomicU64::new(0),
+            over_limit: AtomicBool::new(false),
             handle,
             exec: Mutex::new(Exec::default()),
             disposed: AtomicBool::new(false),
@@ -309,6 +314,15 @@ impl IsolateHost {
         self.disposed.store(true, Ordering::Release);
     }
 
+    /// Opens a frame for V8's foreground tasks.
+    pub(crate) fn begin_pump(&self) -> Begun {
+        let b = self.begin();
+        if let Some(f) = self.exec.lock().frames.last_mut() {
+            f.pump = true;
+        }
+        b
+    }
+
     /// Opens an execution frame.
     pub(crate) fn begin(&self) -> Begun {
         let mut e = self.exec.lock();
@@ -317,7 +331,11 @@ impl IsolateHost {
         if e.frames.is_empty() {
             e.started_wall = Some(Instant::now());
         }
-        // A kill of the whole isolate also covers frames opened after it.
+        // A kill of the whole isolate also covers frames opened after it, and
+        // a heap found over the limit between calls fails the next call.
+        if self.over_limit.swap(false, Ordering::AcqRel) {
+            self.memory_hit.store(true, Ordering::Release);
+        }
         let inherited = if self.hit_memory_limit() {
             Some(Kill::Memory)
         } else if self.is_disposed() {
@@ -329,8 +347,8 @@ impl IsolateHost {
             // Disposed between queueing and running: stop it at once.
             self.handle.terminate_execution();
         }
-        e.frames.push(Frame { seq, kill: inherited, stack: None });
-        Begun { seq, depth: e.frames.len(), killed: inherited.is_some(), epoch: self.kill_epoch.load(Ordering::Acquire) }
+        e.frames.push(Frame { seq, kill: inherited, stack: None, pump: false });
+        Begun { seq, depth: e.frames.len(), killed: inherited, epoch: self.kill_epoch.load(Ordering::Acquire) }
     }
 
     /// Closes the innermost frame, returning why it was killed, if it was,
@@ -354,7 +372,7 @@ impl IsolateHost {
     /// Whether the frame opened as `b` was killed since (cheap when nothing
     /// was killed anywhere).
     pub(crate) fn killed_since(&self, b: &Begun) -> bool {
-        b.killed || (self.kill_epoch.load(Ordering::Acquire) != b.epoch && self.frame_killed(b.seq))
+        b.killed.is_some() || (self.kill_epoch.load(Ordering::Acquire) != b.epoch && self.frame_killed(b.seq))
     }
 
     /// Whether the frame `seq` (or the isolate) was killed.
@@ -387,6 +405,21 @@ impl IsolateHost {
         if let Some(f) = e.frames.iter_mut().find(|f| f.seq == seq) {
             f.stack = Some(stack);
         }
+    }
+
+    /// The heap is over the limit. With a call running, it is killed now;
+    /// between calls (a GC while idle), the next call fails instead.
+    pub(crate) fn over_memory_limit(&self, pump_only: bool) {
+        if pump_only {
+            self.over_limit.store(true, Ordering::Release);
+        } else {
+            self.kill_current(Kill::Memory);
+        }
+    }
+
+    /// Whether any frame is open (a call, or V8's own tasks being pumped).
+    pub(crate) fn idle(&self) -> bool {
+        self.exec.lock().frames.iter().all(|f| f.pump)
     }
 
     /// Kills the innermost frame (memory limit).

@@ -131,6 +131,25 @@ pub unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, init
     }
 }
 
+/// After each GC: if what survived is already over the limit, stop now
+/// rather than after V8's last-resort collections (which are slow).
+pub unsafe extern "C" fn gc_epilogue(
+    mut raw: v8::UnsafeRawIsolatePtr,
+    _type: v8::GCType,
+    _flags: v8::GCCallbackFlags,
+    data: *mut c_void,
+) {
+    // SAFETY: `data` is the IsolateHost registered with the callback, kept
+    // alive by the isolate thread; V8 calls this on that thread.
+    let host = unsafe { &*(data as *const IsolateHost) };
+    // SAFETY: called by V8 on the isolate's thread with a live isolate.
+    let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
+    let used = iso.get_heap_statistics().used_heap_size();
+    if used > host.memory_limit && !host.hit_memory_limit() {
+        host.over_memory_limit(host.idle());
+    }
+}
+
 thread_local! {
     /// The host of the isolate owned by this thread, for the fatal handlers.
     pub static CURRENT: std::cell::RefCell<Option<Arc<IsolateHost>>> = const { std::cell::RefCell::new(None) };

@@ -234,9 +234,14 @@ fn drain(inbox: &Inbox) {
 
 /// The young generation isolated-vm gives an isolate of `limit` bytes:
 /// 1 MiB up to 16 MiB, growing with the limit.
-fn young_generation(limit: usize) -> usize {
+pub fn young_generation(limit: usize) -> usize {
     let mb = limit >> 20;
     (1usize << ((mb / 128).min(4) + 10)) << 10
+}
+
+/// V8's heap limit for an isolate whose limit is `limit` bytes.
+fn heap_ceiling(limit: usize) -> usize {
+    limit.saturating_mul(2).max(limit + (32 << 20))
 }
 
 /// Starts a new isolate on its own thread and waits until it is ready.
@@ -265,7 +270,10 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
         .spawn(move || {
             let budget = Arc::new(Budget { limit: opts.memory_limit, used: Default::default() });
             let params = v8::CreateParams::default()
-                .set_max_old_generation_size_in_bytes(opts.memory_limit)
+                // V8's own limit sits above ours: the GC epilogue enforces
+                // `memory_limit` (stopping a runaway heap before V8 starts
+                // its slow near-limit collections); V8's is the backstop.
+                .set_max_old_generation_size_in_bytes(heap_ceiling(opts.memory_limit))
                 .set_max_young_generation_size_in_bytes(young_generation(opts.memory_limit))
                 .array_buffer_allocator(memory::allocator(budget.clone()));
             let mut isolate = v8::Isolate::new(params);
@@ -282,6 +290,11 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
             isolate.add_near_heap_limit_callback(
                 memory::near_heap_limit,
                 Arc::as_ptr(&host) as *mut std::ffi::c_void,
+            );
+            isolate.add_gc_epilogue_callback(
+                memory::gc_epilogue,
+                Arc::as_ptr(&host) as *mut std::ffi::c_void,
+                v8::GCType::kGCTypeAll,
             );
             memory::CURRENT.with(|c| *c.borrow_mut() = Some(host.clone()));
             INBOX.with(|i| *i.borrow_mut() = Some(inbox.clone()));
@@ -409,7 +422,7 @@ pub fn serve_nested(iso: &mut v8::Isolate, st: &State) {
 /// Runs V8's foreground tasks (GC finalisation, FinalizationRegistry...). They
 /// can run guest code, so they run inside a frame that dispose can kill.
 fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<v8::Platform>) {
-    let b = state.host.begin();
+    let b = state.host.begin_pump();
     while v8::Platform::pump_message_loop(platform, isolate, false) {
         if state.host.killed_since(&b) {
             break;
@@ -433,10 +446,11 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
     }
     RUNNING.with(|r| r.borrow_mut().push(done));
     let outer_seq = state.current_seq.replace(seq);
-    let out = if b.killed {
-        // Killed before it started (disposed while queued): do not run it.
+    let out = if let Some(k) = b.killed {
+        // Killed before it started (disposed while queued, or the heap went
+        // over the limit since the last call): do not run it.
         drop(job);
-        Err(Failure::IsolateDisposed)
+        Err(if k == Kill::Memory { Failure::MemoryLimit } else { Failure::IsolateDisposed })
     } else {
         catch_unwind(AssertUnwindSafe(|| job(isolate, state)))
             .unwrap_or_else(|_| Err(Failure::Error("internal error in v8-isolates (panic)".into())))

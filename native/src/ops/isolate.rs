@@ -10,13 +10,17 @@ fn n(v: usize) -> Transfer {
 pub fn heap_statistics(iso: &mut v8::Isolate, st: &State) -> Outcome {
     let s = iso.get_heap_statistics();
     let external = st.host.budget.used.load(std::sync::atomic::Ordering::Relaxed);
+    // V8's own ceiling sits above the isolate's limit (which the GC epilogue
+    // enforces): report the limit the user set, as isolated-vm does.
+    let limit = st.host.memory_limit + crate::engine::runner::young_generation(st.host.memory_limit);
+    let available = limit.saturating_sub(s.used_heap_size());
     Ok(Transfer::Record(vec![
         ("total_heap_size", n(s.total_heap_size())),
         ("total_heap_size_executable", n(s.total_heap_size_executable())),
         ("total_physical_size", n(s.total_physical_size())),
-        ("total_available_size", n(s.total_available_size())),
+        ("total_available_size", n(available.min(s.total_available_size()))),
         ("used_heap_size", n(s.used_heap_size())),
-        ("heap_size_limit", n(s.heap_size_limit())),
+        ("heap_size_limit", n(limit)),
         ("malloced_memory", n(s.malloced_memory())),
         ("peak_malloced_memory", n(s.peak_malloced_memory())),
         ("does_zap_garbage", n(s.does_zap_garbage() as usize)),
