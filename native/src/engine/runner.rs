@@ -16,9 +16,11 @@ use super::{platform, watchdog};
 use crate::node::host::HostFn;
 use crate::transfer::Failure;
 
-/// Spin this many polls of the queues before parking: a parked thread takes
-/// tens of microseconds to wake, a spinning one well under one.
+/// Spin at least this many polls, and for up to `SPIN_TIME`, before parking:
+/// a parked thread takes tens of microseconds to wake (more on a busy VM),
+/// a spinning one well under one.
 pub const SPIN: u32 = 2000;
+pub const SPIN_TIME: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// A handle into the isolate's heap, owned by some object outside it.
 pub enum Entry {
@@ -29,6 +31,9 @@ pub enum Entry {
 }
 
 static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
+
+/// How often isolate threads ran out of spinning and parked (diagnostics).
+pub static PARKS: AtomicU64 = AtomicU64::new(0);
 
 /// State of the isolate thread that jobs may use. Shared (`&State`): calls
 /// can nest (guest -> host -> guest), so every borrow inside is brief.
@@ -342,7 +347,12 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost) -> Msg {
     }
     let start = Instant::now();
     let mut cpu0 = None;
-    for i in 0..SPIN {
+    let mut i = 0u32;
+    loop {
+        i = i.wrapping_add(1);
+        if i >= SPIN && i % 64 == 0 && start.elapsed() > SPIN_TIME {
+            break;
+        }
         let now = inbox.bell();
         if now != bell {
             bell = now;
@@ -359,6 +369,7 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost) -> Msg {
     }
     host.add_spin(spin_cost(start, cpu0));
     // Park until a sender unparks this thread (every send does).
+    PARKS.fetch_add(1, Ordering::Relaxed);
     loop {
         if let Ok(m) = poll() {
             return m;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 
-use super::runner::SPIN;
+use super::runner::{SPIN, SPIN_TIME};
 
 /// One step of a spin: a pause, and now and then a yield, so that a spinning
 /// thread does not starve the thread it waits for when cores are scarce.
@@ -81,7 +81,13 @@ impl<T> Slot<T> {
     /// while it waits; its argument says whether the thread has started
     /// parking. If it returns false the wait is abandoned (None).
     pub fn wait_or(&self, mut service: impl FnMut(bool) -> bool) -> Option<T> {
-        for i in 0..SPIN {
+        let start = std::time::Instant::now();
+        let mut i = 0u32;
+        loop {
+            i = i.wrapping_add(1);
+            if i >= SPIN && i % 64 == 0 && start.elapsed() > SPIN_TIME {
+                break;
+            }
             if let Some(v) = self.try_take() {
                 return Some(v);
             }

@@ -134,3 +134,9 @@ pub fn ping(mut cx: FunctionContext) -> JsResult<JsValue> {
     let host = iso.0.host.clone();
     dispatch(&mut cx, &host, v, None, None, Box::new(|_, _| Ok(crate::transfer::Transfer::Undefined)))
 }
+
+/// `parkCount()`: diagnostics, how often isolate threads parked.
+pub fn park_count(mut cx: FunctionContext) -> JsResult<JsNumber> {
+    let n = crate::engine::runner::PARKS.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(cx.number(n as f64))
+}

@@ -27,6 +27,7 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("isolateReferenceCount", isolate::reference_count)?;
     cx.export_function("isolateOwns", isolate::owns)?;
     cx.export_function("isolatePing", isolate::ping)?;
+    cx.export_function("parkCount", isolate::park_count)?;
     cx.export_function("contextEval", context::eval)?;
     cx.export_function("contextEvalFast", context::eval_fast)?;
     cx.export_function("refApplyFast", reference::apply_fast)?;
