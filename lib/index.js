@@ -68,7 +68,7 @@ function makeError(code, message, className, name, guestStack, site) {
 // native code ending at the boundary line; `settleAsync` appends that frame
 // and the frames of whoever awaits the call, which V8 recovers from the await
 // chain only when an error actually happens.
-const SITE_FRAMES = Number(process.env.V8I_SITE_FRAMES ?? 1);
+const SITE_FRAMES = Number(process.env.V8_ISOLATES_ASYNC_SITE_FRAMES ?? 1);
 
 function captureSite(fn) {
   const limit = Error.stackTraceLimit;
