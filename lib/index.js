@@ -169,6 +169,16 @@ function encodeInto(out, value, mode) {
       out.push(T.KIND_REFERENCE, box);
       return;
     }
+    if (box === undefined && mode !== T.MODE_COPY) {
+      // A Reference to a Node value: the guest gets a Reference object.
+      out.push(T.KIND_HOST_REF, [value, value.typeof]);
+      return;
+    }
+  }
+  if (mode === T.MODE_REFERENCE && !T.isPrimitive(value)) {
+    const ref = new Reference(value);
+    out.push(T.KIND_HOST_REF, [ref, ref.typeof]);
+    return;
   }
   if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
     if (typeof value === 'symbol') throw new TypeError('Unsupported type');
@@ -859,6 +869,20 @@ function startPolling() {
   setImmediate(pollLoop);
 }
 
+// A guest called a method of its Reference to a Node value: run it here and
+// encode the result for the guest (References stay References).
+function hostRefOp(ref, op, args) {
+  const result = ref[op](...args);
+  if (result instanceof Reference) {
+    const out = [];
+    encodeInto(out, result, T.MODE_DEFAULT);
+    return out;
+  }
+  if (T.isPrimitive(result)) return [T.KIND_PRIMITIVE, result];
+  if (typeof result === 'function') return [T.KIND_CALLBACK, result];
+  return [T.KIND_SERIALIZED, T.serialize(result)];
+}
+
 function encodeArg(value) {
   const out = [];
   encodeInto(out, value, T.MODE_DEFAULT);
@@ -873,6 +897,7 @@ native.setup(
   (promise) => {
     promise.catch(() => {});
   },
+  hostRefOp,
 );
 
 for (const C of [Isolate, Context, Script, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {

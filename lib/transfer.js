@@ -11,6 +11,7 @@ const KIND_SERIALIZED = 1;
 const KIND_REFERENCE = 2;
 const KIND_CALLBACK = 3;
 const KIND_DEREF = 4;
+const KIND_HOST_REF = 5;
 
 // Transfer mode codes shared with native code.
 const MODE_DEFAULT = 0;
@@ -80,6 +81,7 @@ module.exports = {
   KIND_REFERENCE,
   KIND_CALLBACK,
   KIND_DEREF,
+  KIND_HOST_REF,
   MODE_DEFAULT,
   MODE_COPY,
   MODE_EXTERNAL_COPY,

@@ -140,3 +140,34 @@ test('derefInto() puts the referenced value itself into its isolate, once', { ti
     message: 'Cannot dereference this into target isolate',
   });
 });
+
+test('a Reference to a Node value works from inside the guest', { timeout: 10000 }, async (t) => {
+  const { context, global } = setup(t);
+  const calls = [];
+  global.setSync('logRef', new ivm.Reference(function (...a) {
+    calls.push(a);
+    return a.length;
+  }));
+  assert.equal(context.evalSync('logRef.typeof'), 'function');
+  assert.equal(context.evalSync('logRef.applySync(undefined, [1, "x"])'), 2);
+  assert.deepEqual(calls, [[1, 'x']]);
+  const config = { a: 1, nested: { b: 2 } };
+  global.setSync('cfg', new ivm.Reference(config));
+  assert.equal(context.evalSync('cfg.getSync("a")'), 1);
+  assert.equal(context.evalSync('cfg.getSync("nested").typeof'), 'object');
+  assert.equal(context.evalSync('cfg.getSync("nested").getSync("b")'), 2);
+  assert.equal(context.evalSync('cfg.copySync().nested.b'), 2);
+  context.evalSync('cfg.setSync("c", 3)');
+  assert.equal(config.c, 3);
+  await context.eval('logRef.apply(undefined, ["later"]).then((n) => { globalThis.n = n })');
+  for (let i = 0; i < 1000 && context.evalSync('typeof globalThis.n') === 'undefined'; i++) {
+    await new Promise(setImmediate);
+  }
+  assert.equal(context.evalSync('globalThis.n'), 1);
+  assert.equal(
+    context.evalSync('try { cfg.deref() } catch (e) { e instanceof TypeError && e.message }'),
+    'Cannot dereference this from current isolate',
+  );
+  context.evalSync('cfg.release()');
+  assert.equal(context.evalSync('try { cfg.getSync("a") } catch (e) { e.message }'), 'Reference has been released');
+});

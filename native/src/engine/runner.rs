@@ -53,6 +53,8 @@ pub struct State {
     result_settlers: RefCell<Vec<(u64, crate::transfer::promise::Settler)>>,
     /// Settlers waiting for a guest promise.
     settlers: RefCell<HashMap<u64, crate::transfer::promise::Settler>>,
+    /// Node values that guest Reference objects of this isolate stand for.
+    host_refs: RefCell<HashMap<u64, (Arc<crate::node::host::HostRef>, v8::Weak<v8::Object>)>>,
     /// Node functions that guest functions of this isolate call.
     host_fns: RefCell<HashMap<u64, (Arc<HostFn>, v8::Weak<v8::Function>)>>,
 }
@@ -65,6 +67,7 @@ impl State {
             default_context: RefCell::new(None),
             spare_context: RefCell::new(None),
             host_fns: RefCell::new(HashMap::new()),
+            host_refs: RefCell::new(HashMap::new()),
             last_context: RefCell::new(None),
             current_seq: std::cell::Cell::new(0),
             result_settlers: RefCell::new(Vec::new()),
@@ -140,6 +143,16 @@ impl State {
     pub fn host_fn(&self, id: u64) -> Option<Arc<HostFn>> {
         self.host_fns.borrow().get(&id).map(|e| e.0.clone())
     }
+    pub fn add_host_ref(&self, id: u64, r: Arc<crate::node::host::HostRef>, weak: v8::Weak<v8::Object>) {
+        self.host_refs.borrow_mut().insert(id, (r, weak));
+    }
+    pub fn host_ref(&self, id: u64) -> Option<Arc<crate::node::host::HostRef>> {
+        self.host_refs.borrow().get(&id).map(|e| e.0.clone())
+    }
+    pub fn remove_host_ref(&self, id: u64) {
+        let e = self.host_refs.borrow_mut().remove(&id);
+        drop(e);
+    }
     pub fn remove_host_fn(&self, id: u64) {
         let e = self.host_fns.borrow_mut().remove(&id);
         drop(e);
@@ -198,6 +211,8 @@ impl State {
         drop(results);
         let fns = std::mem::take(&mut *self.host_fns.borrow_mut());
         drop(fns);
+        let refs = std::mem::take(&mut *self.host_refs.borrow_mut());
+        drop(refs);
         let handles = std::mem::take(&mut *self.handles.borrow_mut());
         drop(handles);
         self.default_context.borrow_mut().take();

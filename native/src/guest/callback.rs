@@ -10,7 +10,7 @@ use super::throw::throw_failure;
 use crate::engine::isolate::Call;
 use crate::engine::runner::{self, State};
 use crate::engine::wait::Slot;
-use crate::node::host::{CallbackMode, HostFn, MainReq, Reply};
+use crate::node::host::{CallbackMode, HostFn, MainReq, Reply, Target};
 use crate::transfer::capture::capture;
 use crate::transfer::materialize::materialize;
 use crate::transfer::{Failure, Mode, Outcome, Transfer};
@@ -76,7 +76,7 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
             settle_in_guest(scope, &st, out, rv);
         }
         CallbackMode::Ignored => {
-            hf.env.request(MainReq { target: hf.clone(), args: list, reply: Reply::Ignored });
+            hf.env.request(MainReq { target: Target::Fn(hf.clone()), args: list, reply: Reply::Ignored });
             rv.set_undefined();
         }
         CallbackMode::Async => {
@@ -93,7 +93,7 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
                     Box::new(|_| {}),
                 ));
             }));
-            hf.env.request(MainReq { target: hf.clone(), args: list, reply });
+            hf.env.request(MainReq { target: Target::Fn(hf.clone()), args: list, reply });
             rv.set(resolver.get_promise(scope).into());
         }
     }
@@ -103,9 +103,49 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
 /// running sync calls that arrive for this isolate meanwhile (Node may call
 /// back in from inside the callback).
 pub fn call_node_sync(scope: &mut v8::PinScope, st: &State, hf: &Arc<HostFn>, args: Vec<Transfer>) -> Outcome {
+    call_node(scope, st, &hf.env, Target::Fn(hf.clone()), args)
+}
+
+/// Runs `target` on Node's thread and waits for it (see `call_node_sync`).
+pub fn call_node(
+    scope: &mut v8::PinScope,
+    st: &State,
+    env: &Arc<crate::node::envlink::EnvLink>,
+    target: Target,
+    args: Vec<Transfer>,
+) -> Outcome {
     let slot = Slot::<Outcome>::new();
-    hf.env.request(MainReq { target: hf.clone(), args, reply: Reply::Sync(slot.clone()) });
+    env.request(MainReq { target, args, reply: Reply::Sync(slot.clone()) });
     slot.wait(|| runner::serve_nested(scope, st))
+}
+
+/// Queues `target` on Node's thread; the returned promise settles with it.
+pub fn call_node_async<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    env: &Arc<crate::node::envlink::EnvLink>,
+    target: Target,
+    args: Vec<Transfer>,
+) -> Option<v8::Local<'s, v8::Promise>> {
+    let resolver = v8::PromiseResolver::new(scope)?;
+    let rid = st.keep_resolver(scope, resolver);
+    let host = st.host.clone();
+    let reply = Reply::Async(Box::new(move |out: Outcome| {
+        host.submit_task(Call::new(
+            Box::new(move |iso, st| {
+                st.settle_resolver(iso, rid, out);
+                Ok(Transfer::Undefined)
+            }),
+            None,
+            Box::new(|_| {}),
+        ));
+    }));
+    env.request(MainReq { target, args, reply });
+    Some(resolver.get_promise(scope))
+}
+
+pub fn settle_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, out: Outcome, rv: &mut v8::ReturnValue<'s, v8::Value>) {
+    settle_in_guest(scope, st, out, rv)
 }
 
 fn settle_in_guest<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, out: Outcome, rv: &mut v8::ReturnValue<'s, v8::Value>) {

@@ -2,4 +2,5 @@
 //! guest code (Callbacks), and errors thrown into guests.
 
 pub mod callback;
+pub mod reference;
 pub mod throw;

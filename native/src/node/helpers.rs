@@ -16,13 +16,14 @@ pub const WRAP_FUNCTION: usize = 7;
 pub const ENCODE_ARG: usize = 8;
 pub const AWAIT_THEN: usize = 9;
 pub const MARK_HANDLED: usize = 10;
-const COUNT: usize = 11;
+pub const HOST_REF_OP: usize = 11;
+const COUNT: usize = 12;
 
 struct Helpers(Vec<Root<JsFunction>>);
 
 static HELPERS: LocalKey<Helpers> = LocalKey::new();
 
-/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop, wrapFunction, encodeArg, awaitThen, markHandled)`
+/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop, wrapFunction, encodeArg, awaitThen, markHandled, hostRefOp)`
 pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut fns = Vec::with_capacity(COUNT);
     for i in 0..COUNT {

@@ -34,8 +34,24 @@ pub enum Reply {
     Ignored,
 }
 
+/// A Node value a guest holds a Reference to (`new ivm.Reference(value)`
+/// passed in): the JS layer's Reference object and its `typeof`.
+pub struct HostRef {
+    pub env: Arc<EnvLink>,
+    pub obj: Root<JsObject>,
+    pub type_of: String,
+}
+
+/// What a call into Node runs.
+pub enum Target {
+    /// A Callback: call the function.
+    Fn(Arc<HostFn>),
+    /// A method of a Node-side Reference (`applySync`, `getSync`...).
+    Ref(Arc<HostRef>, &'static str),
+}
+
 pub struct MainReq {
-    pub target: Arc<HostFn>,
+    pub target: Target,
     pub args: Vec<Transfer>,
     pub reply: Reply,
 }
@@ -92,6 +108,19 @@ fn thrown<'a>(cx: &mut impl Context<'a>, e: Handle<'a, JsValue>) -> Failure {
 /// promise is awaited first.
 pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
     let MainReq { target, args, reply } = req;
+    if let Target::Ref(r, op) = &target {
+        let outcome = match cx.try_catch(|cx| ref_op(cx, r, op, args)) {
+            Ok(t) => Ok(t),
+            Err(e) => Err(thrown(cx, e)),
+        };
+        match reply {
+            Reply::Sync(slot) => slot.put(outcome),
+            Reply::Async(done) => done(outcome),
+            Reply::Ignored => {}
+        }
+        return;
+    }
+    let Target::Fn(target) = target else { return };
     let r = cx.try_catch(|cx| {
         let f = target.func.to_inner(cx);
         let mut values = Vec::with_capacity(args.len());
@@ -152,4 +181,22 @@ fn await_then<'a>(cx: &mut impl Context<'a>, promise: Handle<'a, JsValue>, done:
         Ok(_) => Ok(()),
         Err(_) => Err(slot.lock().take().unwrap_or_else(|| Box::new(|_| {}))),
     }
+}
+
+/// Runs a Reference method on the Node side for a guest; the JS layer does
+/// the work and encodes the result for the guest.
+fn ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: Vec<Transfer>) -> NeonResult<Transfer> {
+    let obj = r.obj.to_inner(cx).upcast();
+    let op = cx.string(op).upcast();
+    let list = cx.empty_array();
+    for (i, a) in args.into_iter().enumerate() {
+        let v = to_js(cx, a)?;
+        list.set(cx, i as u32, v)?;
+    }
+    let pair = helpers::call(cx, helpers::HOST_REF_OP, &[obj, op, list.upcast()])?;
+    let pair = pair.downcast_or_throw::<JsArray, _>(cx)?;
+    let kind: Handle<JsNumber> = pair.get(cx, 0)?;
+    let kind = kind.value(cx) as u32;
+    let payload: Handle<JsValue> = pair.get(cx, 1)?;
+    decode(cx, kind, payload)
 }

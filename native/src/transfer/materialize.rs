@@ -35,6 +35,7 @@ pub fn materialize<'s>(
             // exists; refuse them like any other non-transferable value.
             return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
         }
+        Transfer::HostRef(r) => crate::guest::reference::make(scope, state, r)?.into(),
         Transfer::Callback(hf) => crate::guest::callback::make_function(scope, state, hf)?.into(),
         Transfer::Handles(..) | Transfer::Record(_) | Transfer::List(_) => {
             return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));

@@ -31,6 +31,8 @@ pub enum Transfer {
     Deref(Arc<Remote>),
     /// A guest function, callable from Node (arguments and result copied).
     Function(Arc<Remote>, String, i32),
+    /// A Node value a guest may hold a Reference to.
+    HostRef(Arc<crate::node::host::HostRef>),
     /// A Node function guests may call.
     Callback(Arc<crate::node::host::HostFn>),
     /// Raw handle-table ids of a new Context, Script...: wrapped by the caller.

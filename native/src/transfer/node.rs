@@ -29,6 +29,8 @@ pub mod kind {
     pub const CALLBACK: u32 = 3;
     /// The handle of a Reference whose `derefInto()` result is being sent.
     pub const DEREF: u32 = 4;
+    /// `[reference, typeof]`: a Reference to a Node value.
+    pub const HOST_REF: u32 = 5;
 }
 
 /// Reads a JS value if it is a primitive (not a symbol).
@@ -131,6 +133,14 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
             }
             Ok(Transfer::Deref(b.remote.clone()))
         }
+        kind::HOST_REF => {
+            let pair = payload.downcast_or_throw::<JsArray, _>(cx)?;
+            let obj: Handle<JsObject> = pair.get(cx, 0)?;
+            let t: Handle<JsString> = pair.get(cx, 1)?;
+            let type_of = t.value(cx);
+            let env = crate::node::envlink::link(cx);
+            Ok(Transfer::HostRef(Arc::new(crate::node::host::HostRef { env, obj: obj.root(cx), type_of })))
+        }
         kind::CALLBACK => {
             use crate::node::host::{host_fn, CallbackMode};
             if let Ok(f) = payload.downcast::<JsFunction, _>(cx) {
@@ -193,6 +203,7 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         }
         Transfer::Callback(hf) => hf.func.to_inner(cx).upcast(),
         Transfer::Deref(_) => cx.undefined().upcast(),
+        Transfer::HostRef(r) => r.obj.to_inner(cx).upcast(),
         Transfer::Handles(ids, iso) => {
             let arr = cx.empty_array();
             for (i, id) in ids.into_iter().enumerate() {

@@ -1,0 +1,144 @@
+//! A Reference to a Node value, as a guest sees it: an object with
+//! isolated-vm's Reference methods, each of which runs the method on the
+//! Node side (sync, async or ignored) and transfers the result back.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::callback::{call_node, call_node_async, settle_value};
+use super::throw::throw_failure;
+use crate::engine::runner::State;
+use crate::node::host::{HostRef, MainReq, Reply, Target};
+use crate::transfer::capture::capture;
+use crate::transfer::{Failure, Mode};
+
+#[derive(Clone, Copy)]
+enum Variant {
+    Sync,
+    Async,
+    Ignored,
+}
+
+/// (method, Node-side method it runs, how the guest gets the result)
+const METHODS: &[(&str, &str, Variant)] = &[
+    ("applySync", "applySync", Variant::Sync),
+    ("apply", "applySync", Variant::Async),
+    ("applyIgnored", "applySync", Variant::Ignored),
+    ("getSync", "getSync", Variant::Sync),
+    ("get", "getSync", Variant::Async),
+    ("setSync", "setSync", Variant::Sync),
+    ("set", "setSync", Variant::Async),
+    ("setIgnored", "setSync", Variant::Ignored),
+    ("deleteSync", "deleteSync", Variant::Sync),
+    ("delete", "deleteSync", Variant::Async),
+    ("deleteIgnored", "deleteSync", Variant::Ignored),
+    ("copySync", "copySync", Variant::Sync),
+    ("copy", "copySync", Variant::Async),
+];
+
+const RELEASE: u32 = 100;
+const DEREF: u32 = 101;
+const DEREF_INTO: u32 = 102;
+
+fn key<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Private> {
+    let name = v8::String::new(scope, "v8-isolates#reference").unwrap();
+    v8::Private::for_api(scope, Some(name))
+}
+
+/// Makes the guest object for a Reference to a Node value.
+pub fn make<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, r: Arc<HostRef>) -> Result<v8::Local<'s, v8::Object>, Failure> {
+    let id = st.next_id();
+    let obj = v8::Object::new(scope);
+    let k = key(scope);
+    let idv = v8::BigInt::new_from_u64(scope, id);
+    obj.set_private(scope, k, idv.into());
+    let t = v8::String::new(scope, "typeof").unwrap();
+    let tv = v8::String::new(scope, &r.type_of).unwrap();
+    obj.define_own_property(scope, t.into(), tv.into(), v8::PropertyAttribute::READ_ONLY);
+    let mut methods: Vec<(&str, u32)> = METHODS.iter().enumerate().map(|(i, m)| (m.0, i as u32)).collect();
+    methods.extend([("release", RELEASE), ("deref", DEREF), ("derefInto", DEREF_INTO)]);
+    for (name, code) in methods {
+        let data = v8::Integer::new_from_unsigned(scope, code);
+        let f = v8::Function::builder(method)
+            .data(data.into())
+            .constructor_behavior(v8::ConstructorBehavior::Throw)
+            .build(scope)
+            .ok_or_else(|| Failure::error("Could not create a Reference"))?;
+        let n = v8::String::new(scope, name).unwrap();
+        f.set_name(n);
+        obj.define_own_property(scope, n.into(), f.into(), v8::PropertyAttribute::READ_ONLY | v8::PropertyAttribute::DONT_ENUM);
+    }
+    let weak = v8::Weak::with_finalizer(
+        scope,
+        obj,
+        Box::new(move |iso: &mut v8::Isolate| {
+            if let Some(st) = iso.get_slot::<Rc<State>>() {
+                st.remove_host_ref(id);
+            }
+        }),
+    );
+    st.add_host_ref(id, r, weak);
+    Ok(obj)
+}
+
+fn method<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
+    let r = catch_unwind(AssertUnwindSafe(|| run(scope, &args, &mut rv)));
+    if r.is_err() {
+        let msg = v8::String::new(scope, "internal error in v8-isolates (panic in a Reference method)").unwrap();
+        let e = v8::Exception::error(scope, msg);
+        scope.throw_exception(e);
+    }
+}
+
+fn run<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArguments<'s>, rv: &mut v8::ReturnValue<'s, v8::Value>) {
+    let Some(st) = scope.get_slot::<Rc<State>>().cloned() else { return };
+    let code = args.data().uint32_value(scope).unwrap_or(u32::MAX);
+    let k = key(scope);
+    let id = args.this().get_private(scope, k).and_then(|v| v8::Local::<v8::BigInt>::try_from(v).ok()).map(|b| b.u64_value().0);
+    let Some(r) = id.and_then(|id| st.host_ref(id)) else {
+        return throw_failure(scope, &st, Failure::error("Reference has been released"));
+    };
+    match code {
+        RELEASE => {
+            if let Some(id) = id {
+                st.remove_host_ref(id);
+            }
+            return rv.set_undefined();
+        }
+        DEREF | DEREF_INTO => {
+            let msg = if code == DEREF {
+                "Cannot dereference this from current isolate"
+            } else {
+                "Cannot dereference this into target isolate"
+            };
+            return throw_failure(scope, &st, Failure::type_error(msg));
+        }
+        _ => {}
+    }
+    let Some(&(_, op, variant)) = METHODS.get(code as usize) else { return };
+    let mut list = Vec::with_capacity(args.length() as usize);
+    for i in 0..args.length() {
+        match capture(scope, &st, args.get(i), Mode::Copy) {
+            Ok(t) => list.push(t),
+            Err(f) => return throw_failure(scope, &st, f),
+        }
+    }
+    let env = r.env.clone();
+    let target = Target::Ref(r, op);
+    match variant {
+        Variant::Sync => {
+            let out = call_node(scope, &st, &env, target, list);
+            settle_value(scope, &st, out, rv);
+        }
+        Variant::Async => {
+            if let Some(p) = call_node_async(scope, &st, &env, target, list) {
+                rv.set(p.into());
+            }
+        }
+        Variant::Ignored => {
+            env.request(MainReq { target, args: list, reply: Reply::Ignored });
+            rv.set_undefined();
+        }
+    }
+}
