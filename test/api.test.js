@@ -265,7 +265,7 @@ test('a Reference into an isolate cannot be dereferenced from Node', { timeout: 
 
 test(
   'a Reference can be passed back into its isolate as an argument',
-  { timeout: 10000, todo: 'BUG: References are not transferable into guests (known gap: no guest-side API yet)' },
+  { timeout: 10000 },
   (t) => {
     const { context, global } = setup(t);
     assert.equal(context.evalClosureSync('return $0.typeof', [global]), 'object');

@@ -171,3 +171,16 @@ test('a Reference to a Node value works from inside the guest', { timeout: 10000
   context.evalSync('cfg.release()');
   assert.equal(context.evalSync('try { cfg.getSync("a") } catch (e) { e.message }'), 'Reference has been released');
 });
+
+test('a Reference into an isolate sent back in is a Reference object there', { timeout: 10000 }, async (t) => {
+  const { context, global } = setup(t);
+  const math = global.getSync('Math');
+  assert.equal(context.evalClosureSync('return $0.typeof + ":" + $0.getSync("PI")', [math]), `object:${Math.PI}`);
+  context.evalSync('globalThis.mul = (a, b) => a * b');
+  const mul = global.getSync('mul', { reference: true });
+  assert.equal(context.evalClosureSync('return $0.applySync(undefined, [6, 7])', [mul]), 42);
+  await context.evalClosure('$0.apply(undefined, [2, 3]).then((v) => { globalThis.pv = v })', [mul]);
+  assert.equal(context.evalSync('pv'), 6);
+  const num = context.evalSync('7', { reference: true });
+  assert.equal(context.evalClosureSync('try { $0.getSync("x") } catch (e) { return e.message }', [num]), 'Reference is not an object');
+});

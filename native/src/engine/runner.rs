@@ -2,6 +2,7 @@
 //! queues, and runs every call in order (sync calls first).
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,7 +55,7 @@ pub struct State {
     /// Settlers waiting for a guest promise.
     settlers: RefCell<HashMap<u64, crate::transfer::promise::Settler>>,
     /// Node values that guest Reference objects of this isolate stand for.
-    host_refs: RefCell<HashMap<u64, (Arc<crate::node::host::HostRef>, v8::Weak<v8::Object>)>>,
+    host_refs: RefCell<HashMap<u64, (Rc<crate::guest::reference::Backing>, v8::Weak<v8::Object>)>>,
     /// Node functions that guest functions of this isolate call.
     host_fns: RefCell<HashMap<u64, (Arc<HostFn>, v8::Weak<v8::Function>)>>,
 }
@@ -143,10 +144,10 @@ impl State {
     pub fn host_fn(&self, id: u64) -> Option<Arc<HostFn>> {
         self.host_fns.borrow().get(&id).map(|e| e.0.clone())
     }
-    pub fn add_host_ref(&self, id: u64, r: Arc<crate::node::host::HostRef>, weak: v8::Weak<v8::Object>) {
-        self.host_refs.borrow_mut().insert(id, (r, weak));
+    pub fn add_host_ref(&self, id: u64, r: crate::guest::reference::Backing, weak: v8::Weak<v8::Object>) {
+        self.host_refs.borrow_mut().insert(id, (Rc::new(r), weak));
     }
-    pub fn host_ref(&self, id: u64) -> Option<Arc<crate::node::host::HostRef>> {
+    pub fn host_ref(&self, id: u64) -> Option<Rc<crate::guest::reference::Backing>> {
         self.host_refs.borrow().get(&id).map(|e| e.0.clone())
     }
     pub fn remove_host_ref(&self, id: u64) {

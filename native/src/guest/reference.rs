@@ -46,15 +46,44 @@ fn key<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Private> {
     v8::Private::for_api(scope, Some(name))
 }
 
+/// What a guest Reference object stands for.
+pub enum Backing {
+    /// A Node value: methods run on Node's thread.
+    Host(Arc<HostRef>),
+    /// A value of this isolate (a Reference sent back into its own isolate):
+    /// methods run right here.
+    Local(v8::Global<v8::Value>),
+}
+
 /// Makes the guest object for a Reference to a Node value.
 pub fn make<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, r: Arc<HostRef>) -> Result<v8::Local<'s, v8::Object>, Failure> {
+    let t = r.type_of.clone();
+    make_with(scope, st, Backing::Host(r), &t)
+}
+
+/// Makes the guest object for a Reference to a value of this isolate.
+pub fn make_local<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    value: v8::Global<v8::Value>,
+    type_of: &str,
+) -> Result<v8::Local<'s, v8::Object>, Failure> {
+    make_with(scope, st, Backing::Local(value), type_of)
+}
+
+fn make_with<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    backing: Backing,
+    type_of: &str,
+) -> Result<v8::Local<'s, v8::Object>, Failure> {
     let id = st.next_id();
     let obj = v8::Object::new(scope);
     let k = key(scope);
     let idv = v8::BigInt::new_from_u64(scope, id);
     obj.set_private(scope, k, idv.into());
     let t = v8::String::new(scope, "typeof").unwrap();
-    let tv = v8::String::new(scope, &r.type_of).unwrap();
+    let tv = v8::String::new(scope, type_of).unwrap();
     obj.define_own_property(scope, t.into(), tv.into(), v8::PropertyAttribute::READ_ONLY);
     let mut methods: Vec<(&str, u32)> = METHODS.iter().enumerate().map(|(i, m)| (m.0, i as u32)).collect();
     methods.extend([("release", RELEASE), ("deref", DEREF), ("derefInto", DEREF_INTO)]);
@@ -78,7 +107,7 @@ pub fn make<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, r: Arc<HostRef>) -
             }
         }),
     );
-    st.add_host_ref(id, r, weak);
+    st.add_host_ref(id, backing, weak);
     Ok(obj)
 }
 
@@ -117,6 +146,10 @@ fn run<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgument
         _ => {}
     }
     let Some(&(_, op, variant)) = METHODS.get(code as usize) else { return };
+    let r = match &*r {
+        Backing::Host(r) => r.clone(),
+        Backing::Local(v) => return local(scope, &st, v, op, variant, args, rv),
+    };
     let mut list = Vec::with_capacity(args.length() as usize);
     for i in 0..args.length() {
         match capture(scope, &st, args.get(i), Mode::Copy) {
@@ -140,5 +173,89 @@ fn run<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgument
             env.request(MainReq { target, args: list, reply: Reply::Ignored });
             rv.set_undefined();
         }
+    }
+}
+
+/// A method of a Reference to a value of this isolate, run in place.
+fn local<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    target: &v8::Global<v8::Value>,
+    op: &str,
+    variant: Variant,
+    args: &v8::FunctionCallbackArguments<'s>,
+    rv: &mut v8::ReturnValue<'s, v8::Value>,
+) {
+    let target = v8::Local::new(scope, target);
+    let out: Option<v8::Local<v8::Value>> = {
+        v8::tc_scope!(let tc, scope);
+        let r = match op {
+            "applySync" => match v8::Local::<v8::Function>::try_from(target) {
+                Ok(f) => {
+                    let recv = args.get(0);
+                    let list = args.get(1);
+                    let mut values = Vec::new();
+                    if let Ok(a) = v8::Local::<v8::Array>::try_from(list) {
+                        for i in 0..a.length() {
+                            values.push(a.get_index(tc, i).unwrap_or_else(|| v8::undefined(tc).into()));
+                        }
+                    }
+                    f.call(tc, recv, &values)
+                }
+                Err(_) => {
+                    let m = v8::String::new(tc, "Reference is not a function").unwrap();
+                    let e = v8::Exception::type_error(tc, m);
+                    tc.throw_exception(e);
+                    None
+                }
+            },
+            "getSync" | "setSync" | "deleteSync" => match v8::Local::<v8::Object>::try_from(target) {
+                Ok(o) => {
+                    let k = args.get(0);
+                    match op {
+                        "getSync" => o.get(tc, k),
+                        "setSync" => o.set(tc, k, args.get(1)).map(|b| v8::Boolean::new(tc, b).into()),
+                        _ => o.delete(tc, k).map(|b| v8::Boolean::new(tc, b).into()),
+                    }
+                }
+                Err(_) => {
+                    let m = v8::String::new(tc, "Reference is not an object").unwrap();
+                    let e = v8::Exception::type_error(tc, m);
+                    tc.throw_exception(e);
+                    None
+                }
+            },
+            _ => match crate::transfer::serde::serialize(tc, target) {
+                Ok(s) => crate::transfer::serde::deserialize(tc, &s).ok(),
+                Err(_) => None,
+            },
+        };
+        if r.is_none() && tc.has_caught() && !tc.has_terminated() {
+            let e = tc.exception().unwrap();
+            match variant {
+                Variant::Async => {
+                    let resolver = v8::PromiseResolver::new(tc).unwrap();
+                    resolver.reject(tc, e);
+                    rv.set(resolver.get_promise(tc).into());
+                    return;
+                }
+                _ => {
+                    tc.rethrow();
+                    return;
+                }
+            }
+        }
+        r
+    };
+    let _ = st;
+    let v = out.unwrap_or_else(|| v8::undefined(scope).into());
+    match variant {
+        Variant::Sync => rv.set(v),
+        Variant::Async => {
+            let resolver = v8::PromiseResolver::new(scope).unwrap();
+            resolver.resolve(scope, v);
+            rv.set(resolver.get_promise(scope).into());
+        }
+        Variant::Ignored => rv.set_undefined(),
     }
 }

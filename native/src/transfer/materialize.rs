@@ -30,6 +30,11 @@ pub fn materialize<'s>(
             let (value, _) = state.value(remote.id).ok_or_else(|| Failure::error("Reference has been released"))?;
             v8::Local::new(scope, value)
         }
+        Transfer::Reference(remote, type_of) if remote.host().id == state.host.id => {
+            // A Reference coming back into its own isolate: a Reference object.
+            let (value, _) = state.value(remote.id).ok_or_else(|| Failure::error("Reference has been released"))?;
+            crate::guest::reference::make_local(scope, state, value, type_of.as_str())?.into()
+        }
         Transfer::Reference(..) | Transfer::Function(..) => {
             // References are not usable inside guests until the guest API
             // exists; refuse them like any other non-transferable value.
