@@ -249,6 +249,98 @@ const scenarios = [
       return { value: median(times), maxMs: Math.max(...times) };
     },
   },
+  // --- Transfer model (issue 3) ---
+  {
+    name: 'guestToHostSync',
+    title: 'guest -> host sync call (Reference.applySync in the guest), outer call sync',
+    unit: 'us',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 1.0 },
+    async run(ivm, { quick }) {
+      const n = quick ? 5000 : 20000;
+      const { context } = warmContext(ivm);
+      context.global.setSync('hostFn', new ivm.Reference((a, b) => a + b));
+      context.evalSync(`globalThis.loop = (n) => { let s = 0; for (let i = 0; i < n; i++) s += hostFn.applySync(undefined, [i, 1]); return s }`);
+      context.evalSync('loop(2000)');
+      const t0 = now();
+      context.evalSync(`loop(${n})`);
+      return { value: (msSince(t0) * 1000) / n };
+    },
+  },
+  {
+    name: 'guestToHostSyncAsync',
+    title: 'guest -> host sync call (Reference.applySync in the guest), outer call async',
+    unit: 'us',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 0.5 },
+    async run(ivm, { quick }) {
+      const n = quick ? 5000 : 20000;
+      const { context } = warmContext(ivm);
+      context.global.setSync('hostFn', new ivm.Reference((a, b) => a + b));
+      context.evalSync(`globalThis.loop = (n) => { let s = 0; for (let i = 0; i < n; i++) s += hostFn.applySync(undefined, [i, 1]); return s }`);
+      await context.eval('loop(2000)');
+      const t0 = now();
+      await context.eval(`loop(${n})`);
+      return { value: (msSince(t0) * 1000) / n };
+    },
+  },
+  {
+    name: 'callback',
+    title: 'sync Callback called from the guest, outer call sync',
+    unit: 'us',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 1.0 },
+    async run(ivm, { quick }) {
+      const n = quick ? 5000 : 20000;
+      const { context } = warmContext(ivm);
+      context.global.setSync('cb', new ivm.Callback((a, b) => a + b));
+      context.evalSync(`globalThis.loop = (n) => { let s = 0; for (let i = 0; i < n; i++) s += cb(i, 1); return s }`);
+      context.evalSync('loop(2000)');
+      const t0 = now();
+      context.evalSync(`loop(${n})`);
+      return { value: (msSince(t0) * 1000) / n };
+    },
+  },
+  {
+    name: 'copy1MiB',
+    title: 'a 1 MiB buffer copied in (ExternalCopy.copyInto) and out (copy: true)',
+    unit: 'ms',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 1.0 },
+    async run(ivm, { quick }) {
+      const { context } = warmContext(ivm);
+      const buf = new Uint8Array(1 << 20).fill(7);
+      const reps = quick ? 20 : 50;
+      const times = [];
+      for (let i = 0; i < reps + 5; i++) {
+        const t0 = now();
+        context.global.setSync('b', new ivm.ExternalCopy(buf).copyInto());
+        context.evalSync('b', { copy: true });
+        if (i >= 5) times.push(msSince(t0));
+      }
+      return { value: median(times) };
+    },
+  },
+  {
+    name: 'graph10k',
+    title: 'a 10k-object graph copied in and out',
+    unit: 'ms',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: 0.5 },
+    async run(ivm, { quick }) {
+      const { context } = warmContext(ivm);
+      const graph = { items: Array.from({ length: 10000 }, (_, i) => ({ id: i, name: `n${i}`, tags: [i % 7] })) };
+      const reps = quick ? 5 : 15;
+      const times = [];
+      for (let i = 0; i < reps + 2; i++) {
+        const t0 = now();
+        context.global.setSync('g', graph, { copy: true });
+        context.evalSync('g', { copy: true });
+        if (i >= 2) times.push(msSince(t0));
+      }
+      return { value: median(times) };
+    },
+  },
 ];
 
 module.exports = scenarios;
