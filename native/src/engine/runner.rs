@@ -425,16 +425,19 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
 
 /// Runs the sync calls that arrive for this isolate while its thread waits
 /// inside a call (guest -> Node -> guest re-entrancy). Cheap when idle.
-pub fn serve_nested(iso: &mut v8::Isolate, st: &State) {
+pub fn serve_nested(iso: &mut v8::Isolate, st: &State) -> bool {
     INBOX.with(|i| {
-        let Some(inbox) = &*i.borrow() else { return };
+        let Some(inbox) = &*i.borrow() else { return false };
+        let mut worked = false;
         while let Some(call) = st.host.take_mailbox() {
             run_call(iso, st, call);
+            worked = true;
         }
         if inbox.sync_rx.is_empty() {
-            return;
+            return worked;
         }
         while let Ok(m) = inbox.sync_rx.try_recv() {
+            worked = true;
             match m {
                 Msg::Call(call) => run_call(iso, st, call),
                 Msg::Release(id) => st.remove(id),
@@ -443,7 +446,8 @@ pub fn serve_nested(iso: &mut v8::Isolate, st: &State) {
                 Msg::Dispose | Msg::Wake => {}
             }
         }
-    });
+        worked
+    })
 }
 
 /// Runs V8's foreground tasks (GC finalisation, FinalizationRegistry...). They

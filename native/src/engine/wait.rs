@@ -79,45 +79,51 @@ impl<T> Slot<T> {
     /// Waits for the value. `service` runs while waiting (it must be cheap
     /// when there is nothing to do), for work that arrives for this thread
     /// while it waits; its argument says whether the thread has started
-    /// parking. If it returns false the wait is abandoned (None).
-    pub fn wait_or(&self, mut service: impl FnMut(bool) -> bool) -> Option<T> {
-        let start = std::time::Instant::now();
+    /// parking. Work done restarts the spin (more is likely to follow).
+    pub fn wait_or(&self, mut service: impl FnMut(bool) -> Step) -> Option<T> {
+        let mut start = std::time::Instant::now();
         let mut i = 0u32;
-        loop {
-            i = i.wrapping_add(1);
-            if i >= SPIN && i % 64 == 0 && start.elapsed() > SPIN_TIME {
-                break;
-            }
-            if let Some(v) = self.try_take() {
-                return Some(v);
-            }
-            if !service(false) {
-                return None;
-            }
-            relax(i);
-        }
+        let mut parked = false;
         loop {
             if let Some(v) = self.try_take() {
                 return Some(v);
             }
-            if !service(true) {
-                return None;
+            match service(parked) {
+                Step::Abandon => return None,
+                Step::Worked => {
+                    start = std::time::Instant::now();
+                    i = 0;
+                    parked = false;
+                    continue;
+                }
+                Step::Idle => {}
             }
-            if let Some(v) = self.try_take() {
-                return Some(v);
+            if !parked {
+                i = i.wrapping_add(1);
+                if i >= SPIN && i % 64 == 0 && start.elapsed() > SPIN_TIME {
+                    parked = true;
+                    continue;
+                }
+                relax(i);
+            } else {
+                std::thread::park_timeout(std::time::Duration::from_millis(20));
             }
-            std::thread::park_timeout(std::time::Duration::from_millis(20));
         }
     }
 
-    /// Waits for the value, running `service` meanwhile (see `wait_or`).
-    pub fn wait(&self, mut service: impl FnMut()) -> T {
-        self.wait_or(|_| {
-            service();
-            true
-        })
-        .expect("a wait that is never abandoned")
+    /// Waits for the value, running `service` meanwhile (see `wait_or`); the
+    /// service returns whether it did any work.
+    pub fn wait(&self, mut service: impl FnMut() -> bool) -> T {
+        self.wait_or(|_| if service() { Step::Worked } else { Step::Idle })
+            .expect("a wait that is never abandoned")
     }
+}
+
+/// What a waiter's service step did.
+pub enum Step {
+    Idle,
+    Worked,
+    Abandon,
 }
 
 #[cfg(test)]
@@ -133,7 +139,7 @@ mod tests {
                 std::thread::sleep(std::time::Duration::from_millis(delay));
                 filler.put(7);
             });
-            assert_eq!(slot.wait(|| {}), 7);
+            assert_eq!(slot.wait(|| false), 7);
             t.join().unwrap();
         }
     }
@@ -143,7 +149,7 @@ mod tests {
         let slot = Slot::<u32>::new();
         slot.put(1);
         slot.put(2);
-        assert_eq!(slot.wait(|| {}), 1);
+        assert_eq!(slot.wait(|| false), 1);
     }
 
     #[test]
@@ -152,7 +158,11 @@ mod tests {
         let mut calls = 0;
         let r = slot.wait_or(|_| {
             calls += 1;
-            calls < 10
+            if calls < 10 {
+                Step::Idle
+            } else {
+                Step::Abandon
+            }
         });
         assert_eq!(r, None);
         assert_eq!(calls, 10);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use neon::prelude::*;
 
 use crate::engine::isolate::{Call, IsolateHost, Job};
-use crate::engine::wait::Slot;
+use crate::engine::wait::{Slot, Step};
 use crate::transfer::node::{failure_to_js, to_js};
 use crate::transfer::{Failure, Outcome};
 
@@ -74,8 +74,8 @@ pub fn dispatch<'a>(
             let mut give_up: Option<Instant> = None;
             let mut terminating = false;
             let out = slot.wait_or(|parked| {
-                if link.has_calls() {
-                    super::envlink::serve_calls(cx);
+                if link.has_calls() && super::envlink::serve_calls(cx) > 0 {
+                    return Step::Worked;
                 }
                 if parked && probe.get_or_insert_with(Instant::now).elapsed() > Duration::from_millis(50) {
                     // If this Node environment is being torn down (a worker
@@ -87,7 +87,11 @@ pub fn dispatch<'a>(
                         give_up = Some(Instant::now() + Duration::from_secs(1));
                     }
                 }
-                give_up.is_none_or(|t| Instant::now() < t)
+                if give_up.is_none_or(|t| Instant::now() < t) {
+                    Step::Idle
+                } else {
+                    Step::Abandon
+                }
             });
             recycle(slot);
             if terminating {
