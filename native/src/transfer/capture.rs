@@ -43,6 +43,27 @@ pub fn string(scope: &mut v8::PinScope, s: v8::Local<v8::String>) -> Transfer {
     }
 }
 
+/// A small dense array of primitives (an argument list, typically), copied
+/// without the serializer; None for anything else.
+fn small_array<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Option<Transfer> {
+    let a = v8::Local::<v8::Array>::try_from(v).ok()?;
+    let len = a.length();
+    if len > 16 {
+        return None;
+    }
+    // Extra own properties (or holes) must go through the structured clone.
+    let names = a.get_own_property_names(scope, Default::default())?;
+    if names.length() != len {
+        return None;
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    for i in 0..len {
+        let e = a.get_index(scope, i)?;
+        out.push(primitive(scope, e)?);
+    }
+    Some(Transfer::List(out))
+}
+
 pub fn type_of(v: v8::Local<v8::Value>) -> Typeof {
     if v.is_undefined() {
         Typeof::Undefined
@@ -99,6 +120,11 @@ pub fn capture<'s>(
             return Ok(Transfer::Function(remote, name, length));
         }
         return Ok(Transfer::Undefined);
+    }
+    if mode == Mode::Copy {
+        if let Some(t) = small_array(scope, v) {
+            return Ok(t);
+        }
     }
     match mode {
         Mode::Copy if v.is_symbol() => Err(Failure::type_error("Unsupported type")),

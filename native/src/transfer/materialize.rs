@@ -42,7 +42,14 @@ pub fn materialize<'s>(
         }
         Transfer::HostRef(r) => crate::guest::reference::make(scope, state, r)?.into(),
         Transfer::Callback(hf) => crate::guest::callback::make_function(scope, state, hf)?.into(),
-        Transfer::Handles(..) | Transfer::Record(_) | Transfer::List(_) => {
+        Transfer::List(items) => {
+            let mut values = Vec::with_capacity(items.len());
+            for t in items {
+                values.push(materialize(scope, state, t)?);
+            }
+            v8::Array::new_with_elements(scope, &values).into()
+        }
+        Transfer::Handles(..) | Transfer::Record(_) => {
             return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
         }
     })
