@@ -80,21 +80,9 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
             rv.set_undefined();
         }
         CallbackMode::Async => {
-            let Some(resolver) = v8::PromiseResolver::new(scope) else { return };
-            let rid = st.keep_resolver(scope, resolver);
-            let host = st.host.clone();
-            let reply = Reply::Async(Box::new(move |out: Outcome| {
-                host.submit_task(Call::new(
-                    Box::new(move |iso, st| {
-                        st.settle_resolver(iso, rid, out);
-                        Ok(Transfer::Undefined)
-                    }),
-                    None,
-                    Box::new(|_| {}),
-                ));
-            }));
-            hf.env.request(MainReq { target: Target::Fn(hf.clone()), args: list, reply });
-            rv.set(resolver.get_promise(scope).into());
+            if let Some(p) = call_node_async(scope, &st, &hf.env, Target::Fn(hf.clone()), list) {
+                rv.set(p.into());
+            }
         }
     }
 }
