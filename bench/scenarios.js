@@ -41,6 +41,32 @@ const WORK = `globalThis.work = function (n) {
   return s;
 }`;
 
+// A guest loop calling a Node function `n` times: through a Reference
+// (`hostFn.applySync`) or a Callback (`hostFn(...)`), inside a sync or an
+// async outer call. The value is µs per guest -> host call.
+function guestToHost(name, title, ratio, kind, asyncOuter) {
+  return {
+    name,
+    title,
+    unit: 'us',
+    direction: 'lower',
+    target: { on: 'ratio', op: '<=', value: ratio },
+    async run(ivm, { quick }) {
+      const n = quick ? 5000 : 20000;
+      const { context } = warmContext(ivm);
+      const add = (a, b) => a + b;
+      context.global.setSync('hostFn', kind === 'reference' ? new ivm.Reference(add) : new ivm.Callback(add));
+      const call = kind === 'reference' ? 'hostFn.applySync(undefined, [i, 1])' : 'hostFn(i, 1)';
+      context.evalSync(`globalThis.loop = (n) => { let s = 0; for (let i = 0; i < n; i++) s += ${call}; return s }`);
+      const run = (code) => (asyncOuter ? context.eval(code) : context.evalSync(code));
+      await run('loop(2000)');
+      const t0 = now();
+      await run(`loop(${n})`);
+      return { value: (msSince(t0) * 1000) / n };
+    },
+  };
+}
+
 const scenarios = [
   {
     name: 'create',
@@ -250,57 +276,9 @@ const scenarios = [
     },
   },
   // --- Transfer model (issue 3) ---
-  {
-    name: 'guestToHostSync',
-    title: 'guest -> host sync call (Reference.applySync in the guest), outer call sync',
-    unit: 'us',
-    direction: 'lower',
-    target: { on: 'ratio', op: '<=', value: 1.0 },
-    async run(ivm, { quick }) {
-      const n = quick ? 5000 : 20000;
-      const { context } = warmContext(ivm);
-      context.global.setSync('hostFn', new ivm.Reference((a, b) => a + b));
-      context.evalSync(`globalThis.loop = (n) => { let s = 0; for (let i = 0; i < n; i++) s += hostFn.applySync(undefined, [i, 1]); return s }`);
-      context.evalSync('loop(2000)');
-      const t0 = now();
-      context.evalSync(`loop(${n})`);
-      return { value: (msSince(t0) * 1000) / n };
-    },
-  },
-  {
-    name: 'guestToHostSyncAsync',
-    title: 'guest -> host sync call (Reference.applySync in the guest), outer call async',
-    unit: 'us',
-    direction: 'lower',
-    target: { on: 'ratio', op: '<=', value: 0.5 },
-    async run(ivm, { quick }) {
-      const n = quick ? 5000 : 20000;
-      const { context } = warmContext(ivm);
-      context.global.setSync('hostFn', new ivm.Reference((a, b) => a + b));
-      context.evalSync(`globalThis.loop = (n) => { let s = 0; for (let i = 0; i < n; i++) s += hostFn.applySync(undefined, [i, 1]); return s }`);
-      await context.eval('loop(2000)');
-      const t0 = now();
-      await context.eval(`loop(${n})`);
-      return { value: (msSince(t0) * 1000) / n };
-    },
-  },
-  {
-    name: 'callback',
-    title: 'sync Callback called from the guest, outer call sync',
-    unit: 'us',
-    direction: 'lower',
-    target: { on: 'ratio', op: '<=', value: 1.0 },
-    async run(ivm, { quick }) {
-      const n = quick ? 5000 : 20000;
-      const { context } = warmContext(ivm);
-      context.global.setSync('cb', new ivm.Callback((a, b) => a + b));
-      context.evalSync(`globalThis.loop = (n) => { let s = 0; for (let i = 0; i < n; i++) s += cb(i, 1); return s }`);
-      context.evalSync('loop(2000)');
-      const t0 = now();
-      context.evalSync(`loop(${n})`);
-      return { value: (msSince(t0) * 1000) / n };
-    },
-  },
+  guestToHost('guestToHostSync', 'guest -> host sync call (Reference.applySync in the guest), outer call sync', 1.0, 'reference', false),
+  guestToHost('guestToHostSyncAsync', 'guest -> host sync call (Reference.applySync in the guest), outer call async', 0.5, 'reference', true),
+  guestToHost('callback', 'sync Callback called from the guest, outer call sync', 1.0, 'callback', false),
   {
     name: 'copy1MiB',
     title: 'a 1 MiB buffer copied in (ExternalCopy.copyInto) and out (copy: true)',

@@ -2,7 +2,6 @@
 //! and `length` as the Node function) whose calls run the Node function on
 //! its own thread. Arguments are structured-cloned, the result copied.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -46,12 +45,7 @@ pub fn make_function<'s>(
 }
 
 fn trampoline<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
-    let r = catch_unwind(AssertUnwindSafe(|| call(scope, &args, &mut rv)));
-    if r.is_err() {
-        let msg = v8::String::new(scope, "internal error in v8-isolates (panic in a callback)").unwrap();
-        let e = v8::Exception::error(scope, msg);
-        scope.throw_exception(e);
-    }
+    super::guarded(scope, "a callback", |scope| call(scope, &args, &mut rv));
 }
 
 fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArguments<'s>, rv: &mut v8::ReturnValue<'s, v8::Value>) {

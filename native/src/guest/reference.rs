@@ -2,7 +2,6 @@
 //! isolated-vm's Reference methods, each of which runs the method on the
 //! Node side (sync, async or ignored) and transfers the result back.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -112,12 +111,7 @@ fn make_with<'s>(
 }
 
 fn method<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
-    let r = catch_unwind(AssertUnwindSafe(|| run(scope, &args, &mut rv)));
-    if r.is_err() {
-        let msg = v8::String::new(scope, "internal error in v8-isolates (panic in a Reference method)").unwrap();
-        let e = v8::Exception::error(scope, msg);
-        scope.throw_exception(e);
-    }
+    super::guarded(scope, "a Reference method", |scope| run(scope, &args, &mut rv));
 }
 
 fn run<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArguments<'s>, rv: &mut v8::ReturnValue<'s, v8::Value>) {
