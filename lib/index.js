@@ -9,6 +9,9 @@ const SYNC = 0;
 const ASYNC = 1;
 const IGNORED = 2;
 const INTERNAL = Symbol('v8-isolates internal');
+const APPLY_PROMISE = Symbol('v8-isolates applySyncPromise');
+const DEFAULT_THREAD = 'This function may not be called from the default thread';
+const RESULT_OPTIONS = '`result` options are not available for `applySyncPromise`';
 const BOUNDARY = '\n    at (<isolated-vm boundary>)';
 const LIB_DIR = __dirname;
 
@@ -630,6 +633,25 @@ class Reference {
     this.#apply(IGNORED, recv, args, options);
   }
 
+  // Only guests running asynchronously may block on a Node promise; on a
+  // Node thread this could only deadlock.
+  applySyncPromise(recv, args, options) {
+    this.#live();
+    options = optionsObject(options, 'applySyncPromise', 3);
+    if (options && options.result !== undefined) throw new TypeError(RESULT_OPTIONS);
+    throw new Error(DEFAULT_THREAD);
+  }
+
+  // A guest's applySyncPromise: the promise (or value) the function returns.
+  [APPLY_PROMISE](recv, args, options) {
+    this.#live();
+    if (this.#h !== undefined || typeof this.#value !== 'function') throw new TypeError('Reference is not a function');
+    if (args !== undefined && args !== null && !Array.isArray(args)) throw new TypeError('`arguments` must be an array');
+    const [argMode] = bidirectional(optionsObject(options, 'applySyncPromise', 3));
+    const list = (args || []).map((a) => localValue(a, argMode));
+    return Promise.resolve(Reflect.apply(this.#value, localValue(recv, T.MODE_DEFAULT), list));
+  }
+
   // -- copy
   copySync() {
     this.#live();
@@ -872,6 +894,7 @@ function startPolling() {
 // A guest called a method of its Reference to a Node value: run it here and
 // encode the result for the guest (References stay References).
 function hostRefOp(ref, op, args) {
+  if (op === 'applySyncPromise') return ref[APPLY_PROMISE](...args);
   const result = ref[op](...args);
   if (result instanceof Reference) {
     const out = [];

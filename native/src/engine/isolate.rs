@@ -375,6 +375,17 @@ impl IsolateHost {
         b.killed.is_some() || (self.kill_epoch.load(Ordering::Acquire) != b.epoch && self.frame_killed(b.seq))
     }
 
+    /// A counter bumped by every kill: compare two readings to learn cheaply
+    /// whether anything was killed in between.
+    pub(crate) fn kill_epoch(&self) -> u64 {
+        self.kill_epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether any open frame was killed (a timeout, dispose, memory limit).
+    pub(crate) fn any_frame_killed(&self) -> bool {
+        self.exec.lock().frames.iter().any(|f| f.kill.is_some())
+    }
+
     /// Whether the frame `seq` (or the isolate) was killed.
     pub(crate) fn frame_killed(&self, seq: u64) -> bool {
         let e = self.exec.lock();

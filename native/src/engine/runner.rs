@@ -50,6 +50,9 @@ pub struct State {
     last_context: RefCell<Option<v8::Global<v8::Context>>>,
     /// The sequence number of the innermost running call.
     current_seq: std::cell::Cell<u64>,
+    /// Whether the innermost running call's caller is blocked waiting for it
+    /// (a sync call) rather than waiting for a promise (async, ignored).
+    caller_blocked: std::cell::Cell<bool>,
     /// `{promise: true}` calls in progress: (call seq, settler).
     result_settlers: RefCell<Vec<(u64, crate::transfer::promise::Settler)>>,
     /// Settlers waiting for a guest promise.
@@ -71,6 +74,7 @@ impl State {
             host_refs: RefCell::new(HashMap::new()),
             last_context: RefCell::new(None),
             current_seq: std::cell::Cell::new(0),
+            caller_blocked: std::cell::Cell::new(false),
             result_settlers: RefCell::new(Vec::new()),
             settlers: RefCell::new(HashMap::new()),
         }
@@ -183,6 +187,11 @@ impl State {
     }
     pub fn current_seq(&self) -> u64 {
         self.current_seq.get()
+    }
+    /// Whether the innermost running call was made synchronously: its caller
+    /// (a Node thread, or another isolate) is blocked until it returns.
+    pub fn caller_blocked(&self) -> bool {
+        self.caller_blocked.get()
     }
     pub fn push_result_settler(&self, seq: u64, s: crate::transfer::promise::Settler) {
         self.result_settlers.borrow_mut().push((seq, s));
@@ -352,10 +361,11 @@ fn spin_cost(start: Instant, cpu0: Option<u64>) -> u64 {
 /// syscall) measures the spin, since the thread may have been descheduled.
 const SHORT_SPIN: u32 = 256;
 
-fn next_msg(inbox: &Inbox, host: &IsolateHost) -> Msg {
+/// The next message, and whether it came from the sync path.
+fn next_msg(inbox: &Inbox, host: &IsolateHost) -> (Msg, bool) {
     let poll = || match host.take_mailbox() {
-        Some(c) => Ok(Msg::Call(c)),
-        None => inbox.sync_rx.try_recv().or_else(|_| inbox.task_rx.try_recv()),
+        Some(c) => Ok((Msg::Call(c), true)),
+        None => inbox.sync_rx.try_recv().map(|m| (m, true)).or_else(|_| inbox.task_rx.try_recv().map(|m| (m, false))),
     };
     let mut bell = inbox.bell();
     if let Ok(m) = poll() {
@@ -397,8 +407,9 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost) -> Msg {
 fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, state: std::rc::Rc<State>) {
     let platform = platform::platform();
     loop {
-        match next_msg(inbox, &host) {
-            Msg::Call(call) => run_call(isolate, &state, call),
+        let (msg, sync) = next_msg(inbox, &host);
+        match msg {
+            Msg::Call(call) => run_call(isolate, &state, call, sync),
             Msg::Release(id) => state.remove(id),
             Msg::Dispose => break,
             Msg::Wake => {}
@@ -430,7 +441,7 @@ pub fn serve_nested(iso: &mut v8::Isolate, st: &State) -> bool {
         let Some(inbox) = &*i.borrow() else { return false };
         let mut worked = false;
         while let Some(call) = st.host.take_mailbox() {
-            run_call(iso, st, call);
+            run_call(iso, st, call, true);
             worked = true;
         }
         if inbox.sync_rx.is_empty() {
@@ -439,7 +450,7 @@ pub fn serve_nested(iso: &mut v8::Isolate, st: &State) -> bool {
         while let Ok(m) = inbox.sync_rx.try_recv() {
             worked = true;
             match m {
-                Msg::Call(call) => run_call(iso, st, call),
+                Msg::Call(call) => run_call(iso, st, call, true),
                 Msg::Release(id) => st.remove(id),
                 // The isolate is already marked disposed; the thread's main
                 // loop exits once this call unwinds.
@@ -466,7 +477,7 @@ fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<
 
 /// Runs one call: opens a frame, arms its timeout, runs the job and the
 /// microtasks it queued, then reports why the frame was killed, if it was.
-pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
+pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call, sync: bool) {
     let timeout = call.timeout;
     let (job, done) = call.take();
     let host = state.host.clone();
@@ -477,6 +488,7 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
     }
     RUNNING.with(|r| r.borrow_mut().push(done));
     let outer_seq = state.current_seq.replace(seq);
+    let outer_blocked = state.caller_blocked.replace(sync);
     let out = if let Some(k) = b.killed {
         // Killed before it started (disposed while queued, or the heap went
         // over the limit since the last call): do not run it.
@@ -487,6 +499,7 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call) {
             .unwrap_or_else(|_| Err(Failure::Error("internal error in v8-isolates (panic)".into())))
     };
     state.current_seq.set(outer_seq);
+    state.caller_blocked.set(outer_blocked);
     // Microtasks run when the outermost call ends (a nested call runs inside
     // a Node function that the outer guest code called).
     if b.depth == 1 && !host.killed_since(&b) {

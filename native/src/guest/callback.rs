@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::throw::throw_failure;
 use crate::engine::isolate::Call;
 use crate::engine::runner::{self, State};
-use crate::engine::wait::Slot;
+use crate::engine::wait::{Slot, Step};
 use crate::node::host::{CallbackMode, HostFn, MainReq, Reply, Target};
 use crate::transfer::capture::capture;
 use crate::transfer::materialize::materialize;
@@ -99,6 +99,36 @@ pub fn call_node(
     let slot = Slot::<Outcome>::new();
     env.request(MainReq { target, args, reply: Reply::Sync(slot.clone()) });
     slot.wait(|| runner::serve_nested(scope, st))
+}
+
+/// Like `call_node`, but the wait ends early when a frame of this isolate is
+/// killed (a timeout, dispose): for `applySyncPromise`, whose Node promise
+/// may take any time to settle, or never.
+pub fn call_node_abortable(
+    scope: &mut v8::PinScope,
+    st: &State,
+    env: &Arc<crate::node::envlink::EnvLink>,
+    target: Target,
+    args: Vec<Transfer>,
+) -> Outcome {
+    let slot = Slot::<Outcome>::new();
+    env.request(MainReq { target, args, reply: Reply::Sync(slot.clone()) });
+    let host = st.host.clone();
+    let mut epoch = host.kill_epoch();
+    let out = slot.wait_or(|_| {
+        if runner::serve_nested(scope, st) {
+            return Step::Worked;
+        }
+        let now = host.kill_epoch();
+        if now != epoch {
+            epoch = now;
+            if host.any_frame_killed() {
+                return Step::Abandon;
+            }
+        }
+        Step::Idle
+    });
+    out.unwrap_or(Err(Failure::Disposed))
 }
 
 /// Queues `target` on Node's thread; the returned promise settles with it.

@@ -3,6 +3,7 @@
 
 pub mod callback;
 pub mod reference;
+pub mod rules;
 pub mod throw;
 
 /// Runs the body of a V8 function callback, turning a Rust panic into a

@@ -5,7 +5,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::callback::{call_node, call_node_async, settle_value};
+use super::callback::{call_node, call_node_abortable, call_node_async, settle_value};
 use super::throw::throw_failure;
 use crate::engine::runner::State;
 use crate::node::host::{HostRef, MainReq, Reply, Target};
@@ -17,6 +17,8 @@ enum Variant {
     Sync,
     Async,
     Ignored,
+    /// `applySyncPromise`: block until the promise the function returns settles.
+    SyncPromise,
 }
 
 /// (method, Node-side method it runs, how the guest gets the result)
@@ -24,6 +26,7 @@ const METHODS: &[(&str, &str, Variant)] = &[
     ("applySync", "applySync", Variant::Sync),
     ("apply", "applySync", Variant::Async),
     ("applyIgnored", "applySync", Variant::Ignored),
+    ("applySyncPromise", "applySyncPromise", Variant::SyncPromise),
     ("getSync", "getSync", Variant::Sync),
     ("get", "getSync", Variant::Async),
     ("setSync", "setSync", Variant::Sync),
@@ -140,6 +143,14 @@ fn run<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgument
         _ => {}
     }
     let Some(&(_, op, variant)) = METHODS.get(code as usize) else { return };
+    if let Variant::SyncPromise = variant {
+        if let Err(f) = check_sync_promise(scope, &st, args) {
+            return throw_failure(scope, &st, f);
+        }
+        if let Backing::Local(_) = &*r {
+            return throw_failure(scope, &st, Failure::type_error(NOT_NODE_FUNCTION));
+        }
+    }
     let r = match &*r {
         Backing::Host(r) => r.clone(),
         Backing::Local(v) => return local(scope, &st, v, op, variant, args, rv),
@@ -167,7 +178,29 @@ fn run<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgument
             env.request(MainReq { target, args: list, reply: Reply::Ignored });
             rv.set_undefined();
         }
+        Variant::SyncPromise => {
+            let out = call_node_abortable(scope, &st, &env, target, list);
+            settle_value(scope, &st, out, rv);
+        }
     }
+}
+
+const NOT_NODE_FUNCTION: &str = "`applySyncPromise` is only available on a Reference to a function of Node's heap";
+
+/// The checks `applySyncPromise` makes before calling: no `result` option,
+/// and a caller that is not blocked waiting for this guest.
+fn check_sync_promise<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    args: &v8::FunctionCallbackArguments<'s>,
+) -> Result<(), Failure> {
+    if let Ok(options) = v8::Local::<v8::Object>::try_from(args.get(2)) {
+        let k = v8::String::new(scope, "result").unwrap();
+        if options.get(scope, k.into()).is_some_and(|v| !v.is_undefined()) {
+            return Err(Failure::type_error("`result` options are not available for `applySyncPromise`"));
+        }
+    }
+    super::rules::check_sync_promise(st)
 }
 
 /// A method of a Reference to a value of this isolate, run in place.
@@ -244,7 +277,7 @@ fn local<'s>(
     let _ = st;
     let v = out.unwrap_or_else(|| v8::undefined(scope).into());
     match variant {
-        Variant::Sync => rv.set(v),
+        Variant::Sync | Variant::SyncPromise => rv.set(v),
         Variant::Async => {
             let resolver = v8::PromiseResolver::new(scope).unwrap();
             resolver.resolve(scope, v);

@@ -108,6 +108,9 @@ fn thrown<'a>(cx: &mut impl Context<'a>, e: Handle<'a, JsValue>) -> Failure {
 /// promise is awaited first.
 pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
     let MainReq { target, args, reply } = req;
+    if let Target::Ref(r, "applySyncPromise") = &target {
+        return apply_sync_promise(cx, r, args, reply);
+    }
     if let Target::Ref(r, op) = &target {
         let outcome = match cx.try_catch(|cx| ref_op(cx, r, op, args)) {
             Ok(t) => Ok(t),
@@ -155,6 +158,34 @@ pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
 }
 
 type AsyncDone = Box<dyn FnOnce(Outcome) + Send>;
+
+/// `applySyncPromise` from a guest: calls the Node function and delivers the
+/// settlement of the promise it returns (or its plain result), copied.
+fn apply_sync_promise<'a>(cx: &mut impl Context<'a>, r: &HostRef, args: Vec<Transfer>, reply: Reply) {
+    let done: AsyncDone = match reply {
+        Reply::Sync(slot) => Box::new(move |o| slot.put(o)),
+        Reply::Async(done) => done,
+        Reply::Ignored => Box::new(|_| {}),
+    };
+    let called = cx.try_catch(|cx| {
+        let obj = r.obj.to_inner(cx).upcast();
+        let op = cx.string("applySyncPromise").upcast();
+        let list = cx.empty_array();
+        for (i, a) in args.into_iter().enumerate() {
+            let v = to_js(cx, a)?;
+            list.set(cx, i as u32, v)?;
+        }
+        helpers::call(cx, helpers::HOST_REF_OP, &[obj, op, list.upcast()])
+    });
+    match called {
+        Ok(promise) => {
+            if let Err(done) = await_then(cx, promise, done) {
+                done(Err(Failure::error("Could not wait for the promise")));
+            }
+        }
+        Err(e) => done(Err(thrown(cx, e))),
+    }
+}
 
 /// Delivers the settlement of `promise` (copied) to `done`.
 fn await_then<'a>(cx: &mut impl Context<'a>, promise: Handle<'a, JsValue>, done: AsyncDone) -> Result<(), AsyncDone> {
