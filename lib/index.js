@@ -158,6 +158,10 @@ function encodeInto(out, value, mode) {
     out.push(T.KIND_DEREF, value[INTERNAL]());
     return;
   }
+  if (value instanceof ExternalCopy) {
+    out.push(T.KIND_EXTERNAL_COPY, value[INTERNAL]());
+    return;
+  }
   if (value instanceof Callback) {
     out.push(T.KIND_CALLBACK, value[INTERNAL]());
     return;
@@ -669,29 +673,57 @@ class Reference {
 }
 
 // ---------------------------------------------------------------------------
-// ExternalCopy: a value copied out of any heap (structured clone bytes, or a
-// primitive), materialised anew by each copy()/copyInto().
+// ExternalCopy: a value copied out of any heap (a primitive, structured-clone
+// bytes, or an ArrayBuffer's memory), held natively and shared by every
+// handle to it in Node and in isolates.
 
-let totalExternalSize = 0;
-const externalSizes = new FinalizationRegistry((size) => {
-  totalExternalSize -= size;
-});
 const COPY_RELEASED = 'Copy has been released';
+const { isSharedArrayBuffer, isAnyArrayBuffer } = require('util').types;
 
+// View kinds shared with native code (transfer/external.rs).
+const VIEW_KINDS = {
+  Int8Array: 1, Uint8Array: 2, Uint8ClampedArray: 3, Int16Array: 4, Uint16Array: 5, Int32Array: 6,
+  Uint32Array: 7, Float32Array: 8, Float64Array: 9, BigInt64Array: 10, BigUint64Array: 11, DataView: 12,
+  Float16Array: 13,
+};
+const VIEW_CLASSES = [];
+for (const [name, code] of Object.entries(VIEW_KINDS)) VIEW_CLASSES[code] = globalThis[name];
+
+function viewKind(view) {
+  if (view instanceof DataView) return VIEW_KINDS.DataView;
+  return VIEW_KINDS[view[Symbol.toStringTag]];
+}
+
+// Moves an ArrayBuffer's memory into a new ArrayBuffer (detaching `buffer`),
+// as a transfer does; throws for buffers Node marks untransferable.
 function detach(buffer) {
-  // Moves the memory out (detaching `buffer`), as a transfer would.
-  structuredClone(buffer, { transfer: [buffer] });
+  return structuredClone(buffer, { transfer: [buffer] });
+}
+
+// The value for an ExternalCopy's buffer: the ArrayBuffer (a copy into a
+// SharedArrayBuffer for shared memory, which Node-API cannot share) and its view.
+function makeView(ab, kind, offset, length, shared) {
+  let buffer = ab;
+  if (shared) {
+    buffer = new SharedArrayBuffer(ab.byteLength);
+    new Uint8Array(buffer).set(new Uint8Array(ab));
+  }
+  if (kind === 0) return buffer;
+  const View = VIEW_CLASSES[kind];
+  if (View === undefined) throw new TypeError('Unsupported type');
+  return new View(buffer, offset, length);
 }
 
 class ExternalCopy {
-  #bytes; // Buffer of structured-clone bytes, or undefined for primitives
-  #value; // the primitive
-  #size = 0;
-  #released = false;
-  #token = {};
+  #h;
 
   constructor(value, options) {
     if (!new.target) throw new TypeError('`ExternalCopy` must be called with `new`');
+    if (value === INTERNAL && arguments.length === 3) {
+      this.#h = options;
+      Object.freeze(this);
+      return;
+    }
     options = optionsObject(options, 'ExternalCopy', 2);
     const transferList = options && options.transferList;
     if (transferList !== undefined) {
@@ -702,74 +734,79 @@ class ExternalCopy {
     }
     if (typeof value === 'symbol') throw new TypeError('Unsupported type');
     if (T.isPrimitive(value)) {
-      this.#value = value;
-      this.#size = typeof value === 'string' ? value.length * 2 : 8;
+      this.#h = native.externalCopyNew(T.KIND_PRIMITIVE, value);
+    } else if (isAnyArrayBuffer(value) || ArrayBuffer.isView(value)) {
+      const isView = ArrayBuffer.isView(value);
+      const kind = isView ? viewKind(value) : 0;
+      if (kind === undefined) throw new TypeError('Unsupported type');
+      let buffer = isView ? value.buffer : value;
+      const shared = isSharedArrayBuffer(buffer);
+      const moved = !shared && ((transferList && transferList.includes(buffer)) ||
+        Boolean(options && options.transferOut && value === buffer));
+      const length = !isView ? 0 : kind === VIEW_KINDS.DataView ? value.byteLength : value.length;
+      this.#h = native.externalCopyBuffer(
+        new Uint8Array(buffer), kind, isView ? value.byteOffset : 0, length, moved, shared, buffer,
+      );
+      if (moved && buffer.byteLength) detach(buffer);
+      if (transferList) for (const b of transferList) if (b !== value && b.byteLength) detach(b);
     } else {
       if (value instanceof Reference || value instanceof Callback || typeof value === 'function') {
         throw new TypeError(`${typeof value === 'function' ? String(value) : '#<Object>'} could not be cloned.`);
       }
-      this.#bytes = T.serialize(value);
-      this.#size = this.#bytes.length;
-      if (transferList) for (const b of transferList) detach(b);
-      if (options && options.transferOut && value instanceof ArrayBuffer) detach(value);
+      this.#h = native.externalCopyNew(T.KIND_SERIALIZED, T.serialize(value));
+      if (transferList) for (const b of transferList) if (b.byteLength) detach(b);
     }
-    totalExternalSize += this.#size;
-    externalSizes.register(this, this.#size, this.#token);
     Object.freeze(this);
   }
 
   static get totalExternalSize() {
-    return totalExternalSize;
+    return native.externalCopyTotal();
   }
 
-  #live() {
-    if (this.#released) throw new Error(COPY_RELEASED);
+  [INTERNAL]() {
+    return this.#h;
   }
 
   copy(options) {
-    this.#live();
     options = optionsObject(options, 'copy', 1);
-    const v = this.#bytes === undefined ? this.#value : T.deserialize(Buffer.from(this.#bytes));
-    if (options && (options.release || options.transferIn)) this.release();
+    const v = native.externalCopyCopy(this.#h, Boolean(options && options.transferIn));
+    if (options && options.release) this.release();
     return v;
   }
 
   copyInto(options) {
-    this.#live();
     options = optionsObject(options, 'copyInto', 1);
-    const into = new ExternalCopyInto(INTERNAL, this.#bytes, this.#value);
-    if (options && (options.release || options.transferIn)) this.release();
+    const into = new ExternalCopyInto(INTERNAL, native.externalCopyInto(this.#h), Boolean(options && options.transferIn));
+    if (options && options.release) this.release();
     return into;
   }
 
   release() {
-    this.#live();
-    this.#released = true;
-    totalExternalSize -= this.#size;
-    externalSizes.unregister(this.#token);
-    this.#bytes = undefined;
-    this.#value = undefined;
+    if (!native.externalCopyRelease(this.#h)) throw new Error(COPY_RELEASED);
   }
+}
+
+function wrapExternalCopy(h) {
+  return new ExternalCopy(INTERNAL, h, true);
 }
 
 // The single-use result of `copyInto()`: materialises where it is sent.
 class ExternalCopyInto {
-  #bytes;
-  #value;
+  #h;
+  #transferIn;
   #used = false;
 
-  constructor(token, bytes, value) {
+  constructor(token, h, transferIn) {
     if (token !== INTERNAL) throw new TypeError('Use externalCopy.copyInto()');
-    this.#bytes = bytes;
-    this.#value = value;
+    this.#h = h;
+    this.#transferIn = transferIn;
     Object.freeze(this);
   }
 
   [INTERNAL](out) {
     if (this.#used) throw new Error('The return value of `copyInto()` should only be used once');
     this.#used = true;
-    if (this.#bytes === undefined) out.push(T.KIND_PRIMITIVE, this.#value);
-    else out.push(T.KIND_SERIALIZED, this.#bytes);
+    out.push(T.KIND_COPY_INTO, [this.#h, this.#transferIn]);
   }
 }
 
@@ -821,6 +858,11 @@ class Callback {
 // Values returned (or thrown) by Node functions that guests call.
 function encodeCopy(value) {
   if (T.isPrimitive(value)) return [T.KIND_PRIMITIVE, value];
+  if (value instanceof ExternalCopy || value instanceof ExternalCopyInto) {
+    const out = [];
+    encodeInto(out, value, T.MODE_DEFAULT);
+    return out;
+  }
   return [T.KIND_SERIALIZED, T.serialize(value)];
 }
 
@@ -921,6 +963,8 @@ native.setup(
     promise.catch(() => {});
   },
   hostRefOp,
+  wrapExternalCopy,
+  makeView,
 );
 
 for (const C of [Isolate, Context, Script, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {

@@ -12,6 +12,8 @@ const KIND_REFERENCE = 2;
 const KIND_CALLBACK = 3;
 const KIND_DEREF = 4;
 const KIND_HOST_REF = 5;
+const KIND_EXTERNAL_COPY = 6;
+const KIND_COPY_INTO = 7;
 
 // Transfer mode codes shared with native code.
 const MODE_DEFAULT = 0;
@@ -82,6 +84,8 @@ module.exports = {
   KIND_CALLBACK,
   KIND_DEREF,
   KIND_HOST_REF,
+  KIND_EXTERNAL_COPY,
+  KIND_COPY_INTO,
   MODE_DEFAULT,
   MODE_COPY,
   MODE_EXTERNAL_COPY,

@@ -19,7 +19,8 @@ pub struct Budget {
 const ALWAYS_ALLOW: usize = 64;
 
 impl Budget {
-    fn reserve(&self, len: usize) -> bool {
+    /// Counts `len` more bytes if they fit under the limit.
+    pub(crate) fn reserve(&self, len: usize) -> bool {
         if len <= ALWAYS_ALLOW {
             self.used.fetch_add(len, Ordering::Relaxed);
             return true;
@@ -48,6 +49,13 @@ thread_local! {
 fn refuse() -> *mut c_void {
     REFUSED.with(|r| r.set(true));
     std::ptr::null_mut()
+}
+
+impl Budget {
+    /// Gives back what `reserve` counted.
+    pub(crate) fn unreserve(&self, len: usize) {
+        self.used.fetch_sub(len, Ordering::Relaxed);
+    }
 }
 
 unsafe extern "C" fn allocate(budget: &Budget, len: usize) -> *mut c_void {

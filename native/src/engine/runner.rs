@@ -61,6 +61,11 @@ pub struct State {
     host_refs: RefCell<HashMap<u64, (Rc<crate::guest::reference::Backing>, v8::Weak<v8::Object>)>>,
     /// Node functions that guest functions of this isolate call.
     host_fns: RefCell<HashMap<u64, (Arc<HostFn>, v8::Weak<v8::Function>)>>,
+    /// Native state of guest objects made by the guest library's classes
+    /// (ExternalCopy...), by id; dropped when the object is collected.
+    guest_objects: RefCell<HashMap<u64, (Rc<dyn std::any::Any>, v8::Weak<v8::Object>)>>,
+    /// The guest library's class templates, by class name.
+    templates: RefCell<HashMap<&'static str, v8::Global<v8::FunctionTemplate>>>,
 }
 
 impl State {
@@ -72,6 +77,8 @@ impl State {
             spare_context: RefCell::new(None),
             host_fns: RefCell::new(HashMap::new()),
             host_refs: RefCell::new(HashMap::new()),
+            guest_objects: RefCell::new(HashMap::new()),
+            templates: RefCell::new(HashMap::new()),
             last_context: RefCell::new(None),
             current_seq: std::cell::Cell::new(0),
             caller_blocked: std::cell::Cell::new(false),
@@ -162,6 +169,22 @@ impl State {
         let e = self.host_fns.borrow_mut().remove(&id);
         drop(e);
     }
+    pub fn add_guest_object(&self, id: u64, state: Rc<dyn std::any::Any>, weak: v8::Weak<v8::Object>) {
+        self.guest_objects.borrow_mut().insert(id, (state, weak));
+    }
+    pub fn guest_object(&self, id: u64) -> Option<Rc<dyn std::any::Any>> {
+        self.guest_objects.borrow().get(&id).map(|e| e.0.clone())
+    }
+    pub fn remove_guest_object(&self, id: u64) {
+        let e = self.guest_objects.borrow_mut().remove(&id);
+        drop(e);
+    }
+    pub fn template(&self, name: &'static str) -> Option<v8::Global<v8::FunctionTemplate>> {
+        self.templates.borrow().get(name).cloned()
+    }
+    pub fn set_template(&self, name: &'static str, t: v8::Global<v8::FunctionTemplate>) {
+        self.templates.borrow_mut().insert(name, t);
+    }
     /// Keeps a promise resolver (in the current context) until it is settled.
     pub fn keep_resolver(&self, scope: &mut v8::PinScope, r: v8::Local<v8::PromiseResolver>) -> u64 {
         let id = self.next_id();
@@ -223,6 +246,10 @@ impl State {
         drop(fns);
         let refs = std::mem::take(&mut *self.host_refs.borrow_mut());
         drop(refs);
+        let objects = std::mem::take(&mut *self.guest_objects.borrow_mut());
+        drop(objects);
+        let templates = std::mem::take(&mut *self.templates.borrow_mut());
+        drop(templates);
         let handles = std::mem::take(&mut *self.handles.borrow_mut());
         drop(handles);
         self.default_context.borrow_mut().take();

@@ -2,6 +2,7 @@
 //! guest code (Callbacks), and errors thrown into guests.
 
 pub mod callback;
+pub mod external_copy;
 pub mod reference;
 pub mod rules;
 pub mod throw;

@@ -17,13 +17,15 @@ pub const ENCODE_ARG: usize = 8;
 pub const AWAIT_THEN: usize = 9;
 pub const MARK_HANDLED: usize = 10;
 pub const HOST_REF_OP: usize = 11;
-const COUNT: usize = 12;
+pub const WRAP_EXTERNAL_COPY: usize = 12;
+pub const MAKE_VIEW: usize = 13;
+const COUNT: usize = 14;
 
 struct Helpers(Vec<Root<JsFunction>>);
 
 static HELPERS: LocalKey<Helpers> = LocalKey::new();
 
-/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop, wrapFunction, encodeArg, awaitThen, markHandled, hostRefOp)`
+/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop, wrapFunction, encodeArg, awaitThen, markHandled, hostRefOp, wrapExternalCopy, makeView)`
 pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut fns = Vec::with_capacity(COUNT);
     for i in 0..COUNT {

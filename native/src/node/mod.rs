@@ -2,6 +2,7 @@
 
 pub mod call;
 pub mod envlink;
+pub mod external_copy;
 pub mod host;
 pub mod context;
 pub mod env;
@@ -41,5 +42,11 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("refApply", reference::apply)?;
     cx.export_function("refCopy", reference::copy)?;
     cx.export_function("refTypeof", reference::type_of)?;
+    cx.export_function("externalCopyNew", external_copy::new)?;
+    cx.export_function("externalCopyBuffer", external_copy::from_buffer)?;
+    cx.export_function("externalCopyCopy", external_copy::copy)?;
+    cx.export_function("externalCopyInto", external_copy::into)?;
+    cx.export_function("externalCopyRelease", external_copy::release)?;
+    cx.export_function("externalCopyTotal", external_copy::total)?;
     Ok(())
 }

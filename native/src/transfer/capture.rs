@@ -110,6 +110,11 @@ pub fn capture<'s>(
     if let Some(p) = primitive(scope, v) {
         return Ok(p);
     }
+    if v.is_object() {
+        if let Some(t) = crate::guest::external_copy::captured(scope, state, v) {
+            return t;
+        }
+    }
     if v.is_function() && matches!(mode, Mode::Default(_)) {
         // Functions cross as functions that call back into this isolate.
         let f = v8::Local::<v8::Function>::try_from(v).unwrap();

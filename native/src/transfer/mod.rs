@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod error;
+pub mod external;
 pub mod materialize;
 pub mod node;
 pub mod promise;
@@ -35,6 +36,11 @@ pub enum Transfer {
     HostRef(Arc<crate::node::host::HostRef>),
     /// A Node function guests may call.
     Callback(Arc<crate::node::host::HostFn>),
+    /// An ExternalCopy: arrives as an ExternalCopy object.
+    External(Arc<external::ExternalData>),
+    /// The result of `copyInto()`: arrives as the copied value (`true`:
+    /// moving an ArrayBuffer's memory in).
+    CopyInto(Arc<external::ExternalData>, bool),
     /// Raw handle-table ids of a new Context, Script...: wrapped by the caller.
     Handles(Vec<u64>, IsolateRef),
     /// Engine data (heap statistics and such), as a plain object.

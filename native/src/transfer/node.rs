@@ -31,6 +31,10 @@ pub mod kind {
     pub const DEREF: u32 = 4;
     /// `[reference, typeof]`: a Reference to a Node value.
     pub const HOST_REF: u32 = 5;
+    /// The box of an ExternalCopy: the target gets an ExternalCopy.
+    pub const EXTERNAL_COPY: u32 = 6;
+    /// `[box, transferIn]` of a `copyInto()` result: the target gets the value.
+    pub const COPY_INTO: u32 = 7;
 }
 
 /// Reads a JS value if it is a primitive (not a symbol).
@@ -141,6 +145,25 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
             let env = crate::node::envlink::link(cx);
             Ok(Transfer::HostRef(Arc::new(crate::node::host::HostRef { env, obj: obj.root(cx), type_of })))
         }
+        kind::EXTERNAL_COPY => {
+            let b = payload.downcast_or_throw::<JsBox<crate::node::external_copy::ExternalBox>, _>(cx)?;
+            let d = b.0.borrow().clone();
+            match d {
+                Some(d) => Ok(Transfer::External(d)),
+                None => cx.throw_error("Copy has been released"),
+            }
+        }
+        kind::COPY_INTO => {
+            let pair = payload.downcast_or_throw::<JsArray, _>(cx)?;
+            let b: Handle<JsBox<crate::node::external_copy::ExternalBox>> = pair.get(cx, 0)?;
+            let t: Handle<JsBoolean> = pair.get(cx, 1)?;
+            let transfer_in = t.value(cx);
+            let d = b.0.borrow_mut().take();
+            match d {
+                Some(d) => Ok(Transfer::CopyInto(d, transfer_in)),
+                None => cx.throw_error("The return value of `copyInto()` should only be used once"),
+            }
+        }
         kind::CALLBACK => {
             use crate::node::host::{host_fn, CallbackMode};
             if let Ok(f) = payload.downcast::<JsFunction, _>(cx) {
@@ -203,6 +226,8 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         }
         Transfer::Callback(hf) => hf.func.to_inner(cx).upcast(),
         Transfer::Deref(_) => cx.undefined().upcast(),
+        Transfer::External(d) => crate::node::external_copy::wrap(cx, d)?,
+        Transfer::CopyInto(d, transfer_in) => crate::node::external_copy::node_value(cx, &d, transfer_in)?,
         Transfer::HostRef(r) => r.obj.to_inner(cx).upcast(),
         Transfer::Handles(ids, iso) => {
             let arr = cx.empty_array();

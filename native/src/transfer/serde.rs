@@ -55,10 +55,14 @@ pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Valu
 }
 
 pub fn deserialize<'s>(scope: &mut v8::PinScope<'s, '_>, s: &Serialized) -> Result<v8::Local<'s, v8::Value>, Failure> {
+    deserialize_bytes(scope, &s.bytes)
+}
+
+pub fn deserialize_bytes<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> Result<v8::Local<'s, v8::Value>, Failure> {
     let context = scope.get_current_context();
     let value = {
         v8::tc_scope!(let tc, scope);
-        let de = v8::ValueDeserializer::new(tc, Box::new(DeDelegate), &s.bytes);
+        let de = v8::ValueDeserializer::new(tc, Box::new(DeDelegate), bytes);
         let ok = de.read_header(context) == Some(true);
         let value = if ok { de.read_value(context) } else { None };
         match value {

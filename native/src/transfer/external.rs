@@ -1,0 +1,321 @@
+//! ExternalCopy's data: a value copied out of every heap, shared by every
+//! handle to it (in Node and in any isolate) and materialised anew by each
+//! copy. ArrayBuffers are kept as V8 backing stores, so that a transfer moves
+//! memory instead of copying it.
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{Failure, Transfer};
+use crate::engine::memory::Budget;
+
+/// A backing store that may be held on any thread.
+pub struct Store(pub v8::SharedRef<v8::BackingStore>);
+
+// SAFETY: a BackingStore is owned through a thread-safe shared pointer and is
+// immutable apart from its contents (which JS may write concurrently, as with
+// SharedArrayBuffers); V8 itself moves stores between threads.
+unsafe impl Send for Store {}
+// SAFETY: as above: only `data()` and `byte_length()` are read through `&`.
+unsafe impl Sync for Store {}
+
+impl Clone for Store {
+    fn clone(&self) -> Store {
+        Store(self.0.clone())
+    }
+}
+
+impl Store {
+    pub fn len(&self) -> usize {
+        self.0.byte_length()
+    }
+    pub fn ptr(&self) -> *mut u8 {
+        self.0.data().map(|p| p.as_ptr() as *mut u8).unwrap_or(std::ptr::null_mut())
+    }
+    /// The bytes (a snapshot: JS may write them concurrently for shared stores).
+    pub fn bytes(&self) -> &[u8] {
+        let p = self.ptr();
+        if p.is_null() {
+            return &[];
+        }
+        // SAFETY: the store keeps `len` bytes at `p` alive while `self` lives.
+        unsafe { std::slice::from_raw_parts(p, self.len()) }
+    }
+    /// A store owning a copy of `bytes`, counted against no isolate.
+    pub fn copy_of(bytes: &[u8]) -> Store {
+        let mut v = Vec::with_capacity(bytes.len());
+        // SAFETY: capacity reserved above; the bytes are initialised by the copy.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.as_mut_ptr(), bytes.len());
+            v.set_len(bytes.len());
+        }
+        Store(v8::ArrayBuffer::new_backing_store_from_vec(v).make_shared())
+    }
+}
+
+/// A view over a buffer: which kind, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub kind: ViewKind,
+    pub offset: usize,
+    /// Elements for typed arrays, bytes for DataViews.
+    pub length: usize,
+}
+
+/// View kinds; the codes are shared with the JS layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ViewKind {
+    Int8 = 1,
+    Uint8 = 2,
+    Uint8Clamped = 3,
+    Int16 = 4,
+    Uint16 = 5,
+    Int32 = 6,
+    Uint32 = 7,
+    Float32 = 8,
+    Float64 = 9,
+    BigInt64 = 10,
+    BigUint64 = 11,
+    DataView = 12,
+    Float16 = 13,
+}
+
+impl ViewKind {
+    pub fn from_code(c: u32) -> Option<ViewKind> {
+        use ViewKind::*;
+        Some(match c {
+            1 => Int8,
+            2 => Uint8,
+            3 => Uint8Clamped,
+            4 => Int16,
+            5 => Uint16,
+            6 => Int32,
+            7 => Uint32,
+            8 => Float32,
+            9 => Float64,
+            10 => BigInt64,
+            11 => BigUint64,
+            12 => DataView,
+            13 => Float16,
+            _ => return None,
+        })
+    }
+}
+
+/// What an ExternalCopy holds.
+pub enum Stored {
+    /// A primitive (string, number, bigint...).
+    Value(Transfer),
+    /// A structured clone.
+    Serialized(Vec<u8>),
+    /// An ArrayBuffer (or SharedArrayBuffer), possibly seen through a view.
+    /// `store` is None once its memory was transferred out.
+    Buffer { store: Option<Store>, view: Option<View>, shared: bool },
+}
+
+static TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes held by all live ExternalCopy data in the process.
+pub fn total_size() -> usize {
+    TOTAL.load(Ordering::Relaxed)
+}
+
+pub struct ExternalData {
+    stored: Mutex<Stored>,
+    size: AtomicUsize,
+}
+
+pub const INVALID_BUFFER: &str = "Array buffer is invalid";
+pub const ALLOCATION_FAILED: &str = "Array buffer allocation failed";
+
+fn size_of(s: &Stored) -> usize {
+    match s {
+        Stored::Value(Transfer::String(s)) => s.len(),
+        Stored::Value(Transfer::String16(s)) => s.len() * 2,
+        Stored::Value(Transfer::BigInt { words, .. }) => words.len() * 8,
+        Stored::Value(_) => 8,
+        Stored::Serialized(b) => b.len(),
+        Stored::Buffer { store, .. } => store.as_ref().map_or(0, |s| s.len()),
+    }
+}
+
+impl ExternalData {
+    pub fn new(stored: Stored) -> Arc<ExternalData> {
+        let size = size_of(&stored);
+        TOTAL.fetch_add(size, Ordering::Relaxed);
+        Arc::new(ExternalData { stored: Mutex::new(stored), size: AtomicUsize::new(size) })
+    }
+
+    pub fn size(&self) -> usize {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// A copy of what is held, for materialising; with `transfer_in`, a
+    /// buffer's memory is moved out (the data is empty afterwards).
+    pub fn take(&self, transfer_in: bool) -> Result<Taken, Failure> {
+        let mut s = self.stored.lock();
+        Ok(match &mut *s {
+            Stored::Value(t) => Taken::Value(clone_primitive(t)),
+            Stored::Serialized(b) => Taken::Serialized(b.clone()),
+            Stored::Buffer { store, view, shared } => {
+                let st = if transfer_in && !*shared {
+                    let st = store.take().ok_or_else(|| Failure::error(INVALID_BUFFER))?;
+                    let n = self.size.swap(0, Ordering::Relaxed);
+                    TOTAL.fetch_sub(n, Ordering::Relaxed);
+                    st
+                } else {
+                    store.clone().ok_or_else(|| Failure::error(INVALID_BUFFER))?
+                };
+                Taken::Buffer { store: st, view: *view, shared: *shared, moved: transfer_in && !*shared }
+            }
+        })
+    }
+}
+
+impl ExternalData {
+    /// Puts back a buffer taken with `transfer_in` that could not be used.
+    pub fn restore(&self, st: Store) {
+        let mut s = self.stored.lock();
+        if let Stored::Buffer { store, .. } = &mut *s {
+            if store.is_none() {
+                let n = st.len();
+                *store = Some(st);
+                self.size.fetch_add(n, Ordering::Relaxed);
+                TOTAL.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for ExternalData {
+    fn drop(&mut self) {
+        TOTAL.fetch_sub(self.size.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
+/// What `take` hands out.
+pub enum Taken {
+    Value(Transfer),
+    Serialized(Vec<u8>),
+    /// `moved`: the caller owns the memory now (no copy needed).
+    Buffer { store: Store, view: Option<View>, shared: bool, moved: bool },
+}
+
+pub fn clone_primitive(t: &Transfer) -> Transfer {
+    match t {
+        Transfer::Null => Transfer::Null,
+        Transfer::Bool(b) => Transfer::Bool(*b),
+        Transfer::Number(n) => Transfer::Number(*n),
+        Transfer::BigInt { negative, words } => Transfer::BigInt { negative: *negative, words: words.clone() },
+        Transfer::String(s) => Transfer::String(s.clone()),
+        Transfer::String16(s) => Transfer::String16(s.clone()),
+        _ => Transfer::Undefined,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Memory counted against an isolate's ArrayBuffer budget
+
+/// A store holding a copy of `bytes`, counted against `budget` until freed.
+/// None if the budget cannot take it (the caller throws a RangeError).
+pub fn counted_copy(budget: &Arc<Budget>, bytes: &[u8]) -> Option<Store> {
+    let len = bytes.len();
+    if !budget.reserve(len) {
+        return None;
+    }
+    // SAFETY: malloc of a non-zero size; checked for null below.
+    let p = unsafe { libc::malloc(len.max(1)) } as *mut u8;
+    if p.is_null() {
+        budget.unreserve(len);
+        return None;
+    }
+    // SAFETY: `p` has room for `len` bytes; the regions do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, len) };
+    let data = Arc::into_raw(budget.clone()) as *mut c_void;
+    // SAFETY: `p` is a live allocation of `len` bytes that the store now owns;
+    // `free_counted` releases it and the budget exactly once.
+    let store = unsafe { v8::ArrayBuffer::new_backing_store_from_ptr(p as *mut c_void, len, free_counted, data) };
+    Some(Store(store.make_shared()))
+}
+
+unsafe extern "C" fn free_counted(p: *mut c_void, len: usize, data: *mut c_void) {
+    // SAFETY: `p` came from malloc in `counted_copy`; `data` from Arc::into_raw.
+    unsafe { libc::free(p) };
+    let budget = unsafe { Arc::from_raw(data as *const Budget) };
+    budget.unreserve(len);
+}
+
+/// Who a moved store's memory is counted against, while it is in an isolate.
+struct Charge {
+    budget: Mutex<Option<Arc<Budget>>>,
+    len: usize,
+}
+
+impl Charge {
+    fn release(&self) {
+        if let Some(b) = self.budget.lock().take() {
+            b.unreserve(self.len);
+        }
+    }
+}
+
+/// Stores moved into isolates, by data address: a store moved out again
+/// stops counting against the isolate it leaves.
+static CHARGES: once_cell::sync::Lazy<Mutex<HashMap<usize, Arc<Charge>>>> =
+    once_cell::sync::Lazy::new(|| Mutex::new(HashMap::new()));
+
+/// Makes moved memory count against `budget` without copying it: a store
+/// over the same bytes whose release also releases the charge. Err if the
+/// budget cannot take it.
+pub fn charge(budget: &Arc<Budget>, store: Store) -> Result<Store, Store> {
+    let len = store.len();
+    let ptr = store.ptr();
+    if ptr.is_null() || len == 0 {
+        return Ok(store);
+    }
+    if let Some(c) = CHARGES.lock().get(&(ptr as usize)).cloned() {
+        // Already one of ours: count it against its new isolate.
+        let mut b = c.budget.lock();
+        if b.is_some() || !budget.reserve(len) {
+            return if b.is_some() { Ok(store) } else { Err(store) };
+        }
+        *b = Some(budget.clone());
+        return Ok(store);
+    }
+    if !budget.reserve(len) {
+        return Err(store);
+    }
+    let charge = Arc::new(Charge { budget: Mutex::new(Some(budget.clone())), len });
+    CHARGES.lock().insert(ptr as usize, charge.clone());
+    let holder = Box::into_raw(Box::new((store, charge)));
+    // SAFETY: the new store points into the held store's memory, which stays
+    // alive until `drop_charged` drops the holder (exactly once).
+    let s = unsafe { v8::ArrayBuffer::new_backing_store_from_ptr(ptr as *mut c_void, len, drop_charged, holder as *mut c_void) };
+    Ok(Store(s.make_shared()))
+}
+
+unsafe extern "C" fn drop_charged(p: *mut c_void, _len: usize, data: *mut c_void) {
+    // SAFETY: `data` is the holder boxed in `charge`.
+    let (store, charge) = *unsafe { Box::from_raw(data as *mut (Store, Arc<Charge>)) };
+    {
+        let mut map = CHARGES.lock();
+        if map.get(&(p as usize)).is_some_and(|c| Arc::ptr_eq(c, &charge)) {
+            map.remove(&(p as usize));
+        }
+    }
+    charge.release();
+    drop(store);
+}
+
+/// A store leaves an isolate (transferred out): it stops counting there.
+pub fn discharge(store: &Store) {
+    let c = CHARGES.lock().get(&(store.ptr() as usize)).cloned();
+    if let Some(c) = c {
+        c.release();
+    }
+}
