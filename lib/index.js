@@ -189,6 +189,11 @@ function encodeInto(out, value, mode) {
   }
   if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
     if (typeof value === 'symbol') throw new TypeError('Unsupported type');
+    if ((value instanceof ArrayBuffer || (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer)) && !isProxy(value)) {
+      // Buffers skip the structured clone: one copy, moved into the target.
+      new ExternalCopy(value).copyInto({ transferIn: true })[INTERNAL](out);
+      return;
+    }
     if (T.isPrimitive(value)) out.push(T.KIND_PRIMITIVE, value);
     else out.push(T.KIND_SERIALIZED, T.serialize(value));
     return;
@@ -744,9 +749,16 @@ class ExternalCopy {
       const moved = !shared && ((transferList && transferList.includes(buffer)) ||
         Boolean(options && options.transferOut && value === buffer));
       const length = !isView ? 0 : kind === VIEW_KINDS.DataView ? value.byteLength : value.length;
-      this.#h = native.externalCopyBuffer(
-        new Uint8Array(buffer), kind, isView ? value.byteOffset : 0, length, moved, shared, buffer,
-      );
+      if (Buffer.isBuffer(value) && !moved) {
+        // A Buffer may be a slice of Node's shared pool: copy its own bytes only.
+        this.#h = native.externalCopyBuffer(
+          new Uint8Array(buffer, value.byteOffset, value.byteLength), VIEW_KINDS.Uint8Array, 0, value.length, false, shared, buffer,
+        );
+      } else {
+        this.#h = native.externalCopyBuffer(
+          new Uint8Array(buffer), kind, isView ? value.byteOffset : 0, length, moved, shared, buffer,
+        );
+      }
       if (moved && buffer.byteLength) detach(buffer);
       if (transferList) for (const b of transferList) if (b !== value && b.byteLength) detach(b);
     } else {

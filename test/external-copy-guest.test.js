@@ -167,3 +167,24 @@ test('ExternalCopy races with dispose never crash the host', { timeout: 60000 },
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /ok 65536/);
 });
+
+test('{copy: true} buffers keep their type; a pooled Buffer sends only its own bytes', { timeout: 10000 }, (t) => {
+  const { context, global } = setup(t);
+  const pooled = Buffer.from('secret-free');
+  assert.ok(pooled.buffer.byteLength > pooled.length); // a slice of Node's pool
+  global.setSync('b', pooled, { copy: true });
+  assert.equal(context.evalSync('[b.constructor.name, b.byteOffset, b.length, b.buffer.byteLength].join()'), 'Uint8Array,0,11,11');
+  global.setSync('ec', new ivm.ExternalCopy(pooled));
+  assert.equal(context.evalSync('ec.copy().buffer.byteLength'), 11);
+  const out = context.evalSync('const f = new Float64Array(new ArrayBuffer(40), 8, 2); f[1] = 1.5; f', { copy: true });
+  assert.ok(out instanceof Float64Array);
+  assert.deepEqual([out.byteOffset, out.length, out[1], out.buffer.byteLength], [8, 2, 1.5, 40]);
+  const dv = context.evalSync('new DataView(new ArrayBuffer(4))', { copy: true });
+  assert.ok(dv instanceof DataView);
+  const ab = context.evalSync('new Uint8Array([1, 2, 3]).buffer', { copy: true });
+  assert.deepEqual([...new Uint8Array(ab)], [1, 2, 3]);
+  // The source stays usable after a copy.
+  assert.equal(context.evalSync('const keep = new Uint8Array([5]); globalThis.keep = keep; keep'), undefined);
+  context.evalSync('keep', { copy: true });
+  assert.equal(context.evalSync('keep[0]'), 5);
+});

@@ -305,6 +305,21 @@ pub fn from_value<'s>(
     Ok(ExternalData::new(stored))
 }
 
+/// `{copy: true}` of an ArrayBuffer or a view over one: its memory copied
+/// once, to be moved into the target (no structured clone). None for
+/// anything else (shared memory included).
+pub fn copy_buffer<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>) -> Option<Result<Transfer, Failure>> {
+    if !v.is_array_buffer() {
+        let view = v8::Local::<v8::ArrayBufferView>::try_from(v).ok()?;
+        let b: v8::Local<v8::Value> = view.buffer(scope)?.into();
+        if b.is_shared_array_buffer() || view_kind(v).is_none() {
+            return None;
+        }
+    }
+    let undefined = v8::undefined(scope).into();
+    Some(from_value(scope, st, v, undefined).map(|d| Transfer::CopyInto(d, true)))
+}
+
 /// The memory of `ab`: moved out (detaching it) or copied.
 fn buffer_store(ab: v8::Local<v8::ArrayBuffer>, moved: bool) -> Store {
     if moved && ab.is_detachable() {

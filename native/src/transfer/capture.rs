@@ -130,6 +130,9 @@ pub fn capture<'s>(
         if let Some(t) = small_array(scope, v) {
             return Ok(t);
         }
+        if let Some(t) = crate::guest::external_copy::copy_buffer(scope, state, v) {
+            return t;
+        }
     }
     match mode {
         Mode::Copy if v.is_symbol() => Err(Failure::type_error("Unsupported type")),
