@@ -30,6 +30,8 @@ const HELP = `${USAGE}
 
 Runs <file.js> as a classic script in a fresh isolate and context (no Node
 APIs, no require) and prints its completion value, as \`node -p\` would.
+The script has a console: console.log/info/debug print to stdout,
+console.warn/error/trace to stderr.
 
 Options:
   --memory-limit MB   heap limit of the isolate in MB (at least 8; default 128)
@@ -135,6 +137,7 @@ function run(opts, ivm) {
   const isolate = new ivm.Isolate(isolateOptions);
   try {
     const context = isolate.createContextSync();
+    installConsole(context, ivm);
     const runOptions = { reference: true };
     if (opts.timeout) runOptions.timeout = opts.timeout;
     const script = isolate.compileScriptSync(source, { filename: file });
@@ -154,6 +157,33 @@ function run(opts, ivm) {
       }
     }
   }
+}
+
+// The guest's console: log/info/debug print to stdout, warn/error/trace to
+// stderr, formatted like Node's console. Arguments are copied out; values that
+// cannot be cloned (functions, symbols...) are printed as the guest describes them.
+const CONSOLE = `
+  const [out, err] = [$0, $1];
+  const describe = (v) => {
+    if (typeof v === 'function') return '[Function: ' + (v.name || '(anonymous)') + ']';
+    if (typeof v === 'symbol') return v.toString();
+    if (v === null || typeof v !== 'object') return v;
+    try { return JSON.parse(JSON.stringify(v)); } catch { return String(v); }
+  };
+  const send = (to) => (...args) => {
+    try { to(...args); } catch { to(...args.map(describe)); }
+  };
+  const console = {};
+  for (const name of ['log', 'info', 'debug']) console[name] = send(out);
+  for (const name of ['warn', 'error', 'trace']) console[name] = send(err);
+  Object.defineProperty(globalThis, 'console', { value: console, writable: true, configurable: true });
+`;
+
+function installConsole(context, ivm) {
+  const print = (stream) => new ivm.Callback((...args) => {
+    stream.write(`${util.formatWithOptions({ colors: false }, ...args)}\n`);
+  });
+  context.evalClosureSync(CONSOLE, [print(process.stdout), print(process.stderr)]);
 }
 
 function formatValue(value) {

@@ -188,3 +188,24 @@ test('--version prints the package version', () => {
   assert.strictEqual(r.status, 0, show(r));
   assert.strictEqual(r.stdout.trim(), require('../package.json').version);
 });
+
+test('console.log/info print to stdout and warn/error to stderr, in order', () => {
+  const file = write('console.js', [
+    "console.log('hello', 1, { a: [1, 2] });",
+    "console.info('%d items', 3);",
+    "console.error('bad', new Error('x').message);",
+    "console.warn('careful');",
+    "console.log('fn', function foo() {}, Symbol('s'), { f() {} });",
+    "'done'",
+  ].join('\n'));
+  const r = cli(['run', file]);
+  assert.strictEqual(r.status, 0, show(r));
+  assert.strictEqual(r.stdout, "hello 1 { a: [ 1, 2 ] }\n3 items\nfn [Function: foo] Symbol(s) {}\ndone\n");
+  assert.strictEqual(r.stderr, 'bad x\ncareful\n');
+});
+
+test('a guest may replace its console', () => {
+  const r = cli(['run', write('console2.js', "console = { log() {} }; console.log('hidden'); 1")]);
+  assert.strictEqual(r.status, 0, show(r));
+  assert.strictEqual(r.stdout, '1\n');
+});

@@ -169,7 +169,8 @@ pub fn node_value<'a>(cx: &mut impl Context<'a>, d: &ExternalData, transfer_in: 
                 NODE_BUFFERS.lock().insert(store.ptr() as usize, (token, store.clone()));
                 JsArrayBuffer::external(cx, NodeBytes { store, token })
             } else {
-                JsArrayBuffer::external(cx, store.bytes().to_vec())
+                let copy = Store::copy_of(store.bytes());
+                JsArrayBuffer::external(cx, NodeBytes { store: copy, token: 0 })
             };
             let (kind, offset, length) = match view {
                 Some(v) => (v.kind as u32, v.offset, v.length),

@@ -47,13 +47,91 @@ impl Store {
     }
     /// A store owning a copy of `bytes`, counted against no isolate.
     pub fn copy_of(bytes: &[u8]) -> Store {
-        let mut v = Vec::with_capacity(bytes.len());
-        // SAFETY: capacity reserved above; the bytes are initialised by the copy.
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.as_mut_ptr(), bytes.len());
-            v.set_len(bytes.len());
+        let len = bytes.len();
+        let p = block::alloc(len);
+        if p.is_null() {
+            // Out of memory: V8's own allocation path reports it.
+            return Store(v8::ArrayBuffer::new_backing_store_from_vec(bytes.to_vec()).make_shared());
         }
-        Store(v8::ArrayBuffer::new_backing_store_from_vec(v).make_shared())
+        // SAFETY: `p` has room for `len` bytes; the regions do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, len) };
+        // SAFETY: `p` is a live block of `len` bytes that the store now owns.
+        let s = unsafe { v8::ArrayBuffer::new_backing_store_from_ptr(p as *mut c_void, len, free_block, std::ptr::null_mut()) };
+        Store(s.make_shared())
+    }
+}
+
+unsafe extern "C" fn free_block(p: *mut c_void, len: usize, _data: *mut c_void) {
+    // SAFETY: `p` came from `block::alloc(len)`.
+    unsafe { block::free(p as *mut u8, len) };
+}
+
+/// Memory blocks for copied buffers. Large blocks are mapped with their pages
+/// populated up front: touching fresh pages one fault at a time costs more
+/// than the copy itself on virtual machines.
+/// Freed large blocks are kept (up to `CACHE` bytes) for the next buffer of
+/// the same size.
+pub mod block {
+    use parking_lot::Mutex;
+
+    const LARGE: usize = 256 << 10;
+    const CACHE: usize = 64 << 20;
+
+    struct Cached {
+        blocks: Vec<(usize, usize)>,
+        bytes: usize,
+    }
+
+    static FREE: Mutex<Cached> = Mutex::new(Cached { blocks: Vec::new(), bytes: 0 });
+
+    pub fn alloc(len: usize) -> *mut u8 {
+        if len < LARGE {
+            // SAFETY: malloc of a non-zero size; null is checked by callers.
+            return unsafe { libc::malloc(len.max(1)) } as *mut u8;
+        }
+        {
+            let mut c = FREE.lock();
+            if let Some(i) = c.blocks.iter().rposition(|b| b.0 == len) {
+                let (_, p) = c.blocks.swap_remove(i);
+                c.bytes -= len;
+                return p as *mut u8;
+            }
+        }
+        // SAFETY: an anonymous private mapping; MAP_FAILED is checked.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return std::ptr::null_mut();
+        }
+        p as *mut u8
+    }
+
+    /// # Safety
+    /// `p` must come from `alloc(len)` and not be used afterwards.
+    pub unsafe fn free(p: *mut u8, len: usize) {
+        if len < LARGE {
+            // SAFETY: from malloc, per the contract.
+            unsafe { libc::free(p as *mut libc::c_void) };
+        } else {
+            {
+                let mut c = FREE.lock();
+                if c.bytes + len <= CACHE {
+                    c.blocks.push((len, p as usize));
+                    c.bytes += len;
+                    return;
+                }
+            }
+            // SAFETY: a mapping of `len` bytes, per the contract.
+            unsafe { libc::munmap(p as *mut libc::c_void, len) };
+        }
     }
 }
 
@@ -228,8 +306,7 @@ pub fn counted_copy(budget: &Arc<Budget>, bytes: &[u8]) -> Option<Store> {
     if !budget.reserve(len) {
         return None;
     }
-    // SAFETY: malloc of a non-zero size; checked for null below.
-    let p = unsafe { libc::malloc(len.max(1)) } as *mut u8;
+    let p = block::alloc(len);
     if p.is_null() {
         budget.unreserve(len);
         return None;
@@ -244,8 +321,8 @@ pub fn counted_copy(budget: &Arc<Budget>, bytes: &[u8]) -> Option<Store> {
 }
 
 unsafe extern "C" fn free_counted(p: *mut c_void, len: usize, data: *mut c_void) {
-    // SAFETY: `p` came from malloc in `counted_copy`; `data` from Arc::into_raw.
-    unsafe { libc::free(p) };
+    // SAFETY: `p` came from `block::alloc(len)` in `counted_copy`; `data` from Arc::into_raw.
+    unsafe { block::free(p as *mut u8, len) };
     let budget = unsafe { Arc::from_raw(data as *const Budget) };
     budget.unreserve(len);
 }
