@@ -149,7 +149,23 @@ function readKey(key) {
 
 // Encodes `value` for native code under `mode`; pushes (kind, payload).
 function encodeInto(out, value, mode) {
-  mode &= 3; // `promise` applies to results only
+  if (mode & T.MODE_PROMISE) {
+    // The target gets a promise settled with the value transferred (under
+    // the other flags) once `value` settles.
+    const box = native.promiseNew();
+    Promise.resolve(value).then((v) => {
+      const o = [];
+      try {
+        encodeInto(o, v, mode & 3);
+      } catch (e) {
+        native.promiseSettle(box, false, e);
+        return;
+      }
+      native.promiseSettle(box, true, o[0], o[1]);
+    }, (e) => native.promiseSettle(box, false, e));
+    out.push(T.KIND_PROMISE, box);
+    return;
+  }
   if (value instanceof ExternalCopyInto) {
     value[INTERNAL](out);
     return;

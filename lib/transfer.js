@@ -14,6 +14,7 @@ const KIND_DEREF = 4;
 const KIND_HOST_REF = 5;
 const KIND_EXTERNAL_COPY = 6;
 const KIND_COPY_INTO = 7;
+const KIND_PROMISE = 8;
 
 // Transfer mode codes shared with native code.
 const MODE_DEFAULT = 0;
@@ -86,6 +87,7 @@ module.exports = {
   KIND_HOST_REF,
   KIND_EXTERNAL_COPY,
   KIND_COPY_INTO,
+  KIND_PROMISE,
   MODE_DEFAULT,
   MODE_COPY,
   MODE_EXTERNAL_COPY,

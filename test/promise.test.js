@@ -46,3 +46,32 @@ test('a promise whose isolate is disposed rejects with "Promise was abandoned"',
   isolate.dispose();
   await assert.rejects(p, { message: 'Promise was abandoned' });
 });
+
+test('Node promises sent with {promise: true} arrive as guest promises', { timeout: 10000 }, async (t) => {
+  const { context, global } = setup(t);
+  let resolveLater;
+  global.setSync('p', new Promise((r) => { resolveLater = r; }), { promise: true, copy: true });
+  const settled = context.eval('p.then((v) => v.n * 2)', { promise: true });
+  resolveLater({ n: 21 });
+  assert.equal(await settled, 42);
+  // A plain value is wrapped in a resolved promise; arguments take the option too.
+  const fn = await context.eval('(async (a, b) => (await a) + (await b))', { reference: true });
+  assert.equal(await fn.apply(undefined, [Promise.resolve(1), 2], { arguments: { promise: true }, result: { promise: true } }), 3);
+  // Rejections keep their class; a value that cannot be transferred rejects.
+  global.setSync('bad', Promise.reject(new RangeError('no')), { promise: true });
+  assert.equal(await context.eval('bad.catch((e) => e.name + ":" + e.message)', { promise: true }), 'RangeError:no');
+  global.setSync('obj', Promise.resolve({ a: 1 }), { promise: true });
+  assert.equal(await context.eval('obj.catch((e) => e.message)', { promise: true }), 'A non-transferable value was passed');
+  // Without the option a promise is not transferable.
+  assert.throws(() => global.setSync('plain', Promise.resolve(1)), { message: 'A non-transferable value was passed' });
+});
+
+test('a Node promise pending when the isolate is disposed is dropped safely', { timeout: 10000 }, async () => {
+  const isolate = new ivm.Isolate();
+  const context = isolate.createContextSync();
+  let resolveLater;
+  context.global.setSync('p', new Promise((r) => { resolveLater = r; }), { promise: true });
+  isolate.dispose();
+  resolveLater(1);
+  await new Promise(setImmediate);
+});

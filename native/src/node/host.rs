@@ -80,7 +80,7 @@ fn encode_result<'a>(cx: &mut impl Context<'a>, v: Handle<'a, JsValue>) -> NeonR
 }
 
 /// Describes a value thrown by Node code, to re-throw it in the guest.
-fn thrown<'a>(cx: &mut impl Context<'a>, e: Handle<'a, JsValue>) -> Failure {
+pub(crate) fn thrown<'a>(cx: &mut impl Context<'a>, e: Handle<'a, JsValue>) -> Failure {
     let r = cx.try_catch(|cx| {
         let d = helpers::call(cx, helpers::DESCRIBE_THROWN, &[e])?;
         let d = d.downcast_or_throw::<JsArray, _>(cx)?;

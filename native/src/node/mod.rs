@@ -48,5 +48,7 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("externalCopyInto", external_copy::into)?;
     cx.export_function("externalCopyRelease", external_copy::release)?;
     cx.export_function("externalCopyTotal", external_copy::total)?;
+    cx.export_function("promiseNew", crate::transfer::node::promise_new)?;
+    cx.export_function("promiseSettle", crate::transfer::node::promise_settle)?;
     Ok(())
 }

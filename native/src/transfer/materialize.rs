@@ -40,6 +40,7 @@ pub fn materialize<'s>(
             // exists; refuse them like any other non-transferable value.
             return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
         }
+        Transfer::Promise(p) => p.materialize(scope, state)?,
         Transfer::External(d) => crate::guest::external_copy::make(scope, state, d)?,
         Transfer::CopyInto(d, transfer_in) => crate::guest::external_copy::materialize(scope, state, &d, transfer_in)?,
         Transfer::HostRef(r) => crate::guest::reference::make(scope, state, r)?.into(),

@@ -41,6 +41,9 @@ pub enum Transfer {
     /// The result of `copyInto()`: arrives as the copied value (`true`:
     /// moving an ArrayBuffer's memory in).
     CopyInto(Arc<external::ExternalData>, bool),
+    /// A Node promise (`{promise: true}`): arrives as a promise that settles
+    /// with the transferred result.
+    Promise(Arc<promise::Pending>),
     /// Raw handle-table ids of a new Context, Script...: wrapped by the caller.
     Handles(Vec<u64>, IsolateRef),
     /// Engine data (heap statistics and such), as a plain object.

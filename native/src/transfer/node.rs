@@ -35,6 +35,36 @@ pub mod kind {
     pub const EXTERNAL_COPY: u32 = 6;
     /// `[box, transferIn]` of a `copyInto()` result: the target gets the value.
     pub const COPY_INTO: u32 = 7;
+    /// The box of a pending Node promise (`{promise: true}`).
+    pub const PROMISE: u32 = 8;
+}
+
+pub struct PromiseBox(pub Arc<super::promise::Pending>);
+
+impl Finalize for PromiseBox {}
+
+/// `promiseNew()`: a box for a Node promise being sent into a guest.
+pub fn promise_new(mut cx: FunctionContext) -> JsResult<JsValue> {
+    Ok(cx.boxed(PromiseBox(super::promise::Pending::new())).upcast())
+}
+
+/// `promiseSettle(box, true, kind, payload)` / `promiseSettle(box, false, error)`.
+pub fn promise_settle(mut cx: FunctionContext) -> JsResult<JsUndefined> {
+    let b = cx.argument::<JsBox<PromiseBox>>(0)?;
+    let ok = cx.argument::<JsBoolean>(1)?.value(&mut cx);
+    let out = if ok {
+        let k = cx.argument::<JsNumber>(2)?.value(&mut cx) as u32;
+        let p = cx.argument::<JsValue>(3)?;
+        match cx.try_catch(|cx| decode(cx, k, p)) {
+            Ok(t) => Ok(t),
+            Err(e) => Err(crate::node::host::thrown(&mut cx, e)),
+        }
+    } else {
+        let e = cx.argument::<JsValue>(2)?;
+        Err(crate::node::host::thrown(&mut cx, e))
+    };
+    b.0.settle(out);
+    Ok(cx.undefined())
 }
 
 /// Reads a JS value if it is a primitive (not a symbol).
@@ -145,6 +175,10 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
             let env = crate::node::envlink::link(cx);
             Ok(Transfer::HostRef(Arc::new(crate::node::host::HostRef { env, obj: obj.root(cx), type_of })))
         }
+        kind::PROMISE => {
+            let b = payload.downcast_or_throw::<JsBox<PromiseBox>, _>(cx)?;
+            Ok(Transfer::Promise(b.0.clone()))
+        }
         kind::EXTERNAL_COPY => {
             let b = payload.downcast_or_throw::<JsBox<crate::node::external_copy::ExternalBox>, _>(cx)?;
             let d = b.0.borrow().clone();
@@ -227,6 +261,7 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         Transfer::Callback(hf) => hf.func.to_inner(cx).upcast(),
         Transfer::Deref(_) => cx.undefined().upcast(),
         Transfer::External(d) => crate::node::external_copy::wrap(cx, d)?,
+        Transfer::Promise(_) => cx.undefined().upcast(),
         Transfer::CopyInto(d, transfer_in) => crate::node::external_copy::node_value(cx, &d, transfer_in)?,
         Transfer::HostRef(r) => r.obj.to_inner(cx).upcast(),
         Transfer::Handles(ids, iso) => {

@@ -119,3 +119,89 @@ pub fn result<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s,
         None => capture(scope, st, v, mode),
     }
 }
+
+// ---------------------------------------------------------------------------
+// Node promises sent into a guest (`{promise: true}` on arguments and set
+// values): the guest gets its own promise, settled when Node's settles.
+
+/// A Node promise on its way into (or already in) a guest.
+pub struct Pending {
+    state: parking_lot::Mutex<PendingState>,
+}
+
+enum PendingState {
+    /// Not settled, not yet materialised.
+    Waiting,
+    /// Settled before the guest's promise existed.
+    Settled(Outcome),
+    /// Materialised: the guest resolver to settle, on that isolate's thread.
+    Attached(std::sync::Weak<crate::engine::isolate::IsolateHost>, u64),
+    Done,
+}
+
+impl Pending {
+    pub fn new() -> Arc<Pending> {
+        Arc::new(Pending { state: parking_lot::Mutex::new(PendingState::Waiting) })
+    }
+
+    /// Node's promise settled (Node's thread).
+    pub fn settle(&self, out: Outcome) {
+        let mut s = self.state.lock();
+        match std::mem::replace(&mut *s, PendingState::Done) {
+            PendingState::Waiting => *s = PendingState::Settled(out),
+            PendingState::Attached(host, rid) => {
+                drop(s);
+                if let Some(host) = host.upgrade() {
+                    settle_later(&host, rid, out);
+                }
+            }
+            other => *s = other,
+        }
+    }
+
+    /// Makes the guest's promise (isolate thread).
+    pub fn materialize<'s>(&self, scope: &mut v8::PinScope<'s, '_>, st: &State) -> Result<v8::Local<'s, v8::Value>, Failure> {
+        let resolver = v8::PromiseResolver::new(scope).ok_or_else(|| Failure::error("Could not create a promise"))?;
+        let promise = resolver.get_promise(scope);
+        let mut s = self.state.lock();
+        match std::mem::replace(&mut *s, PendingState::Done) {
+            PendingState::Waiting => {
+                let rid = st.keep_resolver(scope, resolver);
+                *s = PendingState::Attached(Arc::downgrade(&st.host), rid);
+            }
+            PendingState::Settled(out) => {
+                drop(s);
+                let rid = st.keep_resolver(scope, resolver);
+                settle_later(&st.host, rid, out);
+            }
+            PendingState::Attached(..) | PendingState::Done => {
+                return Err(Failure::error("A promise can only be sent once"));
+            }
+        }
+        Ok(promise.into())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        // Node dropped the promise without settling it (its environment went
+        // away): the guest's promise is abandoned.
+        if let PendingState::Attached(host, rid) = std::mem::replace(&mut *self.state.lock(), PendingState::Done) {
+            if let Some(host) = host.upgrade() {
+                settle_later(&host, rid, Err(Failure::error("Promise was abandoned")));
+            }
+        }
+    }
+}
+
+/// Settles a kept guest resolver from a task on its isolate's queue.
+fn settle_later(host: &Arc<crate::engine::isolate::IsolateHost>, rid: u64, out: Outcome) {
+    host.submit_task(crate::engine::isolate::Call::new(
+        Box::new(move |iso, st| {
+            st.settle_resolver(iso, rid, out);
+            Ok(Transfer::Undefined)
+        }),
+        None,
+        Box::new(|_| {}),
+    ));
+}
