@@ -152,7 +152,7 @@ test('ExternalCopy races with dispose never crash the host', { timeout: 60000 },
         const isolate = new ivm.Isolate({ memoryLimit: 16 });
         const context = isolate.createContextSync();
         context.global.setSync('ec', ec);
-        const p = context.eval('for (let j = 0; j < 50; j++) { const c = ec.copy(); new ec.constructor(c, { transferList: [c] }).copy({ transferIn: true }); }').catch((e) => {
+        const p = context.eval('for (let j = 0; j < 50; j++) { const c = ec.copy(); new ec.constructor(c, { transferList: [c.buffer] }).copy({ transferIn: true }); }').catch((e) => {
           if (!/disposed/.test(e.message)) throw e;
         });
         if (i % 2) await new Promise(setImmediate);
