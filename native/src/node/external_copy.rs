@@ -18,9 +18,48 @@ use crate::transfer::external::{self, ExternalData, Store, Stored, Taken, View, 
 use crate::transfer::node::{decode, to_js};
 use crate::transfer::{Serialized, Transfer};
 
-pub struct ExternalBox(pub RefCell<Option<Arc<ExternalData>>>);
+/// An ExternalCopy handle in Node. The bytes it keeps alive are reported to
+/// Node's garbage collector (as isolated-vm does), so that dropped copies are
+/// collected, and their memory reused, promptly.
+pub struct ExternalBox(pub RefCell<Option<Arc<ExternalData>>>, std::cell::Cell<i64>);
 
-impl Finalize for ExternalBox {}
+impl ExternalBox {
+    fn forget<'a>(&self, cx: &mut impl Context<'a>) {
+        let n = self.1.replace(0);
+        if n != 0 {
+            adjust_external_memory(cx, -n);
+        }
+    }
+}
+
+impl Finalize for ExternalBox {
+    fn finalize<'a, C: Context<'a>>(self, cx: &mut C) {
+        self.forget(cx);
+    }
+}
+
+type AdjustExternalMemory = unsafe extern "C" fn(neon::sys::bindings::Env, i64, *mut i64) -> i32;
+
+fn adjust_external_memory<'a>(cx: &mut impl Context<'a>, change: i64) {
+    static F: once_cell::sync::OnceCell<usize> = once_cell::sync::OnceCell::new();
+    let p = node_api(&F, c"napi_adjust_external_memory");
+    if p == 0 {
+        return;
+    }
+    // SAFETY: the symbol is Node-API's function with this exact signature.
+    let f = unsafe { std::mem::transmute::<usize, AdjustExternalMemory>(p) };
+    let mut total = 0i64;
+    // SAFETY: a plain Node-API call on this environment's thread.
+    unsafe { f(cx.to_raw(), change, &mut total) };
+}
+
+/// A Node-API function neon does not bind, looked up in the running process
+/// like neon looks up the rest of Node-API (0 if missing).
+fn node_api(cell: &once_cell::sync::OnceCell<usize>, name: &std::ffi::CStr) -> usize {
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
+    // process (Node exports its Node-API functions).
+    *cell.get_or_init(|| unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) } as usize)
+}
 
 const RELEASED: &str = "Copy has been released";
 
@@ -55,7 +94,11 @@ impl Drop for NodeBytes {
 }
 
 fn new_box<'a>(cx: &mut impl Context<'a>, d: Arc<ExternalData>) -> Handle<'a, JsBox<ExternalBox>> {
-    cx.boxed(ExternalBox(RefCell::new(Some(d))))
+    let n = d.size() as i64;
+    if n > 0 {
+        adjust_external_memory(cx, n);
+    }
+    cx.boxed(ExternalBox(RefCell::new(Some(d)), std::cell::Cell::new(n)))
 }
 
 fn data_of(cx: &mut FunctionContext, i: usize) -> NeonResult<Arc<ExternalData>> {
@@ -84,9 +127,7 @@ type DetachArrayBuffer = unsafe extern "C" fn(neon::sys::bindings::Env, neon::sy
 /// the running process like neon looks up the rest of Node-API.
 fn detach_arraybuffer() -> Option<DetachArrayBuffer> {
     static F: once_cell::sync::OnceCell<usize> = once_cell::sync::OnceCell::new();
-    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
-    // process (Node exports its Node-API functions).
-    let p = *F.get_or_init(|| unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"napi_detach_arraybuffer".as_ptr()) } as usize);
+    let p = node_api(&F, c"napi_detach_arraybuffer");
     // SAFETY: the symbol is Node-API's function with this exact signature.
     (p != 0).then(|| unsafe { std::mem::transmute::<usize, DetachArrayBuffer>(p) })
 }
@@ -145,6 +186,7 @@ pub fn into(mut cx: FunctionContext) -> JsResult<JsValue> {
 pub fn release(mut cx: FunctionContext) -> JsResult<JsBoolean> {
     let b = cx.argument::<JsBox<ExternalBox>>(0)?;
     let was = b.0.borrow_mut().take().is_some();
+    b.forget(&mut cx);
     Ok(cx.boolean(was))
 }
 
