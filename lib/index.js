@@ -203,7 +203,12 @@ function encodeInto(out, value, mode) {
     out.push(T.KIND_HOST_REF, [ref, ref.typeof]);
     return;
   }
-  if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
+  if (mode === T.MODE_EXTERNAL_COPY) {
+    // The target receives an ExternalCopy of the value.
+    out.push(T.KIND_EXTERNAL_COPY, new ExternalCopy(value)[INTERNAL]());
+    return;
+  }
+  if (mode === T.MODE_COPY) {
     if (typeof value === 'symbol') throw new TypeError('Unsupported type');
     if ((value instanceof ArrayBuffer || (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer)) && !isProxy(value)) {
       // Buffers skip the structured clone: one copy, moved into the target.
@@ -227,14 +232,6 @@ function encodeArgs(args, mode) {
   if (!Array.isArray(args)) throw new TypeError('`arguments` must be an array');
   for (let i = 0; i < args.length; i++) encodeInto(out, args[i], mode);
   return out;
-}
-
-// `{externalCopy: true}` results: native code hands back a copy, which is
-// kept as an ExternalCopy.
-function externalResult(mode, variant, result) {
-  if ((mode & 3) !== T.MODE_EXTERNAL_COPY || variant === IGNORED) return result;
-  if (variant === ASYNC || mode & T.MODE_PROMISE) return result.then((v) => new ExternalCopy(v));
-  return new ExternalCopy(result);
 }
 
 function bidirectional(options) {
@@ -378,7 +375,7 @@ class Context {
     const [filename, lineOffset, columnOffset] = readOrigin(options);
     const timeout = T.readTimeout(options);
     const mode = T.transferMode(options);
-    return externalResult(mode, variant, native.contextEval(this.#h, variant, code, filename, lineOffset, columnOffset, timeout, mode, site));
+    return native.contextEval(this.#h, variant, code, filename, lineOffset, columnOffset, timeout, mode, site);
   }
 
   evalSync(code, options) {
@@ -401,9 +398,9 @@ class Context {
     const timeout = T.readTimeout(options);
     const [argMode, resultMode] = bidirectional(options);
     const list = encodeArgs(args, argMode);
-    return externalResult(resultMode, variant, native.contextEvalClosure(
+    return native.contextEvalClosure(
       this.#h, variant, code, filename, lineOffset, columnOffset, list, timeout, resultMode, site,
-    ));
+    );
   }
 
   evalClosureSync(code, args, options) {
@@ -443,7 +440,7 @@ class Script {
     const timeout = T.readTimeout(options);
     const mode = T.transferMode(options);
     const release = Boolean(options && options.release);
-    return externalResult(mode, variant, native.scriptRun(this.#h, Context[INTERNAL](context), variant, timeout, mode, release, site));
+    return native.scriptRun(this.#h, Context[INTERNAL](context), variant, timeout, mode, release, site);
   }
 
   runSync(context, options) {
@@ -536,7 +533,7 @@ class Reference {
     const mode = T.transferMode(options);
     if (this.#h === undefined) return this.#localGet(key, options, mode);
     const accessors = Boolean(options && options.accessors);
-    return externalResult(mode, variant, native.refGet(this.#h, variant, key, mode, this.#inherit, accessors, site));
+    return native.refGet(this.#h, variant, key, mode, this.#inherit, accessors, site);
   }
 
   #localGet(key, options, mode) {
@@ -640,7 +637,7 @@ class Reference {
     const list = encodeArgs(args, argMode);
     const r = [];
     encodeInto(r, recv, T.MODE_DEFAULT);
-    return externalResult(resultMode, variant, native.refApply(this.#h, variant, r[0], r[1], list, timeout, resultMode, site));
+    return native.refApply(this.#h, variant, r[0], r[1], list, timeout, resultMode, site);
   }
 
   applySync(recv, args, options) {
@@ -918,7 +915,8 @@ function localValue(value, mode) {
     return value;
   }
   if (value instanceof Callback) return value[INTERNAL]()[0];
-  if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) return localResult(value, T.MODE_COPY);
+  if (mode === T.MODE_EXTERNAL_COPY) return new ExternalCopy(value);
+  if (mode === T.MODE_COPY) return localResult(value, T.MODE_COPY);
   if (mode === T.MODE_REFERENCE) return new Reference(value);
   if (T.isPrimitive(value) || typeof value === 'function') return value;
   throw new TypeError(T.NON_TRANSFERABLE);
@@ -927,7 +925,8 @@ function localValue(value, mode) {
 // A value of Node's heap handed back to Node code under a transfer mode.
 function localResult(value, mode) {
   mode &= 3;
-  if (mode === T.MODE_COPY || mode === T.MODE_EXTERNAL_COPY) {
+  if (mode === T.MODE_EXTERNAL_COPY) return new ExternalCopy(value);
+  if (mode === T.MODE_COPY) {
     return T.isPrimitive(value) ? value : T.deserialize(T.serialize(value));
   }
   if (mode === T.MODE_REFERENCE) return new Reference(value);

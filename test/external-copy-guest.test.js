@@ -188,3 +188,20 @@ test('{copy: true} buffers keep their type; a pooled Buffer sends only its own b
   context.evalSync('keep', { copy: true });
   assert.equal(context.evalSync('keep[0]'), 5);
 });
+
+test('{externalCopy: true} gives the receiving side an ExternalCopy, both ways', { timeout: 10000 }, async (t) => {
+  const { context, global } = setup(t);
+  const r = context.evalSync('new Uint8Array([1, 2, 3])', { externalCopy: true });
+  assert.ok(r instanceof ivm.ExternalCopy);
+  assert.deepEqual([...r.copy()], [1, 2, 3]);
+  assert.equal(context.evalSync('"text"', { externalCopy: true }).copy(), 'text');
+  const p = await context.eval('Promise.resolve({ a: 1 })', { externalCopy: true, promise: true });
+  assert.deepEqual(p.copy(), { a: 1 });
+  global.setSync('ec', { n: 5 }, { externalCopy: true });
+  assert.equal(context.evalSync('ec.constructor.name + ":" + ec.copy().n'), 'ExternalCopy:5');
+  const fn = context.evalSync('(x) => x.copy().n + 1', { reference: true });
+  assert.equal(fn.applySync(undefined, [{ n: 1 }], { arguments: { externalCopy: true } }), 2);
+  // Node-side References follow the same rule.
+  const local = new ivm.Reference({ k: [1] });
+  assert.ok(local.getSync('k', { externalCopy: true }) instanceof ivm.ExternalCopy);
+});

@@ -107,6 +107,15 @@ pub fn capture<'s>(
     if mode == Mode::Reference {
         return Ok(reference(scope, state, v));
     }
+    if mode == Mode::External {
+        if v.is_object() {
+            if let Some(t) = crate::guest::external_copy::captured(scope, state, v) {
+                return t;
+            }
+        }
+        let undefined = v8::undefined(scope).into();
+        return crate::guest::external_copy::from_value(scope, state, v, undefined).map(Transfer::External);
+    }
     if let Some(p) = primitive(scope, v) {
         return Ok(p);
     }
@@ -139,6 +148,6 @@ pub fn capture<'s>(
         Mode::Copy => serde::serialize(scope, v).map(Transfer::Serialized),
         Mode::Default(Fallback::Undefined) => Ok(Transfer::Undefined),
         Mode::Default(Fallback::Reference) => Ok(reference(scope, state, v)),
-        Mode::Default(Fallback::Reject) | Mode::Reference => Err(Failure::type_error(NON_TRANSFERABLE)),
+        Mode::Default(Fallback::Reject) | Mode::Reference | Mode::External => Err(Failure::type_error(NON_TRANSFERABLE)),
     }
 }

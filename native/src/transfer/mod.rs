@@ -198,6 +198,8 @@ pub enum Mode {
     Default(Fallback),
     /// Structured clone.
     Copy,
+    /// An ExternalCopy of the value (`{externalCopy: true}`).
+    External,
     /// A Reference to the value.
     Reference,
 }
@@ -212,10 +214,11 @@ pub enum Fallback {
 
 impl Mode {
     /// Decodes the option code the JS layer passes: 0 default, 1 copy,
-    /// 2 externalCopy (not yet: copy), 3 reference.
+    /// 2 externalCopy, 3 reference.
     pub fn from_code(code: u32, fallback: Fallback) -> Mode {
         match code & 3 {
-            1 | 2 => Mode::Copy,
+            1 => Mode::Copy,
+            2 => Mode::External,
             3 => Mode::Reference,
             _ => Mode::Default(fallback),
         }
