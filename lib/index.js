@@ -186,6 +186,22 @@ function encodeInto(out, value, mode) {
     out.push(T.KIND_CALLBACK, value);
     return;
   }
+  if (value === library) {
+    out.push(T.KIND_LIBRARY, 0);
+    return;
+  }
+  if (value instanceof Isolate) {
+    out.push(T.KIND_ISOLATE, Isolate[INTERNAL](value));
+    return;
+  }
+  if (value instanceof Context) {
+    out.push(T.KIND_CONTEXT, [Context[INTERNAL](value), Context[INTERNAL](value, true)]);
+    return;
+  }
+  if (value instanceof Script) {
+    out.push(T.KIND_SCRIPT, Script[INTERNAL](value));
+    return;
+  }
   if (value instanceof Reference) {
     const box = value[INTERNAL]();
     if (box !== undefined && mode !== T.MODE_COPY) {
@@ -246,6 +262,12 @@ class Isolate {
   #h;
 
   constructor(options) {
+    if (options === INTERNAL && arguments.length === 2) {
+      // An isolate created by guest code, handed to Node.
+      this.#h = arguments[1];
+      Object.freeze(this);
+      return;
+    }
     if (options !== undefined && options !== null && typeof options !== 'object') {
       throw new TypeError('`Isolate` requires parameter 1 to be an object');
     }
@@ -260,6 +282,10 @@ class Isolate {
     }
     this.#h = native.isolateNew(memoryLimit);
     Object.freeze(this);
+  }
+
+  static [INTERNAL](iso) {
+    return iso.#h;
   }
 
   #checkLive() {
@@ -365,8 +391,10 @@ class Context {
     return native.isReleased(this.#h) ? undefined : this.#global;
   }
 
-  static [INTERNAL](ctx) {
-    return ctx.#h;
+  // The native handle (or, with `global`, its global's).
+  static [INTERNAL](ctx, global) {
+    if (native.isReleased(ctx.#h)) throw new Error('Context is released');
+    return global ? ctx.#global[INTERNAL]() : ctx.#h;
   }
 
   #eval(variant, code, options, site) {
@@ -457,6 +485,11 @@ class Script {
 
   release() {
     return native.release(this.#h);
+  }
+
+  static [INTERNAL](script) {
+    if (native.isReleased(script.#h)) throw new Error('Script has been released');
+    return script.#h;
   }
 }
 
@@ -975,6 +1008,20 @@ function hostRefOp(ref, op, args) {
   return [T.KIND_SERIALIZED, T.serialize(result)];
 }
 
+// A handle coming out of an isolate (made by guest code there).
+function wrapHandle(kind, a, b) {
+  switch (kind) {
+    case 'isolate':
+      return new Isolate(INTERNAL, a);
+    case 'context':
+      return new Context(INTERNAL, a, b);
+    case 'script':
+      return new Script(INTERNAL, a);
+    default:
+      return library;
+  }
+}
+
 function encodeArg(value) {
   const out = [];
   encodeInto(out, value, T.MODE_DEFAULT);
@@ -992,6 +1039,7 @@ native.setup(
   hostRefOp,
   wrapExternalCopy,
   makeView,
+  wrapHandle,
 );
 
 for (const C of [Isolate, Context, Script, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {
@@ -999,7 +1047,7 @@ for (const C of [Isolate, Context, Script, Reference, Callback, Dereference, Ext
   Object.freeze(C);
 }
 
-module.exports = Object.freeze({
+const library = Object.freeze({
   Isolate,
   Context,
   Script,
@@ -1010,3 +1058,5 @@ module.exports = Object.freeze({
   MemoryLimitError,
   IsolateDisposedError,
 });
+
+module.exports = library;

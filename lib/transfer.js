@@ -15,6 +15,10 @@ const KIND_HOST_REF = 5;
 const KIND_EXTERNAL_COPY = 6;
 const KIND_COPY_INTO = 7;
 const KIND_PROMISE = 8;
+const KIND_LIBRARY = 9;
+const KIND_ISOLATE = 10;
+const KIND_CONTEXT = 11;
+const KIND_SCRIPT = 12;
 
 // Transfer mode codes shared with native code.
 const MODE_DEFAULT = 0;
@@ -88,6 +92,10 @@ module.exports = {
   KIND_EXTERNAL_COPY,
   KIND_COPY_INTO,
   KIND_PROMISE,
+  KIND_LIBRARY,
+  KIND_ISOLATE,
+  KIND_CONTEXT,
+  KIND_SCRIPT,
   MODE_DEFAULT,
   MODE_COPY,
   MODE_EXTERNAL_COPY,

@@ -145,6 +145,8 @@ pub struct IsolateHost {
     /// The isolate thread, unparked when sync work arrives: it may be parked
     /// in a nested wait (inside a call into Node) rather than on its queue.
     thread: std::thread::Thread,
+    /// Isolates created by guest code running in this one: disposed with it.
+    children: Mutex<Vec<std::sync::Weak<IsolateHost>>>,
 }
 
 // SAFETY: pthread_t is an opaque id (an integer on Linux); it is only used to
@@ -187,6 +189,7 @@ impl IsolateHost {
             catastrophe: Mutex::new(None),
             owner: Default::default(),
             thread: std::thread::current(),
+            children: Mutex::new(Vec::new()),
         }
     }
 
@@ -306,7 +309,27 @@ impl IsolateHost {
         let _ = self.sync_tx.send(Msg::Dispose);
         self.ring();
         self.thread.unpark();
+        self.dispose_children();
         true
+    }
+
+    /// Records an isolate created by guest code of this one.
+    pub fn add_child(&self, child: &Arc<IsolateHost>) {
+        let mut c = self.children.lock();
+        if c.len() >= 16 && c.len().is_power_of_two() {
+            c.retain(|w| w.upgrade().is_some_and(|h| !h.is_disposed()));
+        }
+        c.push(Arc::downgrade(child));
+    }
+
+    /// Disposes the isolates guest code of this one created (and theirs).
+    pub(crate) fn dispose_children(&self) {
+        let children = std::mem::take(&mut *self.children.lock());
+        for c in children {
+            if let Some(c) = c.upgrade() {
+                c.dispose();
+            }
+        }
     }
 
     /// Marks the isolate dead after a memory-limit kill or a catastrophe.
@@ -519,6 +542,11 @@ unsafe extern "C" fn timeout_interrupt(mut raw: v8::UnsafeRawIsolatePtr, data: *
     let (host, seq) = *unsafe { Box::from_raw(data as *mut (std::sync::Weak<IsolateHost>, u64)) };
     // SAFETY: V8 calls this on the isolate's own thread with a live isolate.
     let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
+    // The frame may have ended before V8 got here (it was waiting on another
+    // thread, not running JS): then the interrupt must not stop later work.
+    if !host.upgrade().is_some_and(|h| h.frame_killed(seq)) {
+        return;
+    }
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if let Some(stack) = crate::transfer::error::current_stack(iso) {
             if let Some(h) = host.upgrade() {

@@ -58,7 +58,7 @@ pub struct State {
     /// Settlers waiting for a guest promise.
     settlers: RefCell<HashMap<u64, crate::transfer::promise::Settler>>,
     /// Node values that guest Reference objects of this isolate stand for.
-    host_refs: RefCell<HashMap<u64, (Rc<crate::guest::reference::Backing>, v8::Weak<v8::Object>)>>,
+    host_refs: RefCell<HashMap<u64, (Rc<crate::guest::handle::Backing>, v8::Weak<v8::Object>)>>,
     /// Node functions that guest functions of this isolate call.
     host_fns: RefCell<HashMap<u64, (Arc<HostFn>, v8::Weak<v8::Function>)>>,
     /// Native state of guest objects made by the guest library's classes
@@ -155,10 +155,10 @@ impl State {
     pub fn host_fn(&self, id: u64) -> Option<Arc<HostFn>> {
         self.host_fns.borrow().get(&id).map(|e| e.0.clone())
     }
-    pub fn add_host_ref(&self, id: u64, r: crate::guest::reference::Backing, weak: v8::Weak<v8::Object>) {
+    pub fn add_host_ref(&self, id: u64, r: crate::guest::handle::Backing, weak: v8::Weak<v8::Object>) {
         self.host_refs.borrow_mut().insert(id, (Rc::new(r), weak));
     }
-    pub fn host_ref(&self, id: u64) -> Option<Rc<crate::guest::reference::Backing>> {
+    pub fn host_ref(&self, id: u64) -> Option<Rc<crate::guest::handle::Backing>> {
         self.host_refs.borrow().get(&id).map(|e| e.0.clone())
     }
     pub fn remove_host_ref(&self, id: u64) {
@@ -447,6 +447,7 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
         pump(isolate, &state, &platform);
     }
     host.mark_disposed();
+    host.dispose_children();
     drain(inbox);
     while let Some(c) = host.take_mailbox() {
         c.fail(Failure::IsolateDisposed);

@@ -1,9 +1,13 @@
-//! The library as seen from inside an isolate: Node functions callable by
-//! guest code (Callbacks), and errors thrown into guests.
+//! The library as seen from inside an isolate: the `ivm` object and its
+//! classes (lib.js over the native bridge), calls into other isolates, Node
+//! functions callable by guest code (Callbacks), and errors thrown into guests.
 
 pub mod callback;
 pub mod external_copy;
-pub mod reference;
+pub mod handle;
+pub mod library;
+pub mod natives;
+pub mod remote;
 pub mod rules;
 pub mod throw;
 

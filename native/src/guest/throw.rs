@@ -15,6 +15,26 @@ fn message_of(f: &Failure) -> Option<String> {
     })
 }
 
+/// A stack line of the guest library's own code (left out of stacks).
+pub fn is_library_frame(line: &str) -> bool {
+    line.contains(super::library::FILENAME)
+}
+
+/// Sets the stack of `err` (made here) to `inner` (a stack from the other
+/// side of a boundary), the boundary line, then this side's frames.
+fn stitch<'s>(scope: &mut v8::PinScope<'s, '_>, err: v8::Local<'s, v8::Object>, inner: &str) {
+    let Some(k) = v8::String::new(scope, "stack") else { return };
+    let here = err.get(scope, k.into()).map(|s| s.to_rust_string_lossy(scope)).unwrap_or_default();
+    let mut full = format!("{inner}\n    at (<isolated-vm boundary>)");
+    for fr in here.lines().skip(1).filter(|l| !is_library_frame(l)) {
+        full.push('\n');
+        full.push_str(fr);
+    }
+    if let Some(v) = v8::String::new(scope, &full) {
+        err.define_own_property(scope, k.into(), v.into(), v8::PropertyAttribute::DONT_ENUM);
+    }
+}
+
 /// Throws `f` as a guest exception in the current context.
 pub fn throw_failure<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failure) {
     let exc = failure_value(scope, st, f);
@@ -43,17 +63,8 @@ pub fn failure_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failur
                         obj.define_own_property(scope, k.into(), v.into(), v8::PropertyAttribute::DONT_ENUM);
                     }
                 }
-                if let (Some(stack), Some(k)) = (info.stack.as_deref(), v8::String::new(scope, "stack")) {
-                    let guest_stack = obj.get(scope, k.into()).map(|s| s.to_rust_string_lossy(scope)).unwrap_or_default();
-                    let frames: Vec<&str> = guest_stack.lines().skip(1).collect();
-                    let mut full = format!("{stack}\n    at (<isolated-vm boundary>)");
-                    for fr in frames {
-                        full.push('\n');
-                        full.push_str(fr);
-                    }
-                    if let Some(v) = v8::String::new(scope, &full) {
-                        obj.define_own_property(scope, k.into(), v.into(), v8::PropertyAttribute::DONT_ENUM);
-                    }
+                if let Some(stack) = info.stack.as_deref() {
+                    stitch(scope, obj, stack);
                 }
             }
             e
@@ -61,11 +72,16 @@ pub fn failure_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failur
         other => {
             let msg = message_of(&other).unwrap_or_default();
             let msg = v8::String::new(scope, &msg).unwrap_or_else(|| v8::String::empty(scope));
-            match other {
+            let e = match other {
                 Failure::TypeError(_) => v8::Exception::type_error(scope, msg),
                 Failure::RangeError(_) => v8::Exception::range_error(scope, msg),
                 _ => v8::Exception::error(scope, msg),
+            };
+            if let (Failure::TimeoutAt(Some(inner)), Ok(obj)) = (&other, v8::Local::<v8::Object>::try_from(e)) {
+                // The frames that were running in the other isolate.
+                stitch(scope, obj, &format!("Error: Script execution timed out.\n{inner}"));
             }
+            e
         }
     }
 }

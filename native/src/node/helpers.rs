@@ -19,13 +19,14 @@ pub const MARK_HANDLED: usize = 10;
 pub const HOST_REF_OP: usize = 11;
 pub const WRAP_EXTERNAL_COPY: usize = 12;
 pub const MAKE_VIEW: usize = 13;
-const COUNT: usize = 14;
+pub const WRAP_HANDLE: usize = 14;
+const COUNT: usize = 15;
 
 struct Helpers(Vec<Root<JsFunction>>);
 
 static HELPERS: LocalKey<Helpers> = LocalKey::new();
 
-/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop, wrapFunction, encodeArg, awaitThen, markHandled, hostRefOp, wrapExternalCopy, makeView)`
+/// `setup(makeError, deserialize, wrapReference, startPolling, encodeCopy, describeThrown, noop, wrapFunction, encodeArg, awaitThen, markHandled, hostRefOp, wrapExternalCopy, makeView, wrapHandle)`
 pub fn setup(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut fns = Vec::with_capacity(COUNT);
     for i in 0..COUNT {

@@ -97,6 +97,18 @@ pub fn reference<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Loc
     }
 }
 
+/// A function crossing as a function that calls back into this isolate.
+pub fn function<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Local<'s, v8::Value>) -> Result<Transfer, Failure> {
+    let f = v8::Local::<v8::Function>::try_from(v).map_err(|_| Failure::type_error(NON_TRANSFERABLE))?;
+    let name = f.get_name(scope).to_rust_string_lossy(scope);
+    let key = v8::String::new(scope, "length").unwrap();
+    let length = f.get(scope, key.into()).and_then(|l| l.int32_value(scope)).unwrap_or(0);
+    if let Transfer::Reference(remote, _) = reference(scope, state, v) {
+        return Ok(Transfer::Function(remote, name, length));
+    }
+    Ok(Transfer::Undefined)
+}
+
 /// Transfers a value out of the isolate according to `mode`.
 pub fn capture<'s>(
     scope: &mut v8::PinScope<'s, '_>,
@@ -124,16 +136,15 @@ pub fn capture<'s>(
             return t;
         }
     }
-    if v.is_function() && matches!(mode, Mode::Default(_)) {
-        // Functions cross as functions that call back into this isolate.
-        let f = v8::Local::<v8::Function>::try_from(v).unwrap();
-        let name = f.get_name(scope).to_rust_string_lossy(scope);
-        let key = v8::String::new(scope, "length").unwrap();
-        let length = f.get(scope, key.into()).and_then(|l| l.int32_value(scope)).unwrap_or(0);
-        if let Transfer::Reference(remote, _) = reference(scope, state, v) {
-            return Ok(Transfer::Function(remote, name, length));
+    if matches!(mode, Mode::Default(_)) && v.is_object() {
+        // The library's own objects (Isolate, Context, Reference...) cross
+        // as the handles they hold.
+        if let Some(t) = crate::guest::library::unwrap(scope, state, v)? {
+            return Ok(t);
         }
-        return Ok(Transfer::Undefined);
+    }
+    if v.is_function() && matches!(mode, Mode::Default(_)) {
+        return function(scope, state, v);
     }
     if mode == Mode::Copy {
         if let Some(t) = small_array(scope, v) {

@@ -35,7 +35,13 @@ pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option
         let ctor = constructor_name(scope, obj);
         let name = get_string(scope, obj, "name");
         let message = get_string(scope, obj, "message").unwrap_or_default();
-        let stack = get_string(scope, obj, "stack");
+        let stack = get_string(scope, obj, "stack").map(|s| {
+            if s.contains(crate::guest::library::FILENAME) {
+                s.lines().filter(|l| !crate::guest::throw::is_library_frame(l)).collect::<Vec<_>>().join("\n")
+            } else {
+                s
+            }
+        });
         let known = ctor.as_deref().and_then(ErrorClass::from_name);
         let class = known.unwrap_or(ErrorClass::Error);
         // Other constructors come back as Error carrying the guest's name.

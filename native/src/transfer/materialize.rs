@@ -30,20 +30,21 @@ pub fn materialize<'s>(
             let (value, _) = state.value(remote.id).ok_or_else(|| Failure::error("Reference has been released"))?;
             v8::Local::new(scope, value)
         }
-        Transfer::Reference(remote, type_of) if remote.host().id == state.host.id => {
-            // A Reference coming back into its own isolate: a Reference object.
+        Transfer::Function(remote, ..) if remote.host().id == state.host.id => {
+            // A function coming home is itself.
             let (value, _) = state.value(remote.id).ok_or_else(|| Failure::error("Reference has been released"))?;
-            crate::guest::reference::make_local(scope, state, value, type_of.as_str())?.into()
-        }
-        Transfer::Reference(..) | Transfer::Function(..) => {
-            // References are not usable inside guests until the guest API
-            // exists; refuse them like any other non-transferable value.
-            return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
+            v8::Local::new(scope, value)
         }
         Transfer::Promise(p) => p.materialize(scope, state)?,
         Transfer::External(d) => crate::guest::external_copy::make(scope, state, d)?,
         Transfer::CopyInto(d, transfer_in) => crate::guest::external_copy::materialize(scope, state, &d, transfer_in)?,
-        Transfer::HostRef(r) => crate::guest::reference::make(scope, state, r)?.into(),
+        t @ (Transfer::Reference(..)
+        | Transfer::Function(..)
+        | Transfer::HostRef(_)
+        | Transfer::Context(..)
+        | Transfer::Script(_)
+        | Transfer::Isolate(_)
+        | Transfer::Library) => crate::guest::library::wrap(scope, state, t)?,
         Transfer::Callback(hf) => crate::guest::callback::make_function(scope, state, hf)?.into(),
         Transfer::List(items) => {
             let mut values = Vec::with_capacity(items.len());
@@ -52,7 +53,16 @@ pub fn materialize<'s>(
             }
             v8::Array::new_with_elements(scope, &values).into()
         }
-        Transfer::Handles(..) | Transfer::Record(_) => {
+        Transfer::Record(fields) => {
+            let obj = v8::Object::new(scope);
+            for (k, v) in fields {
+                let v = materialize(scope, state, v)?;
+                let k = v8::String::new(scope, k).unwrap();
+                obj.set(scope, k.into(), v);
+            }
+            obj.into()
+        }
+        Transfer::Handles(..) => {
             return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
         }
     })

@@ -46,6 +46,14 @@ pub enum Transfer {
     Promise(Arc<promise::Pending>),
     /// Raw handle-table ids of a new Context, Script...: wrapped by the caller.
     Handles(Vec<u64>, IsolateRef),
+    /// The module object: the guest gets its own copy of the library.
+    Library,
+    /// An Isolate (its owner: the isolate lives while this does).
+    Isolate(IsolateRef),
+    /// A Context: the context and its global object.
+    Context(Arc<Remote>, Arc<Remote>),
+    /// A compiled Script.
+    Script(Arc<Remote>),
     /// Engine data (heap statistics and such), as a plain object.
     Record(Vec<(&'static str, Transfer)>),
     List(Vec<Transfer>),

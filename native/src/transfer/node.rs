@@ -37,6 +37,14 @@ pub mod kind {
     pub const COPY_INTO: u32 = 7;
     /// The box of a pending Node promise (`{promise: true}`).
     pub const PROMISE: u32 = 8;
+    /// The module object.
+    pub const LIBRARY: u32 = 9;
+    /// An Isolate's native handle.
+    pub const ISOLATE: u32 = 10;
+    /// `[context handle, global handle]`.
+    pub const CONTEXT: u32 = 11;
+    /// A Script's native handle.
+    pub const SCRIPT: u32 = 12;
 }
 
 pub struct PromiseBox(pub Arc<super::promise::Pending>);
@@ -198,6 +206,27 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
                 None => cx.throw_error("The return value of `copyInto()` should only be used once"),
             }
         }
+        kind::LIBRARY => Ok(Transfer::Library),
+        kind::ISOLATE => {
+            let b = payload.downcast_or_throw::<JsBox<crate::node::isolate::IsoBox>, _>(cx)?;
+            Ok(Transfer::Isolate(b.0.clone()))
+        }
+        kind::CONTEXT => {
+            let pair = payload.downcast_or_throw::<JsArray, _>(cx)?;
+            let c: Handle<JsBox<RemoteBox>> = pair.get(cx, 0)?;
+            let g: Handle<JsBox<RemoteBox>> = pair.get(cx, 1)?;
+            if c.remote.is_released() {
+                return cx.throw_error(crate::ops::code::CONTEXT_RELEASED);
+            }
+            Ok(Transfer::Context(c.remote.clone(), g.remote.clone()))
+        }
+        kind::SCRIPT => {
+            let b = payload.downcast_or_throw::<JsBox<RemoteBox>, _>(cx)?;
+            if b.remote.is_released() {
+                return cx.throw_error(crate::ops::code::SCRIPT_RELEASED);
+            }
+            Ok(Transfer::Script(b.remote.clone()))
+        }
         kind::CALLBACK => {
             use crate::node::host::{host_fn, CallbackMode};
             if let Ok(f) = payload.downcast::<JsFunction, _>(cx) {
@@ -271,6 +300,26 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
                 arr.set(cx, i as u32, b)?;
             }
             arr.upcast()
+        }
+        Transfer::Library => {
+            let k = cx.string("library").upcast();
+            helpers::call(cx, helpers::WRAP_HANDLE, &[k])?
+        }
+        Transfer::Isolate(o) => {
+            let k = cx.string("isolate").upcast();
+            let b = cx.boxed(crate::node::isolate::IsoBox(o)).upcast();
+            helpers::call(cx, helpers::WRAP_HANDLE, &[k, b])?
+        }
+        Transfer::Context(c, g) => {
+            let k = cx.string("context").upcast();
+            let c = cx.boxed(RemoteBox { remote: c, type_of: Typeof::Object }).upcast();
+            let g = cx.boxed(RemoteBox { remote: g, type_of: Typeof::Object }).upcast();
+            helpers::call(cx, helpers::WRAP_HANDLE, &[k, c, g])?
+        }
+        Transfer::Script(s) => {
+            let k = cx.string("script").upcast();
+            let b = cx.boxed(RemoteBox { remote: s, type_of: Typeof::Object }).upcast();
+            helpers::call(cx, helpers::WRAP_HANDLE, &[k, b])?
         }
         Transfer::Record(fields) => {
             let obj = cx.empty_object();

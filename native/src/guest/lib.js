@@ -1,0 +1,641 @@
+// The library as guests see it (`ivm` inside an isolate). Evaluated once per
+// context by native/src/guest/library.rs, which passes `N`, the native
+// bridge. Returns the library object and the two hooks native code uses to
+// turn handles into class instances (`wrap`) and back (`unwrap`).
+(function (N) {
+  'use strict';
+  const SYNC = 0;
+  const ASYNC = 1;
+  const IGNORED = 2;
+  const SYNC_PROMISE = 3;
+  const INTERNAL = Symbol('v8-isolates internal');
+  // Private accessors, filled in by each class's static block: `is.X(v)`
+  // says whether v is an instance, `h.X(v)` reads its handle.
+  const is = { __proto__: null };
+  const h = { __proto__: null };
+  // Builtins are read once: guest code may replace the globals later.
+  const { freeze, defineProperty } = Object;
+  const { isArray } = Array;
+  const { isInteger, isNaN: numberIsNaN } = Number;
+  const $TypeError = TypeError;
+  const $RangeError = RangeError;
+  const $Error = Error;
+  const $Promise = Promise;
+  const reject = (e) => $Promise.reject(e);
+
+  // Transfer mode codes (the same as the Node side's).
+  const MODE_DEFAULT = 0;
+  const MODE_COPY = 1;
+  const MODE_EXTERNAL_COPY = 2;
+  const MODE_REFERENCE = 3;
+  const MODE_PROMISE = 4;
+
+  function optionError(name, what) {
+    return new $TypeError(`\`${name}\` must be ${what}`);
+  }
+
+  function optionsObject(options, method, n) {
+    if (options === undefined || options === null) return undefined;
+    if (typeof options !== 'object') throw new $TypeError(`\`${method}\` requires parameter ${n} to be an object`);
+    return options;
+  }
+
+  function requireString(value, method, n = 1) {
+    if (typeof value !== 'string') throw new $TypeError(`\`${method}\` requires parameter ${n} to be a string`);
+  }
+
+  function transferMode(options, name = 'options') {
+    if (options === undefined || options === null) return MODE_DEFAULT;
+    if (typeof options !== 'object') throw optionError(name, 'an object');
+    const { copy, externalCopy, reference, promise } = options;
+    const n = (copy ? 1 : 0) + (externalCopy ? 1 : 0) + (reference ? 1 : 0);
+    if (n > 1) throw new $TypeError('Only one of `copy`, `externalCopy`, or `reference` may be set');
+    const p = promise ? MODE_PROMISE : 0;
+    if (copy) return MODE_COPY | p;
+    if (externalCopy) return MODE_EXTERNAL_COPY | p;
+    if (reference) return MODE_REFERENCE | p;
+    return MODE_DEFAULT | p;
+  }
+
+  function bidirectional(options) {
+    if (options === undefined) return [MODE_DEFAULT, MODE_DEFAULT];
+    return [transferMode(options.arguments, 'arguments'), transferMode(options.result, 'result')];
+  }
+
+  function readTimeout(options) {
+    if (options === undefined || options === null) return undefined;
+    const t = options.timeout;
+    if (t === undefined || t === null) return undefined;
+    if (typeof t !== 'number' || numberIsNaN(t) || t < 0 || t > 0x7fffffff) {
+      throw new $TypeError('`timeout` must be a non-negative 32-bit number of milliseconds');
+    }
+    return t;
+  }
+
+  function readOrigin(options) {
+    if (options === undefined) return [undefined, undefined, undefined];
+    const { filename, lineOffset, columnOffset } = options;
+    if (filename !== undefined && typeof filename !== 'string') throw optionError('filename', 'a string');
+    if (lineOffset !== undefined && !isInteger(lineOffset)) throw optionError('lineOffset', 'an integer');
+    if (columnOffset !== undefined && !isInteger(columnOffset)) throw optionError('columnOffset', 'an integer');
+    return [filename, lineOffset, columnOffset];
+  }
+
+  function readKey(key) {
+    if (typeof key === 'string') return key;
+    if (typeof key === 'number' && isInteger(key) && key >= 0 && key <= 0xffffffff) return key;
+    throw new $TypeError('Invalid `key`');
+  }
+
+  function checkArgs(args) {
+    if (args !== undefined && args !== null && !isArray(args)) throw new $TypeError('`arguments` must be an array');
+    return args === undefined || args === null ? [] : args;
+  }
+
+  // Async methods report every failure through their promise.
+  function later(fn) {
+    try {
+      return fn();
+    } catch (e) {
+      return reject(e);
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  class Isolate {
+    #h;
+
+    constructor(options) {
+      if (options === INTERNAL) {
+        this.#h = arguments[1];
+      } else {
+        if (options !== undefined && options !== null && typeof options !== 'object') {
+          throw new $TypeError('`Isolate` requires parameter 1 to be an object');
+        }
+        let memoryLimit = 128;
+        if (options && options.memoryLimit !== undefined) {
+          memoryLimit = options.memoryLimit;
+          if (typeof memoryLimit !== 'number' || !(memoryLimit === memoryLimit && memoryLimit !== Infinity)) {
+            throw optionError('memoryLimit', 'a number');
+          }
+          if (memoryLimit < 8) throw new $RangeError('`memoryLimit` must be at least 8');
+          if (memoryLimit > 64 * 1024) throw new $RangeError('`memoryLimit` must be at most 65536 (MB)');
+        }
+        if (options && options.inspector) throw new $Error('The inspector is not available inside isolates');
+        this.#h = N.isolateNew(memoryLimit);
+      }
+      freeze(this);
+    }
+
+    static {
+      is.Isolate = (v) => #h in v;
+    }
+
+    static {
+      h.Isolate = (iso) => {
+        return iso.#h;
+      };
+    }
+
+    #checkLive() {
+      if (N.isolateIsDisposed(this.#h)) throw new $Error('Isolate is disposed');
+    }
+
+    get isDisposed() {
+      return N.isolateIsDisposed(this.#h);
+    }
+
+    get cpuTime() {
+      this.#checkLive();
+      return N.isolateCpuTime(this.#h);
+    }
+
+    get wallTime() {
+      this.#checkLive();
+      return N.isolateWallTime(this.#h);
+    }
+
+    get referenceCount() {
+      this.#checkLive();
+      return N.isolateReferenceCount(this.#h);
+    }
+
+    dispose() {
+      if (!N.isolateDispose(this.#h)) throw new $Error('Isolate is already disposed');
+    }
+
+    #compile(variant, code, options) {
+      requireString(code, 'compileScript');
+      options = optionsObject(options, 'compileScript', 2);
+      const [filename, lineOffset, columnOffset] = readOrigin(options);
+      return N.isolateCompileScript(this.#h, variant, code, filename, lineOffset, columnOffset);
+    }
+
+    compileScriptSync(code, options) {
+      return this.#compile(SYNC, code, options);
+    }
+
+    compileScript(code, options) {
+      return later(() => this.#compile(ASYNC, code, options));
+    }
+
+    #context(variant, options) {
+      options = optionsObject(options, 'createContext', 1);
+      if (options && options.inspector) throw new $Error('Inspector is not enabled for this isolate');
+      return N.isolateCreateContext(this.#h, variant);
+    }
+
+    createContextSync(options) {
+      return this.#context(SYNC, options);
+    }
+
+    createContext(options) {
+      return later(() => this.#context(ASYNC, options));
+    }
+
+    getHeapStatisticsSync() {
+      return N.isolateHeapStatistics(this.#h, SYNC);
+    }
+
+    getHeapStatistics() {
+      return later(() => N.isolateHeapStatistics(this.#h, ASYNC));
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  class Context {
+    #h;
+    #global;
+    #released = false;
+
+    constructor(token, h, globalHandle) {
+      if (token !== INTERNAL) throw new $TypeError('Context cannot be constructed directly; use isolate.createContext()');
+      this.#h = h;
+      this.#global = new Reference(INTERNAL, globalHandle, 'object', false);
+      freeze(this);
+    }
+
+    static {
+      is.Context = (v) => #h in v;
+    }
+
+    static {
+      h.Context = (ctx) => {
+        if (ctx.#released) throw new $Error('Context is released');
+        return ctx.#h;
+      };
+    }
+
+    get global() {
+      return this.#released ? undefined : this.#global;
+    }
+
+    #live() {
+      if (this.#released) throw new $Error('Context is released');
+    }
+
+    #eval(variant, code, options) {
+      this.#live();
+      requireString(code, 'eval');
+      options = optionsObject(options, 'eval', 2);
+      const [filename, lineOffset, columnOffset] = readOrigin(options);
+      const timeout = readTimeout(options);
+      const mode = transferMode(options);
+      return N.contextEval(this.#h, variant, code, filename, lineOffset, columnOffset, timeout, mode);
+    }
+
+    evalSync(code, options) {
+      return this.#eval(SYNC, code, options);
+    }
+
+    eval(code, options) {
+      return later(() => this.#eval(ASYNC, code, options));
+    }
+
+    evalIgnored(code, options) {
+      this.#eval(IGNORED, code, options);
+    }
+
+    #evalClosure(variant, code, args, options) {
+      this.#live();
+      requireString(code, 'evalClosure');
+      options = optionsObject(options, 'evalClosure', 3);
+      const [filename, lineOffset, columnOffset] = readOrigin(options);
+      const timeout = readTimeout(options);
+      const [argMode, resultMode] = bidirectional(options);
+      const list = checkArgs(args);
+      return N.contextEvalClosure(
+        this.#h, variant, code, filename, lineOffset, columnOffset, list, argMode, timeout, resultMode,
+      );
+    }
+
+    evalClosureSync(code, args, options) {
+      return this.#evalClosure(SYNC, code, args, options);
+    }
+
+    evalClosure(code, args, options) {
+      return later(() => this.#evalClosure(ASYNC, code, args, options));
+    }
+
+    evalClosureIgnored(code, args, options) {
+      this.#evalClosure(IGNORED, code, args, options);
+    }
+
+    release() {
+      if (this.#released) return false;
+      this.#released = true;
+      N.release(this.#h);
+      this.#global.release();
+      return true;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  class Script {
+    #h;
+    #released = false;
+
+    constructor(token, h) {
+      if (token !== INTERNAL) throw new $TypeError('Script cannot be constructed directly; use isolate.compileScript()');
+      this.#h = h;
+      freeze(this);
+    }
+
+    static {
+      is.Script = (v) => #h in v;
+    }
+
+    static {
+      h.Script = (s) => {
+        return s.#h;
+      };
+    }
+
+    #run(variant, context, options) {
+      if (this.#released) throw new $Error('Script has been released');
+      if (!is.Context(context)) throw new $TypeError('`run` requires parameter 1 to be a Context');
+      options = optionsObject(options, 'run', 2);
+      const timeout = readTimeout(options);
+      const mode = transferMode(options);
+      const release = Boolean(options && options.release);
+      const r = N.scriptRun(this.#h, h.Context(context), variant, timeout, mode);
+      if (release) this.release();
+      return r;
+    }
+
+    runSync(context, options) {
+      return this.#run(SYNC, context, options);
+    }
+
+    run(context, options) {
+      return later(() => this.#run(ASYNC, context, options));
+    }
+
+    runIgnored(context, options) {
+      this.#run(IGNORED, context, options);
+    }
+
+    release() {
+      if (this.#released) return false;
+      this.#released = true;
+      N.release(this.#h);
+      return true;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  const RELEASED = 'Reference has been released';
+
+  class Reference {
+    #h;
+    #typeof;
+    #host; // a Reference to a Node value: its methods run in Node
+    #inherit = false;
+    #released = false;
+
+    constructor(value, options) {
+      if (value === INTERNAL && arguments.length === 4) {
+        this.#h = options;
+        this.#typeof = arguments[2];
+        this.#host = arguments[3];
+      } else {
+        options = optionsObject(options, 'Reference', 2);
+        this.#inherit = Boolean(options && options.unsafeInherit);
+        this.#h = N.refNew(value);
+        this.#typeof = value === null ? 'null' : typeof value;
+        if (this.#typeof === 'symbol' || this.#typeof === 'bigint') this.#typeof = 'object';
+        this.#host = false;
+      }
+      freeze(this);
+    }
+
+    static {
+      is.Reference = (v) => #h in v;
+    }
+
+    static {
+      h.Reference = (r) => {
+        if (r.#released) throw new $Error(RELEASED);
+        return r.#h;
+      };
+    }
+
+    #live() {
+      if (this.#released) throw new $Error(RELEASED);
+    }
+
+    get typeof() {
+      this.#live();
+      return this.#typeof;
+    }
+
+    release() {
+      this.#live();
+      this.#released = true;
+      N.release(this.#h);
+    }
+
+    deref(options) {
+      this.#live();
+      options = optionsObject(options, 'deref', 1);
+      if (this.#host) throw new $TypeError('Cannot dereference this from current isolate');
+      const v = N.refDeref(this.#h);
+      if (options && options.release) this.release();
+      return v;
+    }
+
+    derefInto(options) {
+      this.#live();
+      options = optionsObject(options, 'derefInto', 1);
+      if (this.#host) throw new $TypeError('Cannot dereference this into target isolate');
+      const d = new Dereference(INTERNAL, this.#h);
+      if (options && options.release) this.release();
+      return d;
+    }
+
+    #onHost(method, variant, args) {
+      return N.hostRef(this.#h, method, variant, args);
+    }
+
+    #get(variant, key, options) {
+      this.#live();
+      if (this.#host) return this.#onHost('getSync', variant, [key, options]);
+      key = readKey(key);
+      options = optionsObject(options, 'get', 2);
+      const mode = transferMode(options);
+      const accessors = Boolean(options && options.accessors);
+      return N.refGet(this.#h, variant, key, mode, this.#inherit, accessors);
+    }
+
+    getSync(key, options) {
+      return this.#get(SYNC, key, options);
+    }
+
+    get(key, options) {
+      return later(() => this.#get(ASYNC, key, options));
+    }
+
+    #set(variant, key, value, options) {
+      this.#live();
+      if (this.#host) return this.#onHost('setSync', variant, [key, value, options]);
+      key = readKey(key);
+      options = optionsObject(options, 'set', 3);
+      const mode = transferMode(options);
+      return N.refSet(this.#h, variant, key, value, mode);
+    }
+
+    setSync(key, value, options) {
+      return this.#set(SYNC, key, value, options);
+    }
+
+    set(key, value, options) {
+      return later(() => this.#set(ASYNC, key, value, options));
+    }
+
+    setIgnored(key, value, options) {
+      this.#set(IGNORED, key, value, options);
+    }
+
+    #delete(variant, key) {
+      this.#live();
+      if (this.#host) return this.#onHost('deleteSync', variant, [key]);
+      key = readKey(key);
+      return N.refDelete(this.#h, variant, key);
+    }
+
+    deleteSync(key) {
+      return this.#delete(SYNC, key);
+    }
+
+    delete(key) {
+      return later(() => this.#delete(ASYNC, key));
+    }
+
+    deleteIgnored(key) {
+      this.#delete(IGNORED, key);
+    }
+
+    #apply(variant, recv, args, options) {
+      this.#live();
+      if (this.#host) return this.#onHost('applySync', variant, [recv, args, options]);
+      options = optionsObject(options, 'apply', 3);
+      const timeout = readTimeout(options);
+      const [argMode, resultMode] = bidirectional(options);
+      const list = checkArgs(args);
+      return N.refApply(this.#h, variant, recv, list, argMode, timeout, resultMode);
+    }
+
+    applySync(recv, args, options) {
+      return this.#apply(SYNC, recv, args, options);
+    }
+
+    apply(recv, args, options) {
+      return later(() => this.#apply(ASYNC, recv, args, options));
+    }
+
+    applyIgnored(recv, args, options) {
+      this.#apply(IGNORED, recv, args, options);
+    }
+
+    applySyncPromise(recv, args, options) {
+      this.#live();
+      options = optionsObject(options, 'applySyncPromise', 3);
+      N.checkSyncPromise(options && options.result);
+      if (!this.#host) {
+        throw new $TypeError("`applySyncPromise` is only available on a Reference to a function of Node's heap");
+      }
+      return this.#onHost('applySyncPromise', SYNC_PROMISE, [recv, args, options]);
+    }
+
+    copySync() {
+      this.#live();
+      if (this.#host) return this.#onHost('copySync', SYNC, []);
+      return N.refCopy(this.#h, SYNC);
+    }
+
+    copy() {
+      return later(() => {
+        this.#live();
+        if (this.#host) return this.#onHost('copySync', ASYNC, []);
+        return N.refCopy(this.#h, ASYNC);
+      });
+    }
+  }
+
+  // The single-use result of `derefInto()`.
+  class Dereference {
+    #h;
+    #used = false;
+
+    constructor(token, h) {
+      if (token !== INTERNAL) throw new $TypeError('Use reference.derefInto()');
+      this.#h = h;
+      freeze(this);
+    }
+
+    static {
+      is.Dereference = (v) => #h in v;
+    }
+
+    static {
+      h.Dereference = (d) => {
+        if (d.#used) throw new $Error('The return value of `derefInto()` should only be used once');
+        d.#used = true;
+        return d.#h;
+      };
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  class Callback {
+    #fn;
+    #mode;
+
+    constructor(fn, options) {
+      if (typeof fn !== 'function') throw new $TypeError('`Callback` requires parameter 1 to be a function');
+      options = optionsObject(options, 'Callback', 2);
+      this.#fn = fn;
+      this.#mode = options && options.async ? 1 : options && options.ignored ? 2 : 0;
+      freeze(this);
+    }
+
+    static {
+      is.Callback = (v) => #fn in v;
+    }
+
+    static {
+      h.Callback = (c) => {
+        return c.#fn;
+      };
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // ExternalCopy: a native class (native/src/guest/external_copy.rs).
+  const ExternalCopy = N.ExternalCopy;
+
+  // A function of another isolate: calling it calls that function (arguments
+  // and result copied), like a Callback.
+  function wrapFunction(h, name, length) {
+    const ref = new Reference(INTERNAL, h, 'function', false);
+    const options = freeze({ arguments: freeze({ copy: true }), result: freeze({ copy: true }) });
+    const f = function (...args) {
+      return ref.applySync(undefined, args, options);
+    };
+    defineProperty(f, 'name', { value: name });
+    defineProperty(f, 'length', { value: length });
+    return f;
+  }
+
+  const classes = [Isolate, Context, Script, Reference, Dereference, Callback];
+  if (ExternalCopy !== undefined) classes.push(ExternalCopy);
+  for (const C of classes) {
+    freeze(C.prototype);
+    freeze(C);
+  }
+
+  const lib = { Isolate, Context, Script, Reference, Callback };
+  if (ExternalCopy !== undefined) lib.ExternalCopy = ExternalCopy;
+  freeze(lib);
+
+  // Handle kinds shared with library.rs.
+  const K_REFERENCE = 0;
+  const K_CONTEXT = 1;
+  const K_SCRIPT = 2;
+  const K_ISOLATE = 3;
+  const K_FUNCTION = 4;
+  const K_DEREF = 5;
+  const K_CALLBACK = 6;
+  const K_LIBRARY = 7;
+
+  function wrap(kind, a, b, c) {
+    switch (kind) {
+      case K_REFERENCE:
+        return new Reference(INTERNAL, a, b, c);
+      case K_CONTEXT:
+        return new Context(INTERNAL, a, b);
+      case K_SCRIPT:
+        return new Script(INTERNAL, a);
+      case K_ISOLATE:
+        return new Isolate(INTERNAL, a);
+      case K_FUNCTION:
+        return wrapFunction(a, b, c);
+      default:
+        return lib;
+    }
+  }
+
+  // [kind, handle, handle2] for an instance of the library, else undefined.
+  function unwrap(v) {
+    if (v === lib) return [K_LIBRARY];
+    if (is.Reference(v)) return [K_REFERENCE, h.Reference(v)];
+    if (is.Context(v)) return [K_CONTEXT, h.Context(v), h.Reference(v.global)];
+    if (is.Script(v)) return [K_SCRIPT, h.Script(v)];
+    if (is.Isolate(v)) return [K_ISOLATE, h.Isolate(v)];
+    if (is.Dereference(v)) return [K_DEREF, h.Dereference(v)];
+    if (is.Callback(v)) return [K_CALLBACK, h.Callback(v)];
+    return undefined;
+  }
+
+  return freeze({ lib, wrap, unwrap });
+});

@@ -1,0 +1,499 @@
+//! The native bridge under the guest library (lib.js): one V8 function per
+//! operation. Each reads its arguments (the library has validated the user's
+//! input), finds what the handle stands for, and runs the operation on the
+//! isolate that owns it (see `remote`), or on Node for Node values.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::handle::{self, Backing};
+use super::remote::{self, Variant};
+use super::throw::throw_failure;
+use crate::engine::isolate::Job;
+use crate::engine::runner::State;
+use crate::node::host::{MainReq, Reply, Target};
+use crate::ops::reference::{self as refops, GetOptions};
+use crate::ops::{self, Key, Origin};
+use crate::transfer::capture::capture;
+use crate::transfer::{Failure, Fallback, Mode, Outcome, Remote, Transfer};
+
+type Args<'a, 's> = &'a v8::FunctionCallbackArguments<'s>;
+type Rv<'a, 's> = &'a mut v8::ReturnValue<'s, v8::Value>;
+type Native = for<'a, 'b, 's, 'i> fn(&'a mut v8::PinScope<'s, 'i>, &'a State, Args<'b, 's>, Rv<'b, 's>) -> Result<(), Failure>;
+
+const DISPOSED: &str = "Isolate is disposed";
+const CONTEXT_RELEASED: &str = ops::code::CONTEXT_RELEASED;
+const SCRIPT_RELEASED: &str = ops::code::SCRIPT_RELEASED;
+
+const NATIVES: &[(&str, Native)] = &[
+    ("isolateNew", isolate_new),
+    ("isolateDispose", isolate_dispose),
+    ("isolateIsDisposed", isolate_is_disposed),
+    ("isolateCpuTime", isolate_cpu_time),
+    ("isolateWallTime", isolate_wall_time),
+    ("isolateReferenceCount", isolate_reference_count),
+    ("isolateCompileScript", isolate_compile_script),
+    ("isolateCreateContext", isolate_create_context),
+    ("isolateHeapStatistics", isolate_heap_statistics),
+    ("contextEval", context_eval),
+    ("contextEvalClosure", context_eval_closure),
+    ("scriptRun", script_run),
+    ("release", release),
+    ("refNew", ref_new),
+    ("refDeref", ref_deref),
+    ("refGet", ref_get),
+    ("refSet", ref_set),
+    ("refDelete", ref_delete),
+    ("refApply", ref_apply),
+    ("refCopy", ref_copy),
+    ("hostRef", host_ref),
+    ("checkSyncPromise", check_sync_promise),
+];
+
+/// The object handed to lib.js. It also carries the guest-side
+/// `ExternalCopy` class (one per isolate, shared with copies sent in), which
+/// lib.js exports as `ivm.ExternalCopy`.
+pub fn object<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State) -> Option<v8::Local<'s, v8::Object>> {
+    let obj = v8::Object::new(scope);
+    super::external_copy::install(scope, st, obj).ok()?;
+    for (i, (name, _)) in NATIVES.iter().enumerate() {
+        let data = v8::Integer::new_from_unsigned(scope, i as u32);
+        let f = v8::Function::builder(trampoline)
+            .data(data.into())
+            .constructor_behavior(v8::ConstructorBehavior::Throw)
+            .build(scope)?;
+        let n = v8::String::new(scope, name)?;
+        obj.set(scope, n.into(), f.into())?;
+    }
+    Some(obj)
+}
+
+fn trampoline<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
+    super::guarded(scope, "the guest library", |scope| {
+        let Some(st) = scope.get_slot::<std::rc::Rc<State>>().cloned() else { return };
+        let i = args.data().uint32_value(scope).unwrap_or(u32::MAX) as usize;
+        let Some((_, f)) = NATIVES.get(i) else { return };
+        if let Err(e) = f(scope, &st, &args, &mut rv) {
+            throw_failure(scope, &st, e);
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Arguments
+
+fn string<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Option<String> {
+    v.is_string().then(|| v.to_rust_string_lossy(scope))
+}
+
+fn number(v: v8::Local<v8::Value>) -> Option<f64> {
+    v8::Local::<v8::Number>::try_from(v).ok().map(|n| n.value())
+}
+
+fn code(v: v8::Local<v8::Value>) -> u32 {
+    number(v).unwrap_or(0.0) as u32
+}
+
+fn timeout(v: v8::Local<v8::Value>) -> Option<Duration> {
+    number(v).filter(|ms| *ms > 0.0).map(|ms| Duration::from_micros((ms * 1000.0) as u64))
+}
+
+fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'_, 's>, i: i32) -> Origin {
+    let mut o = Origin::default();
+    if let Some(f) = string(scope, args.get(i)) {
+        o.filename = f;
+    }
+    if let Some(n) = number(args.get(i + 1)) {
+        o.line_offset = n as i32;
+    }
+    if let Some(n) = number(args.get(i + 2)) {
+        o.column_offset = n as i32;
+    }
+    o
+}
+
+fn key<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Result<Key, Failure> {
+    if let Some(n) = number(v) {
+        return Ok(Key::Index(n as u32));
+    }
+    string(scope, v).map(Key::Name).ok_or_else(|| Failure::type_error("Invalid `key`"))
+}
+
+fn list<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, mode: Mode) -> Result<Vec<Transfer>, Failure> {
+    let Ok(a) = v8::Local::<v8::Array>::try_from(v) else { return Ok(Vec::new()) };
+    let mut out = Vec::with_capacity(a.length() as usize);
+    for i in 0..a.length() {
+        let e = a.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
+        out.push(capture(scope, st, e, mode)?);
+    }
+    Ok(out)
+}
+
+fn isolate_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>) -> Result<crate::engine::isolate::IsolateRef, Failure> {
+    match &*handle::backing(scope, st, v, DISPOSED)? {
+        Backing::Isolate(o) => Ok(o.clone()),
+        _ => Err(Failure::type_error("Not an Isolate")),
+    }
+}
+
+fn remote_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, released: &str) -> Result<Arc<Remote>, Failure> {
+    let r = match &*handle::backing(scope, st, v, released)? {
+        Backing::Value(r, _) | Backing::Context(r) | Backing::Script(r) => r.clone(),
+        _ => return Err(Failure::type_error("Invalid handle")),
+    };
+    if r.is_released() {
+        return Err(Failure::error(released));
+    }
+    Ok(r)
+}
+
+/// Turns the raw ids a compile/createContext job returns into handles.
+fn script_result(out: Outcome) -> Outcome {
+    match out? {
+        Transfer::Handles(ids, iso) if ids.len() == 1 => Ok(Transfer::Script(Arc::new(Remote::new(iso, ids[0])))),
+        other => Ok(other),
+    }
+}
+
+fn context_result(out: Outcome) -> Outcome {
+    match out? {
+        Transfer::Handles(ids, iso) if ids.len() == 2 => Ok(Transfer::Context(
+            Arc::new(Remote::new(iso.clone(), ids[0])),
+            Arc::new(Remote::new(iso, ids[1])),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Runs an operation on the isolate `r` belongs to, keeping `r` alive.
+fn on<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    r: Arc<Remote>,
+    variant: Variant,
+    t: Option<Duration>,
+    rv: Rv<'_, 's>,
+    op: impl FnOnce(&mut v8::Isolate, &State, u64) -> Outcome + Send + 'static,
+) {
+    let host = r.host().clone();
+    let job: Job = Box::new(move |i, st| {
+        let id = r.id;
+        let out = op(i, st, id);
+        drop(r);
+        out
+    });
+    remote::call(scope, st, &host, variant, t, job, rv);
+}
+
+// ---------------------------------------------------------------------------
+// Isolate
+
+fn isolate_new<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let mb = number(args.get(0)).unwrap_or(128.0);
+    let host = crate::engine::runner::spawn(crate::engine::runner::Options { memory_limit: (mb * 1024.0 * 1024.0) as usize })
+        .map_err(Failure::Error)?;
+    st.host.add_child(&host);
+    if st.host.is_disposed() {
+        host.dispose();
+    }
+    let owner = host.make_owner();
+    let h = handle::make(scope, st, Backing::Isolate(owner));
+    rv.set(h.into());
+    Ok(())
+}
+
+fn isolate_dispose<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let ok = match isolate_of(scope, st, args.get(0)) {
+        Ok(o) => o.host.dispose(),
+        Err(_) => false,
+    };
+    rv.set_bool(ok);
+    Ok(())
+}
+
+fn isolate_is_disposed<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let d = isolate_of(scope, st, args.get(0)).map(|o| o.host.is_disposed()).unwrap_or(true);
+    rv.set_bool(d);
+    Ok(())
+}
+
+fn bigint<'s>(scope: &mut v8::PinScope<'s, '_>, rv: Rv<'_, 's>, n: u64) {
+    let b = v8::BigInt::new_from_u64(scope, n);
+    rv.set(b.into());
+}
+
+fn isolate_cpu_time<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let o = isolate_of(scope, st, args.get(0))?;
+    bigint(scope, rv, o.host.cpu_time());
+    Ok(())
+}
+
+fn isolate_wall_time<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let o = isolate_of(scope, st, args.get(0))?;
+    bigint(scope, rv, o.host.wall_time());
+    Ok(())
+}
+
+fn isolate_reference_count<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let o = isolate_of(scope, st, args.get(0))?;
+    rv.set_double(o.host.reference_count() as f64);
+    Ok(())
+}
+
+/// Runs an isolate-wide operation on the isolate of handle `args[0]`.
+fn on_isolate<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    args: Args<'_, 's>,
+    rv: Rv<'_, 's>,
+    op: impl FnOnce(&mut v8::Isolate, &State) -> Outcome + Send + 'static,
+) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(1)));
+    let o = match isolate_of(scope, st, args.get(0)) {
+        Ok(o) => o,
+        Err(f) => {
+            remote::fail(scope, st, variant, f, rv);
+            return Ok(());
+        }
+    };
+    let host = o.host.clone();
+    let job: Job = Box::new(move |i, st| {
+        let out = op(i, st);
+        drop(o);
+        out
+    });
+    remote::call(scope, st, &host, variant, None, job, rv);
+    Ok(())
+}
+
+fn isolate_compile_script<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let code = string(scope, args.get(2)).unwrap_or_default();
+    let o = origin(scope, args, 3);
+    on_isolate(scope, st, args, rv, move |i, st| script_result(ops::code::compile_script(i, st, code, o)))
+}
+
+fn isolate_create_context<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    on_isolate(scope, st, args, rv, |i, st| context_result(ops::context::create_context(i, st)))
+}
+
+fn isolate_heap_statistics<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    on_isolate(scope, st, args, rv, ops::isolate::heap_statistics)
+}
+
+// ---------------------------------------------------------------------------
+// Context and Script
+
+/// The remote behind handle `args[0]`, or the failure delivered as `variant`
+/// delivers results (then None).
+fn target<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    v: v8::Local<'s, v8::Value>,
+    variant: Variant,
+    released: &str,
+    rv: Rv<'_, 's>,
+) -> Option<Arc<Remote>> {
+    match remote_of(scope, st, v, released) {
+        Ok(r) => Some(r),
+        Err(f) => {
+            remote::fail(scope, st, variant, f, rv);
+            None
+        }
+    }
+}
+
+fn context_eval<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(1)));
+    let Some(r) = target(scope, st, args.get(0), variant, CONTEXT_RELEASED, rv) else { return Ok(()) };
+    let src = string(scope, args.get(2)).unwrap_or_default();
+    let o = origin(scope, args, 3);
+    let t = timeout(args.get(6));
+    let mode = Mode::from_code(code(args.get(7)), Fallback::Undefined);
+    on(scope, st, r, variant, t, rv, move |i, st, id| ops::code::eval(i, st, id, src, o, mode));
+    Ok(())
+}
+
+fn context_eval_closure<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(1)));
+    let Some(r) = target(scope, st, args.get(0), variant, CONTEXT_RELEASED, rv) else { return Ok(()) };
+    let src = string(scope, args.get(2)).unwrap_or_default();
+    let o = origin(scope, args, 3);
+    let arg_mode = Mode::from_code(code(args.get(7)), Fallback::Reject);
+    let list = match list(scope, st, args.get(6), arg_mode) {
+        Ok(l) => l,
+        Err(f) => {
+            remote::fail(scope, st, variant, f, rv);
+            return Ok(());
+        }
+    };
+    let t = timeout(args.get(8));
+    let mode = Mode::from_code(code(args.get(9)), Fallback::Reject);
+    on(scope, st, r, variant, t, rv, move |i, st, id| ops::code::eval_closure(i, st, id, src, o, list, mode));
+    Ok(())
+}
+
+fn script_run<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(2)));
+    let Some(script) = target(scope, st, args.get(0), variant, SCRIPT_RELEASED, rv) else { return Ok(()) };
+    let Some(ctx) = target(scope, st, args.get(1), variant, CONTEXT_RELEASED, rv) else { return Ok(()) };
+    if !Arc::ptr_eq(script.host(), ctx.host()) {
+        remote::fail(scope, st, variant, Failure::error("Invalid context"), rv);
+        return Ok(());
+    }
+    let t = timeout(args.get(3));
+    let mode = Mode::from_code(code(args.get(4)), Fallback::Undefined);
+    on(scope, st, script, variant, t, rv, move |i, st, sid| {
+        let out = ops::code::run_script(i, st, sid, ctx.id, mode);
+        drop(ctx);
+        out
+    });
+    Ok(())
+}
+
+fn release<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    handle::forget(scope, st, args.get(0));
+    rv.set_undefined();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Reference
+
+fn ref_new<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    match crate::transfer::capture::reference(scope, st, args.get(0)) {
+        Transfer::Reference(r, t) => {
+            let h = handle::make(scope, st, Backing::Value(r, t));
+            rv.set(h.into());
+            Ok(())
+        }
+        _ => Err(Failure::IsolateDisposed),
+    }
+}
+
+fn ref_deref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let r = remote_of(scope, st, args.get(0), refops::RELEASED)?;
+    if r.host().id != st.host.id {
+        return Err(Failure::type_error("Cannot dereference this from current isolate"));
+    }
+    let (value, _) = st.value(r.id).ok_or_else(|| Failure::error(refops::RELEASED))?;
+    let v = v8::Local::new(scope, value);
+    rv.set(v);
+    Ok(())
+}
+
+fn ref_get<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(1)));
+    let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
+    let k = key(scope, args.get(2))?;
+    let mode = Mode::from_code(code(args.get(3)), Fallback::Reference);
+    let o = GetOptions { inherit: args.get(4).is_true(), accessors: args.get(5).is_true(), mode };
+    on(scope, st, r, variant, None, rv, move |i, st, id| refops::get(i, st, id, k, o));
+    Ok(())
+}
+
+fn ref_set<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(1)));
+    let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
+    let k = key(scope, args.get(2))?;
+    let mode = Mode::from_code(code(args.get(4)), Fallback::Reject);
+    let value = match capture(scope, st, args.get(3), mode) {
+        Ok(v) => v,
+        Err(f) => {
+            remote::fail(scope, st, variant, f, rv);
+            return Ok(());
+        }
+    };
+    on(scope, st, r, variant, None, rv, move |i, st, id| refops::set(i, st, id, k, value));
+    Ok(())
+}
+
+fn ref_delete<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(1)));
+    let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
+    let k = key(scope, args.get(2))?;
+    on(scope, st, r, variant, None, rv, move |i, st, id| refops::delete(i, st, id, k));
+    Ok(())
+}
+
+fn ref_apply<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(1)));
+    let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
+    let arg_mode = Mode::from_code(code(args.get(4)), Fallback::Reject);
+    let captured = capture(scope, st, args.get(2), Mode::Default(Fallback::Reject))
+        .and_then(|recv| Ok((recv, list(scope, st, args.get(3), arg_mode)?)));
+    let (recv, list) = match captured {
+        Ok(c) => c,
+        Err(f) => {
+            remote::fail(scope, st, variant, f, rv);
+            return Ok(());
+        }
+    };
+    let t = timeout(args.get(5));
+    let mode = Mode::from_code(code(args.get(6)), Fallback::Reference);
+    on(scope, st, r, variant, t, rv, move |i, st, id| refops::apply(i, st, id, recv, list, mode));
+    Ok(())
+}
+
+fn ref_copy<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(1)));
+    let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
+    on(scope, st, r, variant, None, rv, refops::copy);
+    Ok(())
+}
+
+/// `hostRef(h, method, variant, args)`: a method of a Reference to a Node
+/// value, run by the Node-side Reference.
+fn host_ref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let variant = Variant::from_code(code(args.get(2)));
+    let r = match &*handle::backing(scope, st, args.get(0), refops::RELEASED)? {
+        Backing::Host(r) => r.clone(),
+        _ => return Err(Failure::type_error("Invalid handle")),
+    };
+    let method: &'static str = match string(scope, args.get(1)).as_deref() {
+        Some("getSync") => "getSync",
+        Some("setSync") => "setSync",
+        Some("deleteSync") => "deleteSync",
+        Some("applySync") => "applySync",
+        Some("copySync") => "copySync",
+        Some("applySyncPromise") if variant == Variant::SyncPromise => "applySyncPromise",
+        _ => return Err(Failure::type_error("Invalid method")),
+    };
+    let list = match list(scope, st, args.get(3), Mode::Copy) {
+        Ok(l) => l,
+        Err(f) => {
+            remote::fail(scope, st, variant, f, rv);
+            return Ok(());
+        }
+    };
+    let env = r.env.clone();
+    let target = Target::Ref(r, method);
+    match variant {
+        Variant::Sync => {
+            let out = super::callback::call_node(scope, st, &env, target, list);
+            super::callback::settle_value(scope, st, out, rv);
+        }
+        Variant::Async => {
+            if let Some(p) = super::callback::call_node_async(scope, st, &env, target, list) {
+                rv.set(p.into());
+            }
+        }
+        Variant::Ignored => {
+            env.request(MainReq { target, args: list, reply: Reply::Ignored });
+            rv.set_undefined();
+        }
+        Variant::SyncPromise => {
+            let out = super::callback::call_node_abortable(scope, st, &env, target, list);
+            super::callback::settle_value(scope, st, out, rv);
+        }
+    }
+    Ok(())
+}
+
+/// `checkSyncPromise(resultOption)`: the checks `applySyncPromise` makes
+/// before calling (no `result` option; not under a sync call).
+fn check_sync_promise<'s>(_scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, _rv: Rv<'_, 's>) -> Result<(), Failure> {
+    if !args.get(0).is_undefined() {
+        return Err(Failure::type_error("`result` options are not available for `applySyncPromise`"));
+    }
+    super::rules::check_sync_promise(st)
+}

@@ -1,0 +1,155 @@
+//! Calls a guest makes into an isolate (another one, or its own): sync (this
+//! thread waits, serving the sync calls that come back to it), async (a
+//! promise settled on this isolate's thread when the call's outcome comes
+//! back through its task queue) or ignored.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::throw::throw_failure;
+use crate::engine::isolate::{Call, IsolateHost, Job, Kill};
+use crate::engine::runner::{self, State};
+use crate::engine::wait::{Slot, Step};
+use crate::transfer::materialize::materialize;
+use crate::transfer::{Failure, Outcome, Transfer};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Sync,
+    Async,
+    Ignored,
+    /// `applySyncPromise` (References to Node functions only).
+    SyncPromise,
+}
+
+impl Variant {
+    pub fn from_code(code: u32) -> Variant {
+        match code {
+            0 => Variant::Sync,
+            1 => Variant::Async,
+            3 => Variant::SyncPromise,
+            _ => Variant::Ignored,
+        }
+    }
+}
+
+/// Runs `job` on `target` as `variant` says and sets the guest's result:
+/// the value (sync), a promise (async) or undefined (ignored). Failures are
+/// thrown (sync) or reject the promise (async).
+pub fn call<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    target: &Arc<IsolateHost>,
+    variant: Variant,
+    timeout: Option<Duration>,
+    job: Job,
+    rv: &mut v8::ReturnValue<'s, v8::Value>,
+) {
+    match variant {
+        Variant::Sync | Variant::SyncPromise => match call_sync(scope, st, target, timeout, job) {
+            Ok(t) => match materialize(scope, st, t) {
+                Ok(v) => rv.set(v),
+                Err(f) => throw_failure(scope, st, f),
+            },
+            Err(f) => throw_failure(scope, st, f),
+        },
+        Variant::Async => {
+            if let Some(p) = call_async(scope, st, target, timeout, job) {
+                rv.set(p.into());
+            }
+        }
+        Variant::Ignored => {
+            target.submit_task(Call::new(job, timeout, Box::new(|_| {})));
+            rv.set_undefined();
+        }
+    }
+}
+
+/// A failure delivered the way `variant` delivers results.
+pub fn fail<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, variant: Variant, f: Failure, rv: &mut v8::ReturnValue<'s, v8::Value>) {
+    match variant {
+        Variant::Sync | Variant::SyncPromise => throw_failure(scope, st, f),
+        Variant::Async => {
+            let Some(resolver) = v8::PromiseResolver::new(scope) else { return };
+            let e = super::throw::failure_value(scope, st, f);
+            resolver.reject(scope, e);
+            rv.set(resolver.get_promise(scope).into());
+        }
+        Variant::Ignored => rv.set_undefined(),
+    }
+}
+
+/// Runs `job` on `target` and waits for its outcome.
+pub fn call_sync(scope: &mut v8::PinScope, st: &State, target: &Arc<IsolateHost>, timeout: Option<Duration>, job: Job) -> Outcome {
+    let slot = Slot::<Outcome>::new();
+    let filler = slot.clone();
+    let done = Box::new(move |o| filler.put(o));
+    if Arc::ptr_eq(target, &st.host) {
+        // This isolate: a nested call, right here.
+        runner::run_call(scope, st, Call::new(job, timeout, done), st.caller_blocked());
+        return slot.wait(|| false);
+    }
+    super::rules::check_sync_into_isolate(st)?;
+    // The target's frame, once the job starts, so that a wait abandoned
+    // (this isolate was killed) stops the work it was waiting for.
+    let started = Arc::new(AtomicU64::new(0));
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let (s2, c2) = (started.clone(), cancelled.clone());
+    let job: Job = Box::new(move |iso, tst| {
+        if c2.load(Ordering::Acquire) {
+            return Err(Failure::error("The caller is gone"));
+        }
+        s2.store(tst.current_seq(), Ordering::Release);
+        job(iso, tst)
+    });
+    target.submit_sync(Call::new(job, timeout, done));
+    let my_seq = st.current_seq();
+    let out = slot.wait_or(|parked| {
+        if runner::serve_nested(scope, st) {
+            return Step::Worked;
+        }
+        if parked && st.host.frame_killed(my_seq) {
+            return Step::Abandon;
+        }
+        Step::Idle
+    });
+    match out {
+        Some(o) => o,
+        None => {
+            cancelled.store(true, Ordering::Release);
+            let seq = started.load(Ordering::Acquire);
+            if seq != 0 {
+                target.kill_seq(seq, Kill::Timeout);
+            }
+            // The runner reports why this frame was killed.
+            Err(Failure::Disposed)
+        }
+    }
+}
+
+/// Queues `job` on `target`; the returned promise settles on this isolate's
+/// thread with the outcome.
+pub fn call_async<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    target: &Arc<IsolateHost>,
+    timeout: Option<Duration>,
+    job: Job,
+) -> Option<v8::Local<'s, v8::Promise>> {
+    let resolver = v8::PromiseResolver::new(scope)?;
+    let rid = st.keep_resolver(scope, resolver);
+    let home = st.host.clone();
+    let done = Box::new(move |out: Outcome| {
+        home.submit_task(Call::new(
+            Box::new(move |iso, st| {
+                st.settle_resolver(iso, rid, out);
+                Ok(Transfer::Undefined)
+            }),
+            None,
+            Box::new(|_| {}),
+        ));
+    });
+    target.submit_task(Call::new(job, timeout, done));
+    Some(resolver.get_promise(scope))
+}
