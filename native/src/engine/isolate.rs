@@ -411,8 +411,13 @@ impl IsolateHost {
 
     /// Whether the frame `seq` (or the isolate) was killed.
     pub(crate) fn frame_killed(&self, seq: u64) -> bool {
+        self.frame_kill(seq).is_some()
+    }
+
+    /// Why the open frame `seq` was killed, if it was.
+    pub(crate) fn frame_kill(&self, seq: u64) -> Option<Kill> {
         let e = self.exec.lock();
-        e.frames.iter().any(|f| f.seq == seq && f.kill.is_some())
+        e.frames.iter().find(|f| f.seq == seq).and_then(|f| f.kill)
     }
 
     /// Kills the frame `seq` if it is still running (timeouts). The kill

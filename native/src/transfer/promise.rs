@@ -100,6 +100,12 @@ pub fn wrap(op: crate::engine::isolate::Job, settler: Settler) -> crate::engine:
         let out = op(iso, st);
         match st.pop_result_settler(seq) {
             Some(s) => {
+                // A killed call's own outcome is replaced by the runner; the
+                // promise gets the same reason.
+                let out = match (out, st.host.frame_kill(seq)) {
+                    (Err(_), Some(k)) => Err(k.failure()),
+                    (out, _) => out,
+                };
                 s.settle(out);
                 Ok(Transfer::Undefined)
             }
