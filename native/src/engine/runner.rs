@@ -57,12 +57,11 @@ pub struct State {
     result_settlers: RefCell<Vec<(u64, crate::transfer::promise::Settler)>>,
     /// Settlers waiting for a guest promise.
     settlers: RefCell<HashMap<u64, crate::transfer::promise::Settler>>,
-    /// Node values that guest Reference objects of this isolate stand for.
-    host_refs: RefCell<HashMap<u64, (Rc<crate::guest::handle::Backing>, v8::Weak<v8::Object>)>>,
     /// Node functions that guest functions of this isolate call.
     host_fns: RefCell<HashMap<u64, (Arc<HostFn>, v8::Weak<v8::Function>)>>,
-    /// Native state of guest objects made by the guest library's classes
-    /// (ExternalCopy...), by id; dropped when the object is collected.
+    /// Native state of guest objects: the guest library's handles (what an
+    /// Isolate, Context, Reference... stands for), ExternalCopies; by id,
+    /// dropped when the object is collected.
     guest_objects: RefCell<HashMap<u64, (Rc<dyn std::any::Any>, v8::Weak<v8::Object>)>>,
     /// The guest library's class templates, by class name.
     templates: RefCell<HashMap<&'static str, v8::Global<v8::FunctionTemplate>>>,
@@ -76,7 +75,6 @@ impl State {
             default_context: RefCell::new(None),
             spare_context: RefCell::new(None),
             host_fns: RefCell::new(HashMap::new()),
-            host_refs: RefCell::new(HashMap::new()),
             guest_objects: RefCell::new(HashMap::new()),
             templates: RefCell::new(HashMap::new()),
             last_context: RefCell::new(None),
@@ -154,16 +152,6 @@ impl State {
     }
     pub fn host_fn(&self, id: u64) -> Option<Arc<HostFn>> {
         self.host_fns.borrow().get(&id).map(|e| e.0.clone())
-    }
-    pub fn add_host_ref(&self, id: u64, r: crate::guest::handle::Backing, weak: v8::Weak<v8::Object>) {
-        self.host_refs.borrow_mut().insert(id, (Rc::new(r), weak));
-    }
-    pub fn host_ref(&self, id: u64) -> Option<Rc<crate::guest::handle::Backing>> {
-        self.host_refs.borrow().get(&id).map(|e| e.0.clone())
-    }
-    pub fn remove_host_ref(&self, id: u64) {
-        let e = self.host_refs.borrow_mut().remove(&id);
-        drop(e);
     }
     pub fn remove_host_fn(&self, id: u64) {
         let e = self.host_fns.borrow_mut().remove(&id);
@@ -244,8 +232,6 @@ impl State {
         drop(results);
         let fns = std::mem::take(&mut *self.host_fns.borrow_mut());
         drop(fns);
-        let refs = std::mem::take(&mut *self.host_refs.borrow_mut());
-        drop(refs);
         let objects = std::mem::take(&mut *self.guest_objects.borrow_mut());
         drop(objects);
         let templates = std::mem::take(&mut *self.templates.borrow_mut());

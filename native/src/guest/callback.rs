@@ -140,9 +140,21 @@ pub fn call_node_async<'s>(
     args: Vec<Transfer>,
 ) -> Option<v8::Local<'s, v8::Promise>> {
     let resolver = v8::PromiseResolver::new(scope)?;
+    let reply = Reply::Async(settle_later(scope, st, resolver));
+    env.request(MainReq { target, args, reply });
+    Some(resolver.get_promise(scope))
+}
+
+/// Keeps `resolver` and returns where an outcome for it goes from any
+/// thread: a task on this isolate that settles it.
+pub fn settle_later<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    resolver: v8::Local<'s, v8::PromiseResolver>,
+) -> Box<dyn FnOnce(Outcome) + Send> {
     let rid = st.keep_resolver(scope, resolver);
     let host = st.host.clone();
-    let reply = Reply::Async(Box::new(move |out: Outcome| {
+    Box::new(move |out: Outcome| {
         host.submit_task(Call::new(
             Box::new(move |iso, st| {
                 st.settle_resolver(iso, rid, out);
@@ -151,9 +163,7 @@ pub fn call_node_async<'s>(
             None,
             Box::new(|_| {}),
         ));
-    }));
-    env.request(MainReq { target, args, reply });
-    Some(resolver.get_promise(scope))
+    })
 }
 
 pub fn settle_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, out: Outcome, rv: &mut v8::ReturnValue<'s, v8::Value>) {

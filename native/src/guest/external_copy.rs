@@ -105,28 +105,13 @@ fn construct<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArg
 }
 
 fn attach<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, obj: v8::Local<'s, v8::Object>, state: Rc<dyn std::any::Any>) {
-    let id = st.next_id();
     let k = key(scope);
-    let idv = v8::BigInt::new_from_u64(scope, id);
-    obj.set_private(scope, k, idv.into());
-    let weak = v8::Weak::with_finalizer(
-        scope,
-        obj,
-        Box::new(move |iso: &mut v8::Isolate| {
-            if let Some(st) = iso.get_slot::<Rc<State>>() {
-                st.remove_guest_object(id);
-            }
-        }),
-    );
-    st.add_guest_object(id, state, weak);
+    super::handle::attach(scope, st, obj, k, state);
 }
 
 fn lookup<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>) -> Option<Rc<dyn std::any::Any>> {
-    let obj = v8::Local::<v8::Object>::try_from(v).ok()?;
     let k = key(scope);
-    let id = obj.get_private(scope, k)?;
-    let id = v8::Local::<v8::BigInt>::try_from(id).ok()?.u64_value().0;
-    st.guest_object(id)
+    super::handle::lookup(scope, st, v, k).map(|(_, s)| s)
 }
 
 /// The guest object for an ExternalCopy sent into this isolate.

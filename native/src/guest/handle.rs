@@ -28,32 +28,56 @@ fn key<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Private> {
     v8::Private::for_api(scope, Some(name))
 }
 
-/// Makes a handle object for `backing`.
-pub fn make<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, backing: Backing) -> v8::Local<'s, v8::Object> {
+/// Gives `obj` native state: an id under the private `key`, pointing into
+/// the isolate's table of guest objects until `obj` is collected.
+pub fn attach<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    obj: v8::Local<'s, v8::Object>,
+    key: v8::Local<'s, v8::Private>,
+    state: Rc<dyn std::any::Any>,
+) {
     let id = st.next_id();
-    let obj = v8::Object::new(scope);
-    let k = key(scope);
     let idv = v8::BigInt::new_from_u64(scope, id);
-    obj.set_private(scope, k, idv.into());
+    obj.set_private(scope, key, idv.into());
     let weak = v8::Weak::with_finalizer(
         scope,
         obj,
         Box::new(move |iso: &mut v8::Isolate| {
             if let Some(st) = iso.get_slot::<Rc<State>>() {
-                st.remove_host_ref(id);
+                st.remove_guest_object(id);
             }
         }),
     );
-    st.add_host_ref(id, backing, weak);
+    st.add_guest_object(id, state, weak);
+}
+
+/// The id and native state `attach` gave `v` under `key`.
+pub fn lookup<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    v: v8::Local<'s, v8::Value>,
+    key: v8::Local<'s, v8::Private>,
+) -> Option<(u64, Rc<dyn std::any::Any>)> {
+    let obj = v8::Local::<v8::Object>::try_from(v).ok()?;
+    let idv = obj.get_private(scope, key)?;
+    let id = v8::Local::<v8::BigInt>::try_from(idv).ok()?.u64_value().0;
+    st.guest_object(id).map(|s| (id, s))
+}
+
+/// Makes a handle object for `backing`.
+pub fn make<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, backing: Backing) -> v8::Local<'s, v8::Object> {
+    let obj = v8::Object::new(scope);
+    let k = key(scope);
+    attach(scope, st, obj, k, Rc::new(backing));
     obj
 }
 
-/// The id of a handle object.
-pub fn id_of<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Option<u64> {
-    let obj = v8::Local::<v8::Object>::try_from(v).ok()?;
+/// What a handle object stands for, and its id.
+fn find<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>) -> Option<(u64, Rc<Backing>)> {
     let k = key(scope);
-    let idv = obj.get_private(scope, k)?;
-    v8::Local::<v8::BigInt>::try_from(idv).ok().map(|b| b.u64_value().0)
+    let (id, s) = lookup(scope, st, v, k)?;
+    s.downcast::<Backing>().ok().map(|b| (id, b))
 }
 
 /// What a handle object stands for; fails with `released` when it was
@@ -64,13 +88,13 @@ pub fn backing<'s>(
     v: v8::Local<'s, v8::Value>,
     released: &str,
 ) -> Result<Rc<Backing>, Failure> {
-    id_of(scope, v).and_then(|id| st.host_ref(id)).ok_or_else(|| Failure::error(released))
+    find(scope, st, v).map(|(_, b)| b).ok_or_else(|| Failure::error(released))
 }
 
 /// Forgets a handle (the guest released it). Whatever it stands for lives on
 /// while other holders (Node, other isolates) keep it.
 pub fn forget<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>) {
-    if let Some(id) = id_of(scope, v) {
-        st.remove_host_ref(id);
+    if let Some((id, _)) = find(scope, st, v) {
+        st.remove_guest_object(id);
     }
 }

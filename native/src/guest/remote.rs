@@ -12,7 +12,7 @@ use crate::engine::isolate::{Call, IsolateHost, Job, Kill};
 use crate::engine::runner::{self, State};
 use crate::engine::wait::{Slot, Step};
 use crate::transfer::materialize::materialize;
-use crate::transfer::{Failure, Outcome, Transfer};
+use crate::transfer::{Failure, Outcome};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
@@ -138,18 +138,7 @@ pub fn call_async<'s>(
     job: Job,
 ) -> Option<v8::Local<'s, v8::Promise>> {
     let resolver = v8::PromiseResolver::new(scope)?;
-    let rid = st.keep_resolver(scope, resolver);
-    let home = st.host.clone();
-    let done = Box::new(move |out: Outcome| {
-        home.submit_task(Call::new(
-            Box::new(move |iso, st| {
-                st.settle_resolver(iso, rid, out);
-                Ok(Transfer::Undefined)
-            }),
-            None,
-            Box::new(|_| {}),
-        ));
-    });
+    let done = super::callback::settle_later(scope, st, resolver);
     target.submit_task(Call::new(job, timeout, done));
     Some(resolver.get_promise(scope))
 }
