@@ -23,7 +23,7 @@ function withLibrary(t, options) {
 test('a guest gets the library: the classes, frozen', { timeout: 10000 }, (t) => {
   const { context } = withLibrary(t);
   const r = context.evalSync(`
-    const names = ['Isolate', 'Context', 'Script', 'Reference', 'Callback'];
+    const names = ['Isolate', 'Context', 'Script', 'Reference', 'Callback', 'ExternalCopy'];
     JSON.stringify({
       names: names.filter((n) => typeof ivm[n] === 'function'),
       frozenLib: Object.isFrozen(ivm),
@@ -34,7 +34,7 @@ test('a guest gets the library: the classes, frozen', { timeout: 10000 }, (t) =>
     });
   `);
   assert.deepEqual(JSON.parse(r), {
-    names: ['Isolate', 'Context', 'Script', 'Reference', 'Callback'],
+    names: ['Isolate', 'Context', 'Script', 'Reference', 'Callback', 'ExternalCopy'],
     frozenLib: true,
     frozenClasses: true,
     assign: 'TypeError',
@@ -79,6 +79,20 @@ test('a guest creates an isolate and a context and runs code there (sync)', { ti
     ]);
   `);
   assert.deepEqual(JSON.parse(r), [21, 23, 42, 20, { a: 1 }, null, true, 'bigint', false]);
+});
+
+test('ExternalCopies made by a guest pass into its nested isolates and out to Node', { timeout: 10000 }, (t) => {
+  const { context } = withLibrary(t);
+  const sum = context.evalSync(`
+    const inner = new ivm.Isolate().createContextSync();
+    globalThis.ec = new ivm.ExternalCopy({ rows: [1, 2, 3] });
+    inner.global.setSync('ec', ec);
+    ec instanceof ivm.ExternalCopy && inner.evalSync('ec.copy().rows.reduce((a, b) => a + b)');
+  `);
+  assert.equal(sum, 6);
+  const out = context.evalSync('ec');
+  assert.ok(out instanceof ivm.ExternalCopy);
+  assert.deepEqual(out.copy(), { rows: [1, 2, 3] });
 });
 
 test('a guest uses the async and ignored variants; promises settle in the guest', { timeout: 10000 }, async (t) => {
