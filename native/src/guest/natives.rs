@@ -249,13 +249,8 @@ fn on_isolate<'s>(
     op: impl FnOnce(&mut v8::Isolate, &State) -> Outcome + Send + 'static,
 ) -> Result<(), Failure> {
     let variant = Variant::from_code(code(args.get(1)));
-    let o = match isolate_of(scope, st, args.get(0)) {
-        Ok(o) => o,
-        Err(f) => {
-            remote::fail(scope, st, variant, f, rv);
-            return Ok(());
-        }
-    };
+    let res = isolate_of(scope, st, args.get(0));
+    let Some(o) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let host = o.host.clone();
     let job: Job = Box::new(move |i, st| {
         let out = op(i, st);
@@ -283,8 +278,25 @@ fn isolate_heap_statistics<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, arg
 // ---------------------------------------------------------------------------
 // Context and Script
 
-/// The remote behind handle `args[0]`, or the failure delivered as `variant`
-/// delivers results (then None).
+/// The value, or None after delivering the failure the way `variant`
+/// delivers results (a throw, or a rejected promise).
+fn ok_or_deliver<'s, T>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    variant: Variant,
+    r: Result<T, Failure>,
+    rv: Rv<'_, 's>,
+) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(f) => {
+            remote::fail(scope, st, variant, f, rv);
+            None
+        }
+    }
+}
+
+/// The remote behind handle `v` (see `ok_or_deliver`).
 fn target<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     st: &State,
@@ -293,13 +305,8 @@ fn target<'s>(
     released: &str,
     rv: Rv<'_, 's>,
 ) -> Option<Arc<Remote>> {
-    match remote_of(scope, st, v, released) {
-        Ok(r) => Some(r),
-        Err(f) => {
-            remote::fail(scope, st, variant, f, rv);
-            None
-        }
-    }
+    let r = remote_of(scope, st, v, released);
+    ok_or_deliver(scope, st, variant, r, rv)
 }
 
 fn context_eval<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
@@ -319,13 +326,8 @@ fn context_eval_closure<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: 
     let src = string(scope, args.get(2)).unwrap_or_default();
     let o = origin(scope, args, 3);
     let arg_mode = Mode::from_code(code(args.get(7)), Fallback::Reject);
-    let list = match list(scope, st, args.get(6), arg_mode) {
-        Ok(l) => l,
-        Err(f) => {
-            remote::fail(scope, st, variant, f, rv);
-            return Ok(());
-        }
-    };
+    let res = list(scope, st, args.get(6), arg_mode);
+    let Some(list) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let t = timeout(args.get(8));
     let mode = Mode::from_code(code(args.get(9)), Fallback::Reject);
     on(scope, st, r, variant, t, rv, move |i, st, id| ops::code::eval_closure(i, st, id, src, o, list, mode));
@@ -396,13 +398,8 @@ fn ref_set<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>,
     let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
     let k = key(scope, args.get(2))?;
     let mode = Mode::from_code(code(args.get(4)), Fallback::Reject);
-    let value = match capture(scope, st, args.get(3), mode) {
-        Ok(v) => v,
-        Err(f) => {
-            remote::fail(scope, st, variant, f, rv);
-            return Ok(());
-        }
-    };
+    let res = capture(scope, st, args.get(3), mode);
+    let Some(value) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     on(scope, st, r, variant, None, rv, move |i, st, id| refops::set(i, st, id, k, value));
     Ok(())
 }
@@ -419,15 +416,9 @@ fn ref_apply<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's
     let variant = Variant::from_code(code(args.get(1)));
     let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
     let arg_mode = Mode::from_code(code(args.get(4)), Fallback::Reject);
-    let captured = capture(scope, st, args.get(2), Mode::Default(Fallback::Reject))
+    let res = capture(scope, st, args.get(2), Mode::Default(Fallback::Reject))
         .and_then(|recv| Ok((recv, list(scope, st, args.get(3), arg_mode)?)));
-    let (recv, list) = match captured {
-        Ok(c) => c,
-        Err(f) => {
-            remote::fail(scope, st, variant, f, rv);
-            return Ok(());
-        }
-    };
+    let Some((recv, list)) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let t = timeout(args.get(5));
     let mode = Mode::from_code(code(args.get(6)), Fallback::Reference);
     on(scope, st, r, variant, t, rv, move |i, st, id| refops::apply(i, st, id, recv, list, mode));
@@ -458,13 +449,8 @@ fn host_ref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>
         Some("applySyncPromise") if variant == Variant::SyncPromise => "applySyncPromise",
         _ => return Err(Failure::type_error("Invalid method")),
     };
-    let list = match list(scope, st, args.get(3), Mode::Copy) {
-        Ok(l) => l,
-        Err(f) => {
-            remote::fail(scope, st, variant, f, rv);
-            return Ok(());
-        }
-    };
+    let res = list(scope, st, args.get(3), Mode::Copy);
+    let Some(list) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let env = r.env.clone();
     let target = Target::Ref(r, method);
     match variant {
