@@ -205,3 +205,18 @@ test('{externalCopy: true} gives the receiving side an ExternalCopy, both ways',
   const local = new ivm.Reference({ k: [1] });
   assert.ok(local.getSync('k', { externalCopy: true }) instanceof ivm.ExternalCopy);
 });
+
+test('views over detached or resized buffers copy safely', { timeout: 10000 }, (t) => {
+  const { context, global } = setup(t);
+  exposeConstructor(context, global);
+  const r = context.evalSync(`
+    const ab = new ArrayBuffer(16); const view = new Float64Array(ab, 8, 1);
+    new ExternalCopy(ab, { transferOut: true });                 // detaches ab and view
+    const a = new ExternalCopy(view).copy();
+    const rab = new ArrayBuffer(16, { maxByteLength: 32 }); const tracking = new Uint8Array(rab, 4);
+    rab.resize(8);
+    const b = new ExternalCopy(tracking).copy();
+    [a.length, a.byteOffset, b.length, b.byteOffset].join()
+  `);
+  assert.equal(r, '0,0,4,4');
+});

@@ -406,6 +406,11 @@ pub fn materialize<'s>(
 
 fn make_view<'s>(scope: &mut v8::PinScope<'s, '_>, b: v8::Local<'s, v8::ArrayBuffer>, v: View) -> Result<v8::Local<'s, v8::Value>, Failure> {
     let (o, n) = (v.offset, v.length);
+    // V8 trusts these bounds: check them against the buffer we made.
+    let end = n.checked_mul(v.kind.element_size()).and_then(|bytes| bytes.checked_add(o));
+    if end.is_none_or(|end| end > b.byte_length()) || o % v.kind.element_size() != 0 {
+        return Err(Failure::RangeError("Invalid typed array length".into()));
+    }
     let r: Option<v8::Local<v8::Value>> = match v.kind {
         ViewKind::Int8 => v8::Int8Array::new(scope, b, o, n).map(Into::into),
         ViewKind::Uint8 => v8::Uint8Array::new(scope, b, o, n).map(Into::into),

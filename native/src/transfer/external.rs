@@ -164,6 +164,17 @@ pub enum ViewKind {
 }
 
 impl ViewKind {
+    /// Bytes per element (1 for DataViews, whose length is in bytes).
+    pub fn element_size(self) -> usize {
+        use ViewKind::*;
+        match self {
+            Int8 | Uint8 | Uint8Clamped | DataView => 1,
+            Int16 | Uint16 | Float16 => 2,
+            Int32 | Uint32 | Float32 => 4,
+            Float64 | BigInt64 | BigUint64 => 8,
+        }
+    }
+
     pub fn from_code(c: u32) -> Option<ViewKind> {
         use ViewKind::*;
         Some(match c {
