@@ -793,7 +793,7 @@ class ExternalCopy {
       let buffer = isView ? value.buffer : value;
       const shared = isSharedArrayBuffer(buffer);
       const moved = !shared && ((transferList && transferList.includes(buffer)) ||
-        Boolean(options && options.transferOut && value === buffer));
+        Boolean(options && options.transferOut));
       const length = !isView ? 0 : kind === VIEW_KINDS.DataView ? value.byteLength : value.length;
       if (Buffer.isBuffer(value) && !moved) {
         // A Buffer may be a slice of Node's shared pool: copy its own bytes only.

@@ -111,6 +111,12 @@ test('ArrayBuffers move between Node and a guest without staying in the source',
   copySource[0] = 9;
   assert.deepEqual([...copied.copy()], [1, 2, 3]);
   assert.equal(context.evalSync('const x = new ArrayBuffer(8); new ExternalCopy({ x }, { transferList: [x] }); x.byteLength'), 0);
+  // transferOut on a view moves its buffer (offset kept).
+  const vb = new ArrayBuffer(8);
+  const moveView = new ivm.ExternalCopy(new Uint8Array(vb, 2, 3), { transferOut: true });
+  assert.equal(vb.byteLength, 0);
+  assert.equal(moveView.copy().byteOffset, 2);
+  assert.equal(context.evalSync('const y = new ArrayBuffer(8); new ExternalCopy(new DataView(y, 1), { transferOut: true }); y.byteLength'), 0);
 });
 
 test('a SharedArrayBuffer is shared between guests, not copied', { timeout: 10000 }, async (t) => {

@@ -276,7 +276,7 @@ pub fn from_value<'s>(
             let sab = v8::Local::<v8::SharedArrayBuffer>::try_from(buffer_value).map_err(|_| Failure::error("Bad buffer"))?;
             Stored::Buffer { store: Some(Store(sab.get_backing_store())), view: Some(view_info), shared: true }
         } else {
-            let moved = listed(buffer);
+            let moved = transfer_out || listed(buffer);
             Stored::Buffer { store: Some(buffer_store(buffer, moved)), view: Some(view_info), shared: false }
         }
     } else {
