@@ -964,6 +964,8 @@ function localResult(value, mode) {
   }
   if (mode === T.MODE_REFERENCE) return new Reference(value);
   if (T.isPrimitive(value)) return value;
+  // Library handles transfer as themselves.
+  if (value instanceof ExternalCopy || value instanceof Reference || value instanceof Callback) return value;
   return new Reference(value);
 }
 
@@ -998,7 +1000,7 @@ function startPolling() {
 function hostRefOp(ref, op, args) {
   if (op === 'applySyncPromise') return ref[APPLY_PROMISE](...args);
   const result = ref[op](...args);
-  if (result instanceof Reference) {
+  if (result instanceof Reference || result instanceof ExternalCopy || result instanceof ExternalCopyInto) {
     const out = [];
     encodeInto(out, result, T.MODE_DEFAULT);
     return out;

@@ -226,3 +226,12 @@ test('views over detached or resized buffers copy safely', { timeout: 10000 }, (
   `);
   assert.equal(r, '0,0,4,4');
 });
+
+test('an ExternalCopy held by a Node value reaches the guest through a Reference', { timeout: 10000 }, (t) => {
+  const { context, global } = setup(t);
+  const holder = { data: new ivm.ExternalCopy({ deep: [1, 2] }) };
+  global.setSync('holder', new ivm.Reference(holder));
+  assert.equal(context.evalSync('const d = holder.getSync("data"); d.constructor.name + ":" + d.copy().deep[1]'), 'ExternalCopy:2');
+  // Node-side get on a local Reference hands the ExternalCopy itself back too.
+  assert.ok(new ivm.Reference(holder).getSync('data') instanceof ivm.ExternalCopy);
+});
