@@ -266,6 +266,31 @@ test('timeouts and memory limits hold for nested isolates', { timeout: 20000 }, 
   );
 });
 
+test('nested isolates take twice their memory limit from their creator', { timeout: 20000 }, async (t) => {
+  const { context } = withLibrary(t, { memoryLimit: 64 });
+  assert.equal(
+    context.evalSync(`
+      globalThis.kids = [new ivm.Isolate({ memoryLimit: 16 }), new ivm.Isolate({ memoryLimit: 16 })];
+      let third;
+      try { new ivm.Isolate({ memoryLimit: 8 }); } catch (e) { third = e.constructor.name + ': ' + e.message; }
+      third;
+    `),
+    "RangeError: Not enough memory left for a nested isolate: it takes twice its `memoryLimit` from its creator's memory limit",
+  );
+  // The creator's own ArrayBuffers share that budget.
+  assert.equal(context.evalSync('try { new ArrayBuffer(1 << 20); "allocated" } catch (e) { e.constructor.name }'), 'RangeError');
+  // Given back once a nested isolate is gone.
+  context.evalSync('kids.pop().dispose()');
+  let made = false;
+  for (let i = 0; i < 2000 && !made; i++) {
+    made = context.evalSync('try { kids.push(new ivm.Isolate({ memoryLimit: 16 })); true } catch { false }');
+    if (!made) await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(made);
+  // Without a limit, a nested isolate gets what fits (here: nothing is left).
+  assert.match(context.evalSync('try { new ivm.Isolate(); "made" } catch (e) { e.message }'), /Not enough memory/);
+});
+
 test('guests dispose the isolates they made; nested isolates go with their creator', { timeout: 10000 }, (t) => {
   const { isolate, context } = withLibrary(t);
   assert.equal(

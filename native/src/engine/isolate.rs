@@ -147,6 +147,9 @@ pub struct IsolateHost {
     thread: std::thread::Thread,
     /// Isolates created by guest code running in this one: disposed with it.
     children: Mutex<Vec<std::sync::Weak<IsolateHost>>>,
+    /// What this isolate (made by guest code) holds of its creator's
+    /// budget, given back when its thread exits.
+    charged: Mutex<Option<(Arc<Budget>, usize)>>,
 }
 
 // SAFETY: pthread_t is an opaque id (an integer on Linux); it is only used to
@@ -190,6 +193,7 @@ impl IsolateHost {
             owner: Default::default(),
             thread: std::thread::current(),
             children: Mutex::new(Vec::new()),
+            charged: Mutex::new(None),
         }
     }
 
@@ -311,6 +315,25 @@ impl IsolateHost {
         self.thread.unpark();
         self.dispose_children();
         true
+    }
+
+    /// Records that `len` bytes of `budget` (the creator's) are held for
+    /// this isolate until its thread exits.
+    pub fn hold_charge(&self, budget: Arc<Budget>, len: usize) {
+        *self.charged.lock() = Some((budget, len));
+        if !self.thread_alive() {
+            self.release_charge();
+        }
+    }
+
+    fn release_charge(&self) {
+        if let Some((b, len)) = self.charged.lock().take() {
+            b.unreserve(len);
+        }
+    }
+
+    fn thread_alive(&self) -> bool {
+        self.cpu.lock().alive
     }
 
     /// Records an isolate created by guest code of this one.
@@ -510,6 +533,8 @@ impl IsolateHost {
         let now = thread_cpu_ns();
         c.final_ns = now.saturating_sub(c.base).saturating_sub(self.spin_ns.load(Ordering::Relaxed));
         c.alive = false;
+        drop(c);
+        self.release_charge();
     }
 
     /// CPU time the isolate's thread spent on this isolate, in ns.

@@ -112,7 +112,7 @@
         if (options !== undefined && options !== null && typeof options !== 'object') {
           throw new $TypeError('`Isolate` requires parameter 1 to be an object');
         }
-        let memoryLimit = 128;
+        let memoryLimit; // by default, what fits under this isolate's limit (see natives.rs)
         if (options && options.memoryLimit !== undefined) {
           memoryLimit = options.memoryLimit;
           if (typeof memoryLimit !== 'number' || !(memoryLimit === memoryLimit && memoryLimit !== Infinity)) {

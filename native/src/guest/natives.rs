@@ -22,6 +22,8 @@ type Rv<'a, 's> = &'a mut v8::ReturnValue<'s, v8::Value>;
 type Native = for<'a, 'b, 's, 'i> fn(&'a mut v8::PinScope<'s, 'i>, &'a State, Args<'b, 's>, Rv<'b, 's>) -> Result<(), Failure>;
 
 const DISPOSED: &str = "Isolate is disposed";
+const NESTED_LIMIT: &str =
+    "Not enough memory left for a nested isolate: it takes twice its `memoryLimit` from its creator's memory limit";
 const CONTEXT_RELEASED: &str = ops::code::CONTEXT_RELEASED;
 const SCRIPT_RELEASED: &str = ops::code::SCRIPT_RELEASED;
 
@@ -189,9 +191,25 @@ fn on<'s>(
 // Isolate
 
 fn isolate_new<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
-    let mb = number(args.get(0)).unwrap_or(128.0);
-    let host = crate::engine::runner::spawn(crate::engine::runner::Options { memory_limit: (mb * 1024.0 * 1024.0) as usize })
-        .map_err(Failure::Error)?;
+    let limit = match number(args.get(0)) {
+        Some(mb) => (mb * 1024.0 * 1024.0) as usize,
+        None => default_nested_limit(&st.host.budget),
+    };
+    // A nested isolate can use twice its limit (heap, then ArrayBuffers):
+    // that much comes out of its creator's ArrayBuffer budget while it
+    // lives, so a tree of isolates stays within twice the root's limit.
+    let charge = limit.saturating_mul(2);
+    if !st.host.budget.reserve(charge) {
+        return Err(Failure::RangeError(NESTED_LIMIT.into()));
+    }
+    let host = match crate::engine::runner::spawn(crate::engine::runner::Options { memory_limit: limit }) {
+        Ok(h) => h,
+        Err(e) => {
+            st.host.budget.unreserve(charge);
+            return Err(Failure::Error(e));
+        }
+    };
+    host.hold_charge(st.host.budget.clone(), charge);
     st.host.add_child(&host);
     if st.host.is_disposed() {
         host.dispose();
@@ -200,6 +218,15 @@ fn isolate_new<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 
     let h = handle::make(scope, st, Backing::Isolate(owner));
     rv.set(h.into());
     Ok(())
+}
+
+/// Without a `memoryLimit`, a nested isolate gets isolated-vm's default of
+/// 128 MB, or less: a quarter of what its creator has left (so that it takes
+/// half), at least 8 MB.
+fn default_nested_limit(budget: &crate::engine::memory::Budget) -> usize {
+    const MB: usize = 1 << 20;
+    let left = budget.limit.saturating_sub(budget.used.load(std::sync::atomic::Ordering::Relaxed));
+    (left / 4 / MB * MB).clamp(8 * MB, 128 * MB)
 }
 
 fn isolate_dispose<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
