@@ -160,6 +160,24 @@ test('References between two guests: sync and async calls hop to the owner', { t
   );
 });
 
+test('{promise: true} on calls a guest makes gives it a promise settled there', { timeout: 10000 }, async (t) => {
+  const { context } = withLibrary(t);
+  context.evalSync(`
+    globalThis.out = [];
+    const bc = new ivm.Isolate().createContextSync();
+    const p = bc.evalSync('Promise.resolve(5)', { promise: true });
+    out.push(p instanceof Promise);
+    p.then((v) => out.push(v));
+    bc.eval('new Promise((r) => r({ a: 7 }))', { promise: true, copy: true }).then((v) => out.push(v.a));
+    bc.evalSync('globalThis.f = async (x) => { throw new RangeError("r" + x) }');
+    bc.global.getSync('f', { reference: true })
+      .apply(undefined, [1], { result: { promise: true } })
+      .catch((e) => out.push(e.constructor.name + ':' + e.message));
+  `);
+  await waitFor(() => context.evalSync('out.length === 4'));
+  assert.deepEqual(context.evalSync('out', { copy: true }), [true, 5, 7, 'RangeError:r1']);
+});
+
 test('a three-level chain: Node -> A -> B -> back into A, synchronously', { timeout: 10000 }, (t) => {
   const { context } = withLibrary(t);
   const r = context.evalSync(`

@@ -6,7 +6,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::throw::throw_failure;
-use crate::engine::isolate::Call;
 use crate::engine::runner::{self, State};
 use crate::engine::wait::{Slot, Step};
 use crate::node::host::{CallbackMode, HostFn, MainReq, Reply, Target};
@@ -154,16 +153,7 @@ pub fn settle_later<'s>(
 ) -> Box<dyn FnOnce(Outcome) + Send> {
     let rid = st.keep_resolver(scope, resolver);
     let host = st.host.clone();
-    Box::new(move |out: Outcome| {
-        host.submit_task(Call::new(
-            Box::new(move |iso, st| {
-                st.settle_resolver(iso, rid, out);
-                Ok(Transfer::Undefined)
-            }),
-            None,
-            Box::new(|_| {}),
-        ));
-    })
+    Box::new(move |out: Outcome| crate::transfer::promise::settle_later(&host, rid, out))
 }
 
 pub fn settle_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, out: Outcome, rv: &mut v8::ReturnValue<'s, v8::Value>) {

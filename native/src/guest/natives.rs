@@ -15,6 +15,7 @@ use crate::node::host::{MainReq, Reply, Target};
 use crate::ops::reference::{self as refops, GetOptions};
 use crate::ops::{self, Key, Origin};
 use crate::transfer::capture::capture;
+use crate::transfer::promise::Settler;
 use crate::transfer::{Failure, Fallback, Mode, Outcome, Remote, Transfer};
 
 type Args<'a, 's> = &'a v8::FunctionCallbackArguments<'s>;
@@ -167,6 +168,22 @@ fn context_result(out: Outcome) -> Outcome {
     }
 }
 
+/// A job running `op` on the entry `r` (kept alive until then), and the
+/// isolate it runs on.
+fn job_on(
+    r: Arc<Remote>,
+    op: impl FnOnce(&mut v8::Isolate, &State, u64) -> Outcome + Send + 'static,
+) -> (Arc<crate::engine::isolate::IsolateHost>, Job) {
+    let host = r.host().clone();
+    let job: Job = Box::new(move |i, st| {
+        let id = r.id;
+        let out = op(i, st, id);
+        drop(r);
+        out
+    });
+    (host, job)
+}
+
 /// Runs an operation on the isolate `r` belongs to, keeping `r` alive.
 fn on<'s>(
     scope: &mut v8::PinScope<'s, '_>,
@@ -177,14 +194,42 @@ fn on<'s>(
     rv: Rv<'_, 's>,
     op: impl FnOnce(&mut v8::Isolate, &State, u64) -> Outcome + Send + 'static,
 ) {
-    let host = r.host().clone();
-    let job: Job = Box::new(move |i, st| {
-        let id = r.id;
-        let out = op(i, st, id);
-        drop(r);
-        out
-    });
+    let (host, job) = job_on(r, op);
     remote::call(scope, st, &host, variant, t, job, rv);
+}
+
+/// `on`, honouring `{promise: true}` (bit 4 of the result mode code): the
+/// call's result then settles a new guest promise, which the guest gets in
+/// place of the call's own result.
+#[allow(clippy::too_many_arguments)]
+fn on_result<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    r: Arc<Remote>,
+    variant: Variant,
+    t: Option<Duration>,
+    mode_code: u32,
+    mode: Mode,
+    rv: Rv<'_, 's>,
+    op: impl FnOnce(&mut v8::Isolate, &State, u64) -> Outcome + Send + 'static,
+) {
+    if mode_code & 4 == 0 || variant == Variant::Ignored {
+        return on(scope, st, r, variant, t, rv, op);
+    }
+    let Some(resolver) = v8::PromiseResolver::new(scope) else { return };
+    let promise = resolver.get_promise(scope);
+    let settler = Settler::for_guest(super::callback::settle_later(scope, st, resolver), mode);
+    let (host, job) = job_on(r, op);
+    let job = crate::transfer::promise::wrap(job, settler);
+    if variant == Variant::Async {
+        if let Some(p) = remote::call_async(scope, st, &host, t, job) {
+            p.mark_as_handled();
+        }
+    } else if let Err(f) = remote::call_sync(scope, st, &host, t, job) {
+        promise.mark_as_handled();
+        return throw_failure(scope, st, f);
+    }
+    rv.set(promise.into());
 }
 
 // ---------------------------------------------------------------------------
@@ -342,8 +387,9 @@ fn context_eval<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_,
     let src = string(scope, args.get(2)).unwrap_or_default();
     let o = origin(scope, args, 3);
     let t = timeout(args.get(6));
-    let mode = Mode::from_code(code(args.get(7)), Fallback::Undefined);
-    on(scope, st, r, variant, t, rv, move |i, st, id| ops::code::eval(i, st, id, src, o, mode));
+    let bits = code(args.get(7));
+    let mode = Mode::from_code(bits, Fallback::Undefined);
+    on_result(scope, st, r, variant, t, bits, mode, rv, move |i, st, id| ops::code::eval(i, st, id, src, o, mode));
     Ok(())
 }
 
@@ -356,8 +402,9 @@ fn context_eval_closure<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: 
     let res = list(scope, st, args.get(6), arg_mode);
     let Some(list) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let t = timeout(args.get(8));
-    let mode = Mode::from_code(code(args.get(9)), Fallback::Reject);
-    on(scope, st, r, variant, t, rv, move |i, st, id| ops::code::eval_closure(i, st, id, src, o, list, mode));
+    let bits = code(args.get(9));
+    let mode = Mode::from_code(bits, Fallback::Reject);
+    on_result(scope, st, r, variant, t, bits, mode, rv, move |i, st, id| ops::code::eval_closure(i, st, id, src, o, list, mode));
     Ok(())
 }
 
@@ -370,8 +417,9 @@ fn script_run<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, '
         return Ok(());
     }
     let t = timeout(args.get(3));
-    let mode = Mode::from_code(code(args.get(4)), Fallback::Undefined);
-    on(scope, st, script, variant, t, rv, move |i, st, sid| {
+    let bits = code(args.get(4));
+    let mode = Mode::from_code(bits, Fallback::Undefined);
+    on_result(scope, st, script, variant, t, bits, mode, rv, move |i, st, sid| {
         let out = ops::code::run_script(i, st, sid, ctx.id, mode);
         drop(ctx);
         out
@@ -414,9 +462,10 @@ fn ref_get<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>,
     let variant = Variant::from_code(code(args.get(1)));
     let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
     let k = key(scope, args.get(2))?;
-    let mode = Mode::from_code(code(args.get(3)), Fallback::Reference);
+    let bits = code(args.get(3));
+    let mode = Mode::from_code(bits, Fallback::Reference);
     let o = GetOptions { inherit: args.get(4).is_true(), accessors: args.get(5).is_true(), mode };
-    on(scope, st, r, variant, None, rv, move |i, st, id| refops::get(i, st, id, k, o));
+    on_result(scope, st, r, variant, None, bits, mode, rv, move |i, st, id| refops::get(i, st, id, k, o));
     Ok(())
 }
 
@@ -447,8 +496,9 @@ fn ref_apply<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's
         .and_then(|recv| Ok((recv, list(scope, st, args.get(3), arg_mode)?)));
     let Some((recv, list)) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let t = timeout(args.get(5));
-    let mode = Mode::from_code(code(args.get(6)), Fallback::Reference);
-    on(scope, st, r, variant, t, rv, move |i, st, id| refops::apply(i, st, id, recv, list, mode));
+    let bits = code(args.get(6));
+    let mode = Mode::from_code(bits, Fallback::Reference);
+    on_result(scope, st, r, variant, t, bits, mode, rv, move |i, st, id| refops::apply(i, st, id, recv, list, mode));
     Ok(())
 }
 

@@ -12,29 +12,41 @@ use super::{Failure, Mode, Outcome, Transfer};
 use crate::engine::runner::State;
 use crate::node::envlink::EnvLink;
 
-/// Settles one Node promise (on the Node thread, via the env's completions).
+/// Settles one promise of the caller: a Node promise (on the Node thread,
+/// via the env's completions) or a guest's (a call made by guest code).
 pub struct Settler {
-    link: Arc<EnvLink>,
-    deferred: Option<Deferred>,
+    to: Option<SettleTo>,
     pub mode: Mode,
+}
+
+enum SettleTo {
+    Node(Arc<EnvLink>, Deferred),
+    /// Where the outcome goes (it settles the guest's promise on its thread).
+    Guest(Box<dyn FnOnce(Outcome) + Send>),
 }
 
 impl Settler {
     pub fn new(link: Arc<EnvLink>, deferred: Deferred, mode: Mode) -> Settler {
-        Settler { link, deferred: Some(deferred), mode }
+        Settler { to: Some(SettleTo::Node(link, deferred)), mode }
+    }
+    pub fn for_guest(done: Box<dyn FnOnce(Outcome) + Send>, mode: Mode) -> Settler {
+        Settler { to: Some(SettleTo::Guest(done)), mode }
     }
     pub fn settle(mut self, out: Outcome) {
-        if let Some(d) = self.deferred.take() {
-            self.link.complete(d, None, out);
+        self.deliver(out);
+    }
+    fn deliver(&mut self, out: Outcome) {
+        match self.to.take() {
+            Some(SettleTo::Node(link, d)) => link.complete(d, None, out),
+            Some(SettleTo::Guest(done)) => done(out),
+            None => {}
         }
     }
 }
 
 impl Drop for Settler {
     fn drop(&mut self) {
-        if let Some(d) = self.deferred.take() {
-            self.link.complete(d, None, Err(Failure::error("Promise was abandoned")));
-        }
+        self.deliver(Err(Failure::error("Promise was abandoned")));
     }
 }
 
@@ -201,7 +213,9 @@ impl Drop for Pending {
 }
 
 /// Settles a kept guest resolver from a task on its isolate's queue.
-fn settle_later(host: &Arc<crate::engine::isolate::IsolateHost>, rid: u64, out: Outcome) {
+/// Settles the kept resolver `rid` of `host` with `out`, on that isolate's
+/// thread (a task there).
+pub fn settle_later(host: &Arc<crate::engine::isolate::IsolateHost>, rid: u64, out: Outcome) {
     host.submit_task(crate::engine::isolate::Call::new(
         Box::new(move |iso, st| {
             st.settle_resolver(iso, rid, out);
