@@ -75,3 +75,39 @@ test('a Node promise pending when the isolate is disposed is dropped safely', { 
   resolveLater(1);
   await new Promise(setImmediate);
 });
+
+test('guests send promises with {promise: true} to other isolates and get promised results', { timeout: 20000 }, async (t) => {
+  const { context, global } = setup(t);
+  global.setSync('ivm', ivm);
+  // A guest passes its own pending promise to a function in a nested isolate.
+  const r = await context.eval(`
+    (async () => {
+      const inner = new ivm.Isolate();
+      const ctx = await inner.createContext();
+      const fn = await ctx.eval('(async (p) => (await p).n * 2)', { reference: true });
+      let resolveIt;
+      const p = new Promise((r) => { resolveIt = r; });
+      const result = fn.apply(undefined, [p], { arguments: { promise: true, copy: true }, result: { promise: true } });
+      resolveIt({ n: 21 });
+      const v = await result;
+      inner.dispose();
+      return v;
+    })()
+  `, { promise: true });
+  assert.equal(r, 42);
+  // Results with {promise: true} between isolates: values, rejections, compile errors.
+  const r2 = await context.eval(`
+    (async () => {
+      const inner = new ivm.Isolate();
+      const ctx = await inner.createContext();
+      const out = [await ctx.eval('Promise.resolve(5)', { promise: true })];
+      try { await ctx.eval('Promise.reject(new RangeError("no"))', { promise: true }); } catch (e) { out.push(e.name + ':' + e.message); }
+      try { await ctx.eval('(', { promise: true }); } catch (e) { out.push(e.name); }
+      const pending = ctx.eval('new Promise(() => {})', { promise: true });
+      inner.dispose();
+      try { await pending; } catch (e) { out.push(e.message); }
+      return out.join();
+    })()
+  `, { promise: true });
+  assert.match(r2, /^5,RangeError:no,SyntaxError,.*(abandoned|disposed)/);
+});

@@ -14,7 +14,7 @@ use crate::engine::runner::State;
 use crate::node::host::{MainReq, Reply, Target};
 use crate::ops::reference::{self as refops, GetOptions};
 use crate::ops::{self, Key, Origin};
-use crate::transfer::capture::capture;
+use crate::transfer::capture::{capture, capture_code};
 use crate::transfer::promise::Settler;
 use crate::transfer::{Failure, Fallback, Mode, Outcome, Remote, Transfer};
 
@@ -122,12 +122,14 @@ fn key<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Res
     string(scope, v).map(Key::Name).ok_or_else(|| Failure::type_error("Invalid `key`"))
 }
 
-fn list<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, mode: Mode) -> Result<Vec<Transfer>, Failure> {
+/// Captures an argument list under an option code (a mode, plus 4 for
+/// `{promise: true}`).
+fn list<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, code: u32, fallback: Fallback) -> Result<Vec<Transfer>, Failure> {
     let Ok(a) = v8::Local::<v8::Array>::try_from(v) else { return Ok(Vec::new()) };
     let mut out = Vec::with_capacity(a.length() as usize);
     for i in 0..a.length() {
         let e = a.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
-        out.push(capture(scope, st, e, mode)?);
+        out.push(capture_code(scope, st, e, code, fallback)?);
     }
     Ok(out)
 }
@@ -398,8 +400,7 @@ fn context_eval_closure<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: 
     let Some(r) = target(scope, st, args.get(0), variant, CONTEXT_RELEASED, rv) else { return Ok(()) };
     let src = string(scope, args.get(2)).unwrap_or_default();
     let o = origin(scope, args, 3);
-    let arg_mode = Mode::from_code(code(args.get(7)), Fallback::Reject);
-    let res = list(scope, st, args.get(6), arg_mode);
+    let res = list(scope, st, args.get(6), code(args.get(7)), Fallback::Reject);
     let Some(list) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let t = timeout(args.get(8));
     let bits = code(args.get(9));
@@ -473,8 +474,7 @@ fn ref_set<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>,
     let variant = Variant::from_code(code(args.get(1)));
     let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
     let k = key(scope, args.get(2))?;
-    let mode = Mode::from_code(code(args.get(4)), Fallback::Reject);
-    let res = capture(scope, st, args.get(3), mode);
+    let res = capture_code(scope, st, args.get(3), code(args.get(4)), Fallback::Reject);
     let Some(value) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     on(scope, st, r, variant, None, rv, move |i, st, id| refops::set(i, st, id, k, value));
     Ok(())
@@ -491,9 +491,9 @@ fn ref_delete<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, '
 fn ref_apply<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
     let variant = Variant::from_code(code(args.get(1)));
     let Some(r) = target(scope, st, args.get(0), variant, refops::RELEASED, rv) else { return Ok(()) };
-    let arg_mode = Mode::from_code(code(args.get(4)), Fallback::Reject);
+    let arg_code = code(args.get(4));
     let res = capture(scope, st, args.get(2), Mode::Default(Fallback::Reject))
-        .and_then(|recv| Ok((recv, list(scope, st, args.get(3), arg_mode)?)));
+        .and_then(|recv| Ok((recv, list(scope, st, args.get(3), arg_code, Fallback::Reject)?)));
     let Some((recv, list)) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let t = timeout(args.get(5));
     let bits = code(args.get(6));
@@ -526,7 +526,7 @@ fn host_ref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>
         Some("applySyncPromise") if variant == Variant::SyncPromise => "applySyncPromise",
         _ => return Err(Failure::type_error("Invalid method")),
     };
-    let res = list(scope, st, args.get(3), Mode::Copy);
+    let res = list(scope, st, args.get(3), 1, Fallback::Reject);
     let Some(list) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let env = r.env.clone();
     let target = Target::Ref(r, method);

@@ -109,6 +109,22 @@ pub fn function<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Loca
     Ok(Transfer::Undefined)
 }
 
+/// Transfers a value out of the isolate under an option code from the JS
+/// layer (a mode, plus 4 for `{promise: true}`).
+pub fn capture_code<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    state: &State,
+    v: v8::Local<'s, v8::Value>,
+    code: u32,
+    fallback: Fallback,
+) -> Result<Transfer, Failure> {
+    let mode = Mode::from_code(code, fallback);
+    if code & 4 != 0 {
+        return Ok(super::promise::capture_promise(scope, state, v, mode));
+    }
+    capture(scope, state, v, mode)
+}
+
 /// Transfers a value out of the isolate according to `mode`.
 pub fn capture<'s>(
     scope: &mut v8::PinScope<'s, '_>,

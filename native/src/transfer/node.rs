@@ -290,7 +290,12 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         Transfer::Callback(hf) => hf.func.to_inner(cx).upcast(),
         Transfer::Deref(_) => cx.undefined().upcast(),
         Transfer::External(d) => crate::node::external_copy::wrap(cx, d)?,
-        Transfer::Promise(_) => cx.undefined().upcast(),
+        Transfer::Promise(p) => {
+            let link = crate::node::envlink::begin(cx)?;
+            let (deferred, promise) = cx.promise();
+            p.attach_node(link, deferred);
+            promise.upcast()
+        }
         Transfer::CopyInto(d, transfer_in) => crate::node::external_copy::node_value(cx, &d, transfer_in)?,
         Transfer::HostRef(r) => r.obj.to_inner(cx).upcast(),
         Transfer::Handles(ids, iso) => {

@@ -23,6 +23,9 @@ enum SettleTo {
     Node(Arc<EnvLink>, Deferred),
     /// Where the outcome goes (it settles the guest's promise on its thread).
     Guest(Box<dyn FnOnce(Outcome) + Send>),
+    /// A promise in flight to another isolate or to Node (`{promise: true}`
+    /// on a value a guest sends).
+    Pending(Arc<Pending>),
 }
 
 impl Settler {
@@ -32,6 +35,9 @@ impl Settler {
     pub fn for_guest(done: Box<dyn FnOnce(Outcome) + Send>, mode: Mode) -> Settler {
         Settler { to: Some(SettleTo::Guest(done)), mode }
     }
+    pub fn pending(p: Arc<Pending>, mode: Mode) -> Settler {
+        Settler { to: Some(SettleTo::Pending(p)), mode }
+    }
     pub fn settle(mut self, out: Outcome) {
         self.deliver(out);
     }
@@ -39,6 +45,7 @@ impl Settler {
         match self.to.take() {
             Some(SettleTo::Node(link, d)) => link.complete(d, None, out),
             Some(SettleTo::Guest(done)) => done(out),
+            Some(SettleTo::Pending(p)) => p.settle(out),
             None => {}
         }
     }
@@ -48,6 +55,15 @@ impl Drop for Settler {
     fn drop(&mut self) {
         self.deliver(Err(Failure::error("Promise was abandoned")));
     }
+}
+
+/// `{promise: true}` on a value leaving an isolate (arguments, set values):
+/// a promise in flight that settles with `v` (or what `v` settles with),
+/// transferred under `mode`.
+pub fn capture_promise<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, mode: Mode) -> Transfer {
+    let p = Pending::new();
+    settle_with(scope, st, v, Settler::pending(p.clone(), mode));
+    Transfer::Promise(p)
 }
 
 /// The result of a call made with `{promise: true}`: settles the call's
@@ -154,6 +170,8 @@ enum PendingState {
     Settled(Outcome),
     /// Materialised: the guest resolver to settle, on that isolate's thread.
     Attached(std::sync::Weak<crate::engine::isolate::IsolateHost>, u64),
+    /// Arrived in Node: the Node promise to settle.
+    InNode(Arc<EnvLink>, Deferred),
     Done,
 }
 
@@ -173,7 +191,28 @@ impl Pending {
                     settle_later(&host, rid, out);
                 }
             }
+            PendingState::InNode(link, deferred) => {
+                drop(s);
+                link.complete(deferred, None, out);
+            }
             other => *s = other,
+        }
+    }
+
+    /// Arrives in Node as `deferred`'s promise (Node's thread); `link` was
+    /// registered as a call in flight.
+    pub fn attach_node(&self, link: Arc<EnvLink>, deferred: Deferred) {
+        let mut s = self.state.lock();
+        match std::mem::replace(&mut *s, PendingState::Done) {
+            PendingState::Waiting => *s = PendingState::InNode(link, deferred),
+            PendingState::Settled(out) => {
+                drop(s);
+                link.complete(deferred, None, out);
+            }
+            _ => {
+                drop(s);
+                link.complete(deferred, None, Err(Failure::error("A promise can only be sent once")));
+            }
         }
     }
 
@@ -192,7 +231,8 @@ impl Pending {
                 let rid = st.keep_resolver(scope, resolver);
                 settle_later(&st.host, rid, out);
             }
-            PendingState::Attached(..) | PendingState::Done => {
+            other @ (PendingState::Attached(..) | PendingState::InNode(..) | PendingState::Done) => {
+                *s = other;
                 return Err(Failure::error("A promise can only be sent once"));
             }
         }
@@ -204,10 +244,14 @@ impl Drop for Pending {
     fn drop(&mut self) {
         // Node dropped the promise without settling it (its environment went
         // away): the guest's promise is abandoned.
-        if let PendingState::Attached(host, rid) = std::mem::replace(&mut *self.state.lock(), PendingState::Done) {
-            if let Some(host) = host.upgrade() {
-                settle_later(&host, rid, Err(Failure::error("Promise was abandoned")));
+        match std::mem::replace(&mut *self.state.lock(), PendingState::Done) {
+            PendingState::Attached(host, rid) => {
+                if let Some(host) = host.upgrade() {
+                    settle_later(&host, rid, Err(Failure::error("Promise was abandoned")));
+                }
             }
+            PendingState::InNode(link, deferred) => link.complete(deferred, None, Err(Failure::error("Promise was abandoned"))),
+            _ => {}
         }
     }
 }
