@@ -175,6 +175,11 @@ async function contextSurface(context: Context, isolate: Isolate): Promise<void>
   await global.set('log', (...args: unknown[]) => console.log(...args));
   global.setSync('self', global.derefInto());
   global.setSync(0, 'index keys are numbers');
+  // The library inside guests: the module object and handles are transferable.
+  global.setSync('ivm', ivm);
+  global.setSync('nested', context);
+  global.setSync('iso', isolate);
+  global.setSync('script', script);
   // @ts-expect-error symbols are not valid keys
   global.setSync(Symbol('k'), 1);
   const released: boolean = context.release();
