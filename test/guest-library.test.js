@@ -274,6 +274,13 @@ test('timeouts and memory limits hold for nested isolates', { timeout: 20000 }, 
   });
   assert.ok(Date.now() - start < 5000);
   assert.equal(context.evalSync('bc.evalSync("1 + 1")'), 2);
+  // Also when the wait is in a call nested inside the one that times out
+  // (Node -> guest -> Node -> guest -> nested isolate).
+  context.global.setSync('reenter', (code) => context.evalSync(code));
+  assert.throws(() => context.evalSync('reenter("bc.evalSync(\'for (;;) {}\')")', { timeout: 100 }), {
+    message: 'Script execution timed out.',
+  });
+  assert.equal(context.evalSync('bc.evalSync("2 + 2")'), 4);
   assert.equal(context.evalSync('1 + 1'), 2);
   // The nested isolate's memory limit.
   assert.equal(

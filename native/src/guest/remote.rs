@@ -104,13 +104,19 @@ pub fn call_sync(scope: &mut v8::PinScope, st: &State, target: &Arc<IsolateHost>
         job(iso, tst)
     });
     target.submit_sync(Call::new(job, timeout, done));
-    let my_seq = st.current_seq();
-    let out = slot.wait_or(|parked| {
+    // A kill of any frame of this isolate (this call, or one it is nested
+    // in) ends the wait.
+    let mut epoch = st.host.kill_epoch();
+    let out = slot.wait_or(|_| {
         if runner::serve_nested(scope, st) {
             return Step::Worked;
         }
-        if parked && st.host.frame_killed(my_seq) {
-            return Step::Abandon;
+        let now = st.host.kill_epoch();
+        if now != epoch {
+            epoch = now;
+            if st.host.any_frame_killed() {
+                return Step::Abandon;
+            }
         }
         Step::Idle
     });
