@@ -200,6 +200,14 @@
     getHeapStatistics() {
       return later(() => N.isolateHeapStatistics(this.#h, ASYNC));
     }
+
+    getHeapSpaceStatisticsSync() {
+      return N.isolateHeapSpaceStatistics(this.#h, SYNC);
+    }
+
+    getHeapSpaceStatistics() {
+      return later(() => N.isolateHeapSpaceStatistics(this.#h, ASYNC));
+    }
   }
 
   // -------------------------------------------------------------------------

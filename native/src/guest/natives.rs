@@ -38,6 +38,7 @@ const NATIVES: &[(&str, Native)] = &[
     ("isolateCompileScript", isolate_compile_script),
     ("isolateCreateContext", isolate_create_context),
     ("isolateHeapStatistics", isolate_heap_statistics),
+    ("isolateHeapSpaceStatistics", isolate_heap_space_statistics),
     ("contextEval", context_eval),
     ("contextEvalClosure", context_eval_closure),
     ("scriptRun", script_run),
@@ -347,6 +348,10 @@ fn isolate_create_context<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args
 
 fn isolate_heap_statistics<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
     on_isolate(scope, st, args, rv, ops::isolate::heap_statistics)
+}
+
+fn isolate_heap_space_statistics<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    on_isolate(scope, st, args, rv, ops::isolate::heap_space_statistics)
 }
 
 // ---------------------------------------------------------------------------
