@@ -93,8 +93,11 @@ impl Drop for NodeBytes {
     }
 }
 
-fn new_box<'a>(cx: &mut impl Context<'a>, d: Arc<ExternalData>) -> Handle<'a, JsBox<ExternalBox>> {
-    let n = d.size() as i64;
+/// A handle for `d`. `report`: the bytes are new to this process's view of
+/// Node (a copy, or data from an isolate) and are reported to Node's GC;
+/// memory moved in from Node was already counted there.
+fn new_box<'a>(cx: &mut impl Context<'a>, d: Arc<ExternalData>, report: bool) -> Handle<'a, JsBox<ExternalBox>> {
+    let n = if report { d.size() as i64 } else { 0 };
     if n > 0 {
         adjust_external_memory(cx, n);
     }
@@ -118,7 +121,7 @@ pub fn new(mut cx: FunctionContext) -> JsResult<JsValue> {
         Transfer::Serialized(s) => Stored::Serialized(s.bytes),
         t => Stored::Value(t),
     };
-    Ok(new_box(&mut cx, ExternalData::new(stored)).upcast())
+    Ok(new_box(&mut cx, ExternalData::new(stored), true).upcast())
 }
 
 type DetachArrayBuffer = unsafe extern "C" fn(neon::sys::bindings::Env, neon::sys::bindings::Value) -> i32;
@@ -166,20 +169,25 @@ pub fn from_buffer(mut cx: FunctionContext) -> JsResult<JsValue> {
     }
     let view = ViewKind::from_code(kind).map(|kind| View { kind, offset, length });
     let d = ExternalData::new(Stored::Buffer { store: Some(store), view, shared });
-    Ok(new_box(&mut cx, d).upcast())
+    Ok(new_box(&mut cx, d, !moved).upcast())
 }
 
 /// `externalCopyCopy(box, transferIn)`: the value, materialised in Node.
 pub fn copy(mut cx: FunctionContext) -> JsResult<JsValue> {
     let d = data_of(&mut cx, 0)?;
     let transfer_in = cx.argument::<JsBoolean>(1)?.value(&mut cx);
-    node_value(&mut cx, &d, transfer_in)
+    let v = node_value(&mut cx, &d, transfer_in)?;
+    if transfer_in && d.size() == 0 {
+        // The memory moved out to Node, which counts it now.
+        cx.argument::<JsBox<ExternalBox>>(0)?.forget(&mut cx);
+    }
+    Ok(v)
 }
 
 /// `externalCopyInto(box)`: a second handle to the same data (for copyInto).
 pub fn into(mut cx: FunctionContext) -> JsResult<JsValue> {
     let d = data_of(&mut cx, 0)?;
-    Ok(new_box(&mut cx, d).upcast())
+    Ok(new_box(&mut cx, d, false).upcast())
 }
 
 /// `externalCopyRelease(box)`: false if it was already released.
@@ -232,6 +240,6 @@ pub fn node_value<'a>(cx: &mut impl Context<'a>, d: &ExternalData, transfer_in: 
 
 /// The JS ExternalCopy object for data arriving in Node.
 pub fn wrap<'a>(cx: &mut impl Context<'a>, d: Arc<ExternalData>) -> JsResult<'a, JsValue> {
-    let b = new_box(cx, d);
+    let b = new_box(cx, d, true);
     helpers::call(cx, helpers::WRAP_EXTERNAL_COPY, &[b.upcast()])
 }
