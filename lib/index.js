@@ -280,7 +280,27 @@ class Isolate {
       if (memoryLimit < 8) throw new RangeError('`memoryLimit` must be at least 8');
       if (memoryLimit > 64 * 1024) throw new RangeError('`memoryLimit` must be at most 65536 (MB)');
     }
+    const importHook = options && options.importModuleDynamically;
+    const rejectionHook = options && options.onUnhandledRejection;
+    if (importHook !== undefined && typeof importHook !== 'function') {
+      throw T.optionError('importModuleDynamically', 'a function');
+    }
+    if (rejectionHook !== undefined && typeof rejectionHook !== 'function') {
+      throw T.optionError('onUnhandledRejection', 'a function');
+    }
     this.#h = native.isolateNew(memoryLimit);
+    if (importHook || rejectionHook) {
+      const h = this.#h;
+      native.isolateSetHooks(
+        h,
+        importHook && ((specifier, referrerId, filename, rid) => {
+          dynamicImport(h, importHook, specifier, referrerId, filename, rid);
+        }),
+        rejectionHook && ((reason) => {
+          rejectionHook(reason);
+        }),
+      );
+    }
     Object.freeze(this);
   }
 
@@ -319,18 +339,55 @@ class Isolate {
     requireString(code, 'compileScript');
     options = optionsObject(options, 'compileScript', 2);
     const [filename, lineOffset, columnOffset] = readOrigin(options);
-    return native.isolateCompileScript(this.#h, variant, code, filename, lineOffset, columnOffset, site);
+    const [cachedData, produce] = readCacheOptions(options);
+    return native.isolateCompileScript(
+      this.#h, variant, code, filename, lineOffset, columnOffset, cachedData, produce, site,
+    );
   }
 
   compileScriptSync(code, options) {
-    return new Script(INTERNAL, this.#compile(SYNC, code, options)[0], this);
+    const [h, cachedData, rejected] = this.#compile(SYNC, code, options);
+    return new Script(INTERNAL, h[0], cachedData, rejected);
   }
 
   compileScript(code, options) {
     return asyncCall(this.compileScript, () => {
       const site = undefined;
-      return this.#compile(ASYNC, code, options, site).then((h) => new Script(INTERNAL, h[0], this));
+      return this.#compile(ASYNC, code, options, site).then(
+        ([h, cachedData, rejected]) => new Script(INTERNAL, h[0], cachedData, rejected),
+      );
     });
+  }
+
+  #compileModule(variant, code, options, site) {
+    requireString(code, 'compileModule');
+    options = optionsObject(options, 'compileModule', 2);
+    const [filename, lineOffset, columnOffset] = readOrigin(options);
+    const [cachedData, produce] = readCacheOptions(options);
+    const meta = options && options.meta;
+    if (meta !== undefined && typeof meta !== 'function') throw T.optionError('meta', 'a function');
+    const wrapped = meta && ((ref) => {
+      meta(ref);
+    });
+    return native.isolateCompileModule(
+      this.#h, variant, code, filename, lineOffset, columnOffset, cachedData, produce, wrapped, site,
+    );
+  }
+
+  #newModule([h, id, specifiers, cachedData, rejected]) {
+    const m = new Module(INTERNAL, h[0], this.#h, specifiers, cachedData, rejected);
+    moduleRegistry(this.#h).set(id, new WeakRef(m));
+    return m;
+  }
+
+  compileModuleSync(code, options) {
+    return this.#newModule(this.#compileModule(SYNC, code, options));
+  }
+
+  compileModule(code, options) {
+    return asyncCall(this.compileModule, () =>
+      this.#compileModule(ASYNC, code, options, undefined).then((r) => this.#newModule(r)),
+    );
   }
 
   #context(options) {
@@ -456,9 +513,10 @@ class Context {
 class Script {
   #h;
 
-  constructor(token, h) {
+  constructor(token, h, cachedData, rejected) {
     if (token !== INTERNAL) throw new TypeError('Script cannot be constructed directly; use isolate.compileScript()');
     this.#h = h;
+    defineCachedData(this, cachedData, rejected);
     Object.freeze(this);
   }
 
@@ -490,6 +548,232 @@ class Script {
   static [INTERNAL](script) {
     if (native.isReleased(script.#h)) throw new Error('Script has been released');
     return script.#h;
+  }
+}
+
+
+// ---------------------------------------------------------------------------
+// Code cache options and results (Script and Module)
+
+const CACHED_DATA_TYPE = '`cachedData` must be an ExternalCopy to ArrayBuffer';
+
+function readCacheOptions(options) {
+  if (options === undefined) return [undefined, false];
+  const { cachedData, produceCachedData } = options;
+  let h;
+  if (cachedData !== undefined) {
+    // Native code checks that the copy holds an ArrayBuffer.
+    if (!(cachedData instanceof ExternalCopy)) throw new TypeError(CACHED_DATA_TYPE);
+    h = cachedData[INTERNAL]();
+  }
+  return [h, Boolean(produceCachedData)];
+}
+
+function defineCachedData(obj, cachedData, rejected) {
+  if (cachedData !== undefined) {
+    Object.defineProperty(obj, 'cachedData', {
+      value: cachedData, enumerable: true, writable: false, configurable: false,
+    });
+  }
+  if (rejected !== undefined) {
+    Object.defineProperty(obj, 'cachedDataRejected', {
+      value: rejected, enumerable: true, writable: false, configurable: false,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Module
+
+const MODULE_RELEASED = 'Module has been released';
+const NOT_MODULE = 'Resolved dependency was not `Module`';
+
+// Per isolate: module id -> WeakRef(Module), to name the referrer of import().
+const moduleRegistries = new WeakMap();
+let linkDynamic;
+function moduleRegistry(isoHandle) {
+  let r = moduleRegistries.get(isoHandle);
+  if (!r) moduleRegistries.set(isoHandle, (r = new Map()));
+  return r;
+}
+
+class Module {
+  #h;
+  #iso;
+  #specifiers;
+  #linked = false;
+  #linking = false;
+  #namespace;
+
+  constructor(token, h, iso, specifiers, cachedData, rejected) {
+    if (token !== INTERNAL) throw new TypeError('Module cannot be constructed directly; use isolate.compileModule()');
+    this.#h = h;
+    this.#iso = iso;
+    this.#specifiers = Object.freeze(specifiers);
+    defineCachedData(this, cachedData, rejected);
+    Object.freeze(this);
+  }
+
+  #live() {
+    if (native.isReleased(this.#h)) throw new Error(MODULE_RELEASED);
+  }
+
+  get dependencySpecifiers() {
+    this.#live();
+    return this.#specifiers.slice();
+  }
+
+  get namespace() {
+    this.#live();
+    if (this.#namespace === undefined) this.#namespace = native.moduleNamespace(this.#h);
+    return this.#namespace;
+  }
+
+  static [INTERNAL](m) {
+    return m.#h;
+  }
+
+  // Resolves every import of the graph under `root` that is not linked yet,
+  // asking `resolve(specifier, referrer)`. Returns the flat link list the
+  // native side takes and the modules it covers. `wait` (async) awaits
+  // promises; otherwise a promise is refused.
+  static *#walk(root, resolve, wait) {
+    const links = [];
+    const seen = new Set([root]);
+    const queue = [root];
+    while (queue.length) {
+      const m = queue.shift();
+      m.#live();
+      for (const specifier of m.#specifiers) {
+        let dep = resolve(specifier, m);
+        if (wait) dep = yield dep;
+        if (!(dep instanceof Module)) throw new TypeError(NOT_MODULE);
+        dep.#live();
+        if (dep.#iso !== root.#iso) throw new TypeError('Resolved dependency belongs to another isolate');
+        links.push(m.#h, specifier, dep.#h);
+        if (!dep.#linked && !seen.has(dep)) {
+          seen.add(dep);
+          queue.push(dep);
+        }
+      }
+    }
+    return [links, seen];
+  }
+
+  static #collectSync(root, resolve) {
+    const it = Module.#walk(root, resolve, false);
+    const r = it.next();
+    return r.value;
+  }
+
+  static async #collect(root, resolve) {
+    const it = Module.#walk(root, resolve, true);
+    let r = it.next();
+    while (!r.done) {
+      let v;
+      try {
+        v = await r.value;
+      } catch (e) {
+        r = it.throw(e);
+        continue;
+      }
+      r = it.next(v);
+    }
+    return r.value;
+  }
+
+  #checkInstantiate(context, resolve, method) {
+    if (!(context instanceof Context)) throw new TypeError(`\`${method}\` requires parameter 1 to be a Context`);
+    if (typeof resolve !== 'function') throw new TypeError(`\`${method}\` requires parameter 2 to be a function`);
+    this.#live();
+    if (this.#linking) throw new Error('Module is currently being linked by another linker');
+  }
+
+  static #markLinked(seen) {
+    for (const m of seen) m.#linked = true;
+  }
+
+  instantiateSync(context, resolve) {
+    this.#checkInstantiate(context, resolve, 'instantiateSync');
+    if (this.#linked) return undefined;
+    this.#linking = true;
+    try {
+      const [links, seen] = Module.#collectSync(this, resolve);
+      native.moduleInstantiate(this.#h, Context[INTERNAL](context), links, SYNC);
+      Module.#markLinked(seen);
+    } finally {
+      this.#linking = false;
+    }
+    return undefined;
+  }
+
+  instantiate(context, resolve) {
+    return asyncCall(this.instantiate, async () => {
+      this.#checkInstantiate(context, resolve, 'instantiate');
+      if (this.#linked) return undefined;
+      this.#linking = true;
+      try {
+        const [links, seen] = await Module.#collect(this, resolve);
+        await native.moduleInstantiate(this.#h, Context[INTERNAL](context), links, ASYNC, undefined);
+        Module.#markLinked(seen);
+      } finally {
+        this.#linking = false;
+      }
+      return undefined;
+    });
+  }
+
+  static {
+    // For import(): the links of a module's graph, resolved with `resolve`.
+    linkDynamic = async (m, resolve) => {
+      if (!(m instanceof Module)) throw new TypeError(NOT_MODULE);
+      m.#live();
+      if (m.#linked) return [m.#h, []];
+      const [links] = await Module.#collect(m, resolve);
+      return [m.#h, links];
+    };
+  }
+
+  #evaluate(variant, options, site) {
+    options = optionsObject(options, 'evaluate', 1);
+    const timeout = T.readTimeout(options);
+    return native.moduleEvaluate(this.#h, variant, timeout, site);
+  }
+
+  evaluateSync(options) {
+    return this.#evaluate(SYNC, options);
+  }
+
+  evaluate(options) {
+    return asyncCall(this.evaluate, () => this.#evaluate(ASYNC, options, undefined));
+  }
+
+  release() {
+    this.#live();
+    native.release(this.#h);
+  }
+}
+
+// A guest called import(specifier): ask the isolate's importModuleDynamically
+// for a Module, link its graph (the same function resolves its imports) and
+// hand it to the isolate, which evaluates it and settles the guest's promise.
+async function dynamicImport(isoHandle, hook, specifier, referrerId, filename, rid) {
+  try {
+    const ref = referrerId === undefined ? undefined : moduleRegistry(isoHandle).get(referrerId);
+    const referrer = ref && ref.deref();
+    const resolve = (s, r) => hook(s, r, r === undefined ? filename : undefined);
+    const m = await hook(specifier, referrer, filename);
+    const [h, links] = await linkDynamic(m, resolve);
+    if (!native.isolateOwns(isoHandle, h)) throw new TypeError('Resolved dependency belongs to another isolate');
+    native.moduleImportSettle(isoHandle, rid, h, links);
+  } catch (e) {
+    let encoded;
+    try {
+      encoded = e instanceof Error ? [T.KIND_SERIALIZED, T.serialize(e)] : encodeCopy(e);
+    } catch {
+      encoded = [T.KIND_PRIMITIVE, String(e)];
+    }
+    native.moduleImportSettle(isoHandle, rid, undefined, [], encoded[0], encoded[1]);
   }
 }
 
@@ -1044,7 +1328,7 @@ native.setup(
   wrapHandle,
 );
 
-for (const C of [Isolate, Context, Script, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {
+for (const C of [Isolate, Context, Script, Module, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {
   Object.freeze(C.prototype);
   Object.freeze(C);
 }

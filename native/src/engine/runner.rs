@@ -29,6 +29,7 @@ pub enum Entry {
     Script(v8::Global<v8::UnboundScript>),
     Value { value: v8::Global<v8::Value>, context: v8::Global<v8::Context> },
     Resolver { resolver: v8::Global<v8::PromiseResolver>, context: v8::Global<v8::Context> },
+    Module(Box<crate::ops::module::ModuleRec>),
 }
 
 static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
@@ -65,6 +66,9 @@ pub struct State {
     guest_objects: RefCell<HashMap<u64, (Rc<dyn std::any::Any>, v8::Weak<v8::Object>)>>,
     /// The guest library's class templates, by class name.
     templates: RefCell<HashMap<&'static str, v8::Global<v8::FunctionTemplate>>>,
+    /// Isolate-wide hooks set by isolate options (dynamic import, unhandled
+    /// rejections) and the rejections waiting to be reported.
+    pub hooks: RefCell<crate::ops::module::Hooks>,
 }
 
 impl State {
@@ -82,6 +86,7 @@ impl State {
             caller_blocked: std::cell::Cell::new(false),
             result_settlers: RefCell::new(Vec::new()),
             settlers: RefCell::new(HashMap::new()),
+            hooks: RefCell::new(Default::default()),
         }
     }
     pub fn default_context(&self, iso: &mut v8::Isolate) -> v8::Global<v8::Context> {
@@ -107,6 +112,11 @@ impl State {
         self.handles.borrow_mut().insert(id, entry);
         self.host.ref_added();
         id
+    }
+    /// Stores a handle under an id taken with `next_id`.
+    pub fn insert_at(&self, id: u64, entry: Entry) {
+        self.handles.borrow_mut().insert(id, entry);
+        self.host.ref_added();
     }
     pub fn remove(&self, id: u64) {
         let e = self.handles.borrow_mut().remove(&id);
@@ -142,6 +152,53 @@ impl State {
         };
         self.note_context(&c);
         Some((v, c))
+    }
+    /// A compiled module and what was recorded about it.
+    pub fn module(&self, id: u64) -> Option<(v8::Global<v8::Module>, Option<v8::Global<v8::Context>>)> {
+        match self.handles.borrow().get(&id) {
+            Some(Entry::Module(m)) => Some((m.module.clone(), m.context.clone())),
+            _ => None,
+        }
+    }
+    /// Runs `f` on the record of every module whose identity hash is `hash`.
+    pub fn find_module<R>(&self, hash: i32, mut f: impl FnMut(&mut crate::ops::module::ModuleRec) -> Option<R>) -> Option<R> {
+        let mut h = self.handles.borrow_mut();
+        for e in h.values_mut() {
+            if let Entry::Module(m) = e {
+                if m.hash == hash {
+                    if let Some(r) = f(m) {
+                        return Some(r);
+                    }
+                }
+            }
+        }
+        None
+    }
+    /// Records the context a module was linked in (the first one wins).
+    pub fn set_module_context(&self, id: u64, ctx: &v8::Global<v8::Context>) {
+        if let Some(Entry::Module(m)) = self.handles.borrow_mut().get_mut(&id) {
+            if m.context.is_none() {
+                m.context = Some(ctx.clone());
+            }
+        }
+    }
+    /// Guest promises waiting for Node (async callbacks, dynamic imports).
+    pub fn pending_resolvers(&self) -> usize {
+        self.handles.borrow().values().filter(|e| matches!(e, Entry::Resolver { .. })).count()
+    }
+    /// The context a kept resolver belongs to.
+    pub fn resolver_context(&self, id: u64) -> Option<v8::Global<v8::Context>> {
+        match self.handles.borrow().get(&id) {
+            Some(Entry::Resolver { context, .. }) => Some(context.clone()),
+            _ => None,
+        }
+    }
+    /// Takes a kept resolver out (to settle it by hand).
+    pub fn take_resolver(&self, id: u64) -> Option<(v8::Global<v8::PromiseResolver>, v8::Global<v8::Context>)> {
+        match self.handles.borrow_mut().remove(&id) {
+            Some(Entry::Resolver { resolver, context }) => Some((resolver, context)),
+            _ => None,
+        }
     }
     /// A fresh id for a handle-table-like entry.
     pub fn next_id(&self) -> u64 {
@@ -238,6 +295,8 @@ impl State {
         drop(templates);
         let handles = std::mem::take(&mut *self.handles.borrow_mut());
         drop(handles);
+        let hooks = std::mem::take(&mut *self.hooks.borrow_mut());
+        drop(hooks);
         self.default_context.borrow_mut().take();
         self.spare_context.borrow_mut().take();
         self.last_context.borrow_mut().take();
@@ -322,6 +381,7 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
             let mut isolate = v8::Isolate::new(params);
             isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
             isolate.set_oom_error_handler(memory::oom_handler);
+            crate::ops::module::install(&mut isolate);
             let host = Arc::new(IsolateHost::new(
                 sync_tx,
                 task_tx,
@@ -475,6 +535,32 @@ pub fn serve_nested(iso: &mut v8::Isolate, st: &State) -> bool {
     })
 }
 
+/// Runs one queued async call (or release) for this isolate while its thread
+/// waits inside a call (a module's top-level await). False if none was queued.
+pub fn serve_task(iso: &mut v8::Isolate, st: &State) -> bool {
+    INBOX.with(|i| {
+        let Some(inbox) = &*i.borrow() else { return false };
+        match inbox.task_rx.try_recv() {
+            Ok(Msg::Call(call)) => run_call(iso, st, call, false),
+            Ok(Msg::Release(id)) => st.remove(id),
+            Ok(Msg::Dispose | Msg::Wake) => {}
+            Err(_) => return false,
+        }
+        true
+    })
+}
+
+/// Runs V8's foreground tasks that are ready (see `pump`), from a wait inside
+/// a call.
+pub fn pump_tasks(iso: &mut v8::Isolate) -> bool {
+    let platform = platform::platform();
+    let mut any = false;
+    while v8::Platform::pump_message_loop(&platform, iso, false) {
+        any = true;
+    }
+    any
+}
+
 /// Runs V8's foreground tasks (GC finalisation, FinalizationRegistry...). They
 /// can run guest code, so they run inside a frame that dispose can kill.
 fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<v8::Platform>) {
@@ -518,6 +604,7 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call, sync: bool
     // a Node function that the outer guest code called).
     if b.depth == 1 && !host.killed_since(&b) {
         isolate.perform_microtask_checkpoint();
+        crate::ops::module::report_rejections(isolate, state);
     }
     let (kill, stack, depth) = host.end(seq);
     let nested = depth > 0;

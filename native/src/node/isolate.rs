@@ -46,15 +46,35 @@ pub fn is_disposed(mut cx: FunctionContext) -> JsResult<JsBoolean> {
     Ok(cx.boolean(d))
 }
 
-/// `isolateCompileScript(h, variant, code, filename, lineOffset, columnOffset, site)`
+/// `isolateCompileScript(h, variant, code, filename, lineOffset, columnOffset, cachedData, produceCachedData, site)`
 pub fn compile_script(mut cx: FunctionContext) -> JsResult<JsValue> {
     let iso = this_iso(&mut cx)?;
     let v = variant(&mut cx, 1)?;
     let code = cx.argument::<JsString>(2)?.value(&mut cx);
     let origin = read_origin(&mut cx, 3)?;
-    let site = cx.argument_opt(6);
+    let cache = read_cache(&mut cx, 6)?;
+    let site = cx.argument_opt(8);
     let host = iso.0.host.clone();
-    dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| ops::code::compile_script(i, st, code, origin)))
+    dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| ops::code::compile_script(i, st, code, origin, cache)))
+}
+
+/// Reads `(cachedData: ExternalCopy handle | undefined, produceCachedData: boolean)`
+/// starting at argument `i`.
+pub fn read_cache(cx: &mut FunctionContext, i: usize) -> NeonResult<ops::CacheOptions> {
+    let data = match cx.argument_opt(i).filter(|v| !v.is_a::<JsUndefined, _>(cx)) {
+        Some(v) => {
+            let b = v.downcast_or_throw::<JsBox<super::external_copy::ExternalBox>, _>(cx)?;
+            let d = b.0.borrow().clone();
+            let Some(d) = d else { return cx.throw_error("Copy has been released") };
+            match d.array_buffer() {
+                Some(store) => Some(store),
+                None => return cx.throw_type_error("`cachedData` must be an ExternalCopy to ArrayBuffer"),
+            }
+        }
+        None => None,
+    };
+    let produce = cx.argument_opt(i + 1).and_then(|v| v.downcast::<JsBoolean, _>(cx).ok()).is_some_and(|b| b.value(cx));
+    Ok(ops::CacheOptions { data, produce })
 }
 
 /// Reads `(filename, lineOffset, columnOffset)` starting at argument `i`.

@@ -8,6 +8,7 @@ pub mod context;
 pub mod env;
 pub mod helpers;
 pub mod isolate;
+pub mod module;
 pub mod reference;
 pub mod script;
 
@@ -36,6 +37,12 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("release", context::release)?;
     cx.export_function("isReleased", context::is_released)?;
     cx.export_function("scriptRun", script::run)?;
+    cx.export_function("isolateCompileModule", module::compile)?;
+    cx.export_function("isolateSetHooks", module::set_hooks)?;
+    cx.export_function("moduleInstantiate", module::instantiate)?;
+    cx.export_function("moduleEvaluate", module::evaluate)?;
+    cx.export_function("moduleNamespace", module::namespace)?;
+    cx.export_function("moduleImportSettle", module::import_settle)?;
     cx.export_function("refGet", reference::get)?;
     cx.export_function("refSet", reference::set)?;
     cx.export_function("refDelete", reference::delete)?;

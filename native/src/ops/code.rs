@@ -1,6 +1,6 @@
 //! Compiling and running code: scripts, eval and evalClosure.
 
-use super::Origin;
+use super::{CacheOptions, Origin};
 use crate::engine::runner::{Entry, State};
 use crate::transfer::error::{capture_compile_error, capture_exception};
 use crate::transfer::materialize::materialize;
@@ -18,24 +18,41 @@ fn source_string<'s>(scope: &mut v8::PinScope<'s, '_>, code: &str) -> Result<v8:
     v8::String::new(scope, code).ok_or_else(|| Failure::RangeError("Invalid string length".into()))
 }
 
-/// Compiles a script that can run in any context of this isolate.
-pub fn compile_script(iso: &mut v8::Isolate, st: &State, code: String, o: Origin) -> Outcome {
+/// Compiles a script that can run in any context of this isolate. Result:
+/// `[[handle], cachedData?, cachedDataRejected?]`.
+pub fn compile_script(iso: &mut v8::Isolate, st: &State, code: String, o: Origin, cache: CacheOptions) -> Outcome {
     let ctx = st.default_context(iso);
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);
     let src = source_string(tc, &code)?;
     let origin = origin(tc, &o);
-    let mut source = v8::script_compiler::Source::new(src, Some(&origin));
-    let unbound = v8::script_compiler::compile_unbound_script(
-        tc,
-        &mut source,
-        v8::script_compiler::CompileOptions::NoCompileOptions,
-        v8::script_compiler::NoCacheReason::NoReason,
-    );
+    let supplied = cache.data.is_some();
+    let usable = cache.data_for(&code);
+    let (mut source, options) = if let Some(bytes) = usable {
+        let data = v8::script_compiler::CachedData::new(bytes);
+        (
+            v8::script_compiler::Source::new_with_cached_data(src, Some(&origin), data),
+            v8::script_compiler::CompileOptions::ConsumeCodeCache,
+        )
+    } else {
+        (v8::script_compiler::Source::new(src, Some(&origin)), v8::script_compiler::CompileOptions::NoCompileOptions)
+    };
+    let unbound =
+        v8::script_compiler::compile_unbound_script(tc, &mut source, options, v8::script_compiler::NoCacheReason::NoReason);
+    let rejected = supplied.then(|| usable.is_none() || source.get_cached_data().is_none_or(|c| c.rejected()));
     match unbound {
         Some(u) => {
+            let produced = if cache.produce && rejected != Some(false) {
+                u.create_code_cache().map(|c| Transfer::External(crate::transfer::external::ExternalData::array_buffer_of(super::seal_cache(&code, &c))))
+            } else {
+                None
+            };
             let id = st.insert(Entry::Script(v8::Global::new(tc, u)));
-            Ok(Transfer::Handles(vec![id], st.owner()?))
+            Ok(Transfer::List(vec![
+                Transfer::Handles(vec![id], st.owner()?),
+                produced.unwrap_or(Transfer::Undefined),
+                rejected.map(Transfer::Bool).unwrap_or(Transfer::Undefined),
+            ]))
         }
         None => {
             let (exc, msg) = (tc.exception(), tc.message());

@@ -5,6 +5,7 @@
 pub mod code;
 pub mod context;
 pub mod isolate;
+pub mod module;
 pub mod reference;
 
 /// Where compiled code says it came from.
@@ -19,6 +20,55 @@ impl Default for Origin {
     fn default() -> Self {
         Origin { filename: "<isolated-vm>".into(), line_offset: 0, column_offset: 0 }
     }
+}
+
+/// Code cache options of a compile: data to consume, and whether to produce
+/// new data (only if none was supplied or it was rejected).
+#[derive(Default)]
+pub struct CacheOptions {
+    pub data: Option<crate::transfer::external::Store>,
+    pub produce: bool,
+}
+
+impl CacheOptions {
+    /// The V8 part of the supplied data if it was produced for `code`; V8
+    /// itself only checks the source's length, so data made for another
+    /// source of the same length would run the wrong code.
+    pub fn data_for<'a>(&'a self, code: &str) -> Option<&'a [u8]> {
+        let d = self.data.as_ref()?.bytes();
+        if d.len() < 12 || &d[..4] != CACHE_MAGIC || d[4..12] != source_hash(code).to_le_bytes() {
+            return None;
+        }
+        Some(&d[12..])
+    }
+}
+
+const CACHE_MAGIC: &[u8; 4] = b"v8ic";
+
+/// Cached data as handed out: a header naming the source, then V8's data.
+pub fn seal_cache(code: &str, v8_data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + v8_data.len());
+    out.extend_from_slice(CACHE_MAGIC);
+    out.extend_from_slice(&source_hash(code).to_le_bytes());
+    out.extend_from_slice(v8_data);
+    out
+}
+
+/// A fast 64-bit hash of the source text (not cryptographic: cached data
+/// must come from a trusted place anyway, it holds bytecode).
+fn source_hash(code: &str) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let b = code.as_bytes();
+    let mut h = (b.len() as u64).wrapping_mul(K);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().unwrap());
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    for &x in chunks.remainder() {
+        h = (h.rotate_left(5) ^ x as u64).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
 }
 
 /// A property key: a string or an array index.

@@ -267,6 +267,20 @@ impl ExternalData {
 }
 
 impl ExternalData {
+    /// The memory of a plain (not shared, not viewed) ArrayBuffer held.
+    pub fn array_buffer(&self) -> Option<Store> {
+        match &*self.stored.lock() {
+            Stored::Buffer { store: Some(st), view: None, shared: false } => Some(st.clone()),
+            _ => None,
+        }
+    }
+
+    /// Holds `bytes` as an ArrayBuffer (no copy).
+    pub fn array_buffer_of(bytes: Vec<u8>) -> Arc<ExternalData> {
+        let store = Store(v8::ArrayBuffer::new_backing_store_from_vec(bytes).make_shared());
+        ExternalData::new(Stored::Buffer { store: Some(store), view: None, shared: false })
+    }
+
     /// Puts back a buffer taken with `transfer_in` that could not be used.
     pub fn restore(&self, st: Store) {
         let mut s = self.stored.lock();
