@@ -280,12 +280,12 @@ class Isolate {
       if (memoryLimit < 8) throw new RangeError('`memoryLimit` must be at least 8');
       if (memoryLimit > 64 * 1024) throw new RangeError('`memoryLimit` must be at most 65536 (MB)');
     }
-    const importHook = options && options.importModuleDynamically;
-    const rejectionHook = options && options.onUnhandledRejection;
-    if (importHook !== undefined && typeof importHook !== 'function') {
+    const importHook = options ? options.importModuleDynamically : undefined;
+    const rejectionHook = options ? options.onUnhandledRejection : undefined;
+    if (importHook != null && typeof importHook !== 'function') {
       throw T.optionError('importModuleDynamically', 'a function');
     }
-    if (rejectionHook !== undefined && typeof rejectionHook !== 'function') {
+    if (rejectionHook != null && typeof rejectionHook !== 'function') {
       throw T.optionError('onUnhandledRejection', 'a function');
     }
     this.#h = native.isolateNew(memoryLimit);
