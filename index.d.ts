@@ -106,10 +106,11 @@ declare namespace V8Isolates {
 
   type CompileModuleOptions = ScriptInfo & {
     /**
-     * Called with the `import.meta` object the first time the module reads it.
-     * The function must belong to the isolate that compiles the module.
+     * Called (synchronously, in Node) the first time the module reads
+     * `import.meta`, with a Reference to the `import.meta` object:
+     * `meta: (m) => m.setSync('url', url)`. A throw becomes the guest's error.
      */
-    meta?: (meta: Record<string, unknown>) => void;
+    meta?: (meta: Reference<Record<string, unknown>>) => void;
   };
 
   interface ContextOptions {
@@ -166,6 +167,20 @@ declare namespace V8Isolates {
      * should be taken down soon afterwards.
      */
     onCatastrophicError?: (message: string) => void;
+    /**
+     * Answers `import()` in guests: return the Module for `specifier` (or a
+     * promise of one). `referrer` is the importing Module (undefined from a
+     * script), `filename` the importer's filename. The same function resolves
+     * the imports of the returned module's graph. Without it, `import()`
+     * rejects with "Not supported".
+     */
+    importModuleDynamically?: (
+      specifier: string,
+      referrer: Module | undefined,
+      filename: string | undefined,
+    ) => Module | PromiseLike<Module>;
+    /** Receives (a copy of) the reason of each guest promise rejected without a handler. */
+    onUnhandledRejection?: (reason: unknown) => void;
   }
 
   interface SnapshotScript extends ScriptOrigin {
@@ -407,7 +422,7 @@ declare namespace V8Isolates {
 
     /** The static import specifiers, in source order. */
     readonly dependencySpecifiers: string[];
-    /** The module namespace object; available after `evaluate`. */
+    /** A Reference to the module namespace object; available once `evaluate` has run ("Module has not been instantiated." before). */
     readonly namespace: Reference<any>;
 
     /** Links the module graph; `resolve` may return a module or a promise of one. */
@@ -417,9 +432,15 @@ declare namespace V8Isolates {
     ): Promise<void>;
     instantiateSync(context: Context, resolve: (specifier: string, referrer: Module) => Module): void;
 
+    /**
+     * Runs the module and waits for its top-level await (within `timeout`).
+     * Resolves with V8's evaluation result (`undefined` for modules).
+     * Before `instantiate`: "Module is uninstantiated".
+     */
     evaluate(options?: ModuleEvaluateOptions): Promise<Transferable>;
     evaluateSync(options?: ModuleEvaluateOptions): Transferable;
 
+    /** Later use throws "Module has been released". */
     release(): void;
   }
 

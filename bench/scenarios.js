@@ -25,6 +25,19 @@ const { now, msSince, median, sleep, settle, timeSyncLoop, timeAsyncLoop } = req
 
 const ADD = 'globalThis.f = (a, b) => a + b';
 
+// About `size` bytes of varied script: many small functions and one call.
+function bigScript(size) {
+  const parts = [];
+  let n = 0;
+  for (let i = 0; n < size; i++) {
+    const p = `function f${i}(a, b) { const x = a * ${i} + b; if (x > ${i % 97}) { return [x, "s${i}", { k: ${i} }]; } return x - ${i}; }\n`;
+    parts.push(p);
+    n += p.length;
+  }
+  parts.push('f1(1, 2);');
+  return parts.join('');
+}
+
 // An isolate with one context, and the guest function `f` as a Reference.
 function warmContext(ivm) {
   const isolate = new ivm.Isolate();
@@ -345,6 +358,41 @@ const scenarios = [
         if (i >= 2) times.push(msSince(t0));
       }
       return { value: median(times) };
+    },
+  },
+  {
+    name: 'codeCache1MB',
+    title: 'compiling a 1 MB script: uncached time / time with cachedData (speedup)',
+    unit: 'x',
+    direction: 'higher',
+    target: { on: 'ours', op: '>=', value: 2 },
+    async run(ivm, { quick }) {
+      const base = bigScript(1 << 20);
+      // V8 caches compiled sources per isolate: every compile below uses a
+      // source text of its own, and the data comes from another isolate.
+      const producer = new ivm.Isolate();
+      const isolate = new ivm.Isolate();
+      const reps = quick ? 8 : 20;
+      const plain = [];
+      const cached = [];
+      for (let i = 0; i < reps + 2; i++) {
+        const withCache = `${base}\n// cached ${i}`;
+        const { cachedData } = producer.compileScriptSync(withCache, { produceCachedData: true });
+        let t0 = now();
+        isolate.compileScriptSync(`${base}\n// plain ${i}`);
+        const tPlain = msSince(t0);
+        t0 = now();
+        const script = isolate.compileScriptSync(withCache, { cachedData });
+        const tCached = msSince(t0);
+        if (script.cachedDataRejected) throw new Error('cached data was rejected');
+        if (i >= 2) {
+          plain.push(tPlain);
+          cached.push(tCached);
+        }
+      }
+      const p = median(plain);
+      const c = median(cached);
+      return { value: p / c, uncachedMs: p, cachedMs: c };
     },
   },
 ];

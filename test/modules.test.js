@@ -307,3 +307,12 @@ test('onUnhandledRejection reports guest rejections instead of failing later cal
   assert.throws(() => new ivm.Isolate({ onUnhandledRejection: 1 }), TypeError);
   assert.throws(() => new ivm.Isolate({ importModuleDynamically: 'x' }), TypeError);
 });
+
+test('examples/modules.js runs', { timeout: 30000 }, () => {
+  const { spawnSync } = require('child_process');
+  const path = require('path');
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', 'examples', 'modules.js')], { encoding: 'utf8', timeout: 25000 });
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stdout, /HELLO, MODULES from file:\/\/\/app\.mjs/);
+  assert.match(r.stdout, /cached data rejected: false/);
+});

@@ -76,7 +76,23 @@ async function isolateSurface(): Promise<void> {
   const context: Context = await isolate.createContext();
   const context2 = isolate.createContextSync({ inspector: false });
 
-  const mod: Module = await isolate.compileModule('export default 1', { filename: 'm.mjs', meta: (meta) => void meta });
+  const mod: Module = await isolate.compileModule('export default 1', {
+    filename: 'm.mjs',
+    meta: (meta) => {
+      expectType<Reference<Record<string, unknown>>>(meta);
+      meta.setSync('url', 'file:///m.mjs');
+    },
+  });
+  const withHooks = new Isolate({
+    importModuleDynamically: async (specifier: string, referrer: Module | undefined, filename: string | undefined) => {
+      void referrer;
+      void filename;
+      return withHooks.compileModuleSync(`export default ${JSON.stringify(specifier)}`);
+    },
+    onUnhandledRejection: (reason: unknown) => void reason,
+  });
+  // @ts-expect-error importModuleDynamically must return a Module
+  new Isolate({ importModuleDynamically: () => 1 });
   const mod2 = isolate.compileModuleSync('import x from "./m.mjs"; export const y = x;');
   expectType<string[]>(mod2.dependencySpecifiers);
   await mod2.instantiate(context, async (specifier: string, referrer: Module) => {
