@@ -83,8 +83,8 @@ async function isolateSurface(): Promise<void> {
       meta.setSync('url', 'file:///m.mjs');
     },
   });
-  const withHooks = new Isolate({
-    importModuleDynamically: async (specifier: string, referrer: Module | undefined, filename: string | undefined) => {
+  const withHooks: Isolate = new Isolate({
+    importModuleDynamically: async (specifier: string, referrer: Module | undefined, filename: string | undefined): Promise<Module> => {
       void referrer;
       void filename;
       return withHooks.compileModuleSync(`export default ${JSON.stringify(specifier)}`);
