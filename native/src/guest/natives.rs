@@ -155,7 +155,12 @@ fn remote_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, 
 
 /// Turns the raw ids a compile/createContext job returns into handles.
 fn script_result(out: Outcome) -> Outcome {
-    match out? {
+    let out = match out? {
+        // compile_script's `[[handle], cachedData?, cachedDataRejected?]`
+        Transfer::List(mut items) if !items.is_empty() => items.swap_remove(0),
+        other => other,
+    };
+    match out {
         Transfer::Handles(ids, iso) if ids.len() == 1 => Ok(Transfer::Script(Arc::new(Remote::new(iso, ids[0])))),
         other => Ok(other),
     }
@@ -339,7 +344,7 @@ fn on_isolate<'s>(
 fn isolate_compile_script<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
     let code = string(scope, args.get(2)).unwrap_or_default();
     let o = origin(scope, args, 3);
-    on_isolate(scope, st, args, rv, move |i, st| script_result(ops::code::compile_script(i, st, code, o)))
+    on_isolate(scope, st, args, rv, move |i, st| script_result(ops::code::compile_script(i, st, code, o, Default::default())))
 }
 
 fn isolate_create_context<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
