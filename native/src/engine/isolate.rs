@@ -150,6 +150,8 @@ pub struct IsolateHost {
     /// What this isolate (made by guest code) holds of its creator's
     /// budget, given back when its thread exits.
     charged: Mutex<Option<(Arc<Budget>, usize)>>,
+    /// Set when the thread has disposed V8's isolate and is about to end.
+    done: AtomicBool,
 }
 
 // SAFETY: pthread_t is an opaque id (an integer on Linux); it is only used to
@@ -194,6 +196,7 @@ impl IsolateHost {
             thread: std::thread::current(),
             children: Mutex::new(Vec::new()),
             charged: Mutex::new(None),
+            done: AtomicBool::new(false),
         }
     }
 
@@ -347,11 +350,34 @@ impl IsolateHost {
 
     /// Disposes the isolates guest code of this one created (and theirs).
     pub(crate) fn dispose_children(&self) {
-        let children = std::mem::take(&mut *self.children.lock());
-        for c in children {
-            if let Some(c) = c.upgrade() {
-                c.dispose();
-            }
+        for c in self.live_children() {
+            c.dispose();
+        }
+    }
+
+    fn live_children(&self) -> Vec<Arc<IsolateHost>> {
+        self.children.lock().iter().filter_map(|w| w.upgrade()).collect()
+    }
+
+    /// Whether the thread has disposed V8's isolate.
+    pub fn thread_finished(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Called by the isolate thread once V8's isolate is gone.
+    pub(crate) fn thread_done(&self) {
+        self.done.store(true, Ordering::Release);
+    }
+
+    /// Waits (until `deadline`) for this isolate's thread, and those of the
+    /// isolates its guests created, to have disposed V8's isolate: the
+    /// process must not exit while one is still tearing V8 state down.
+    pub fn wait_thread_done(&self, deadline: Instant) {
+        while !self.done.load(Ordering::Acquire) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for c in self.live_children() {
+            c.wait_thread_done(deadline);
         }
     }
 

@@ -411,7 +411,12 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
             if let Some(ready) = ready.lock().take() {
                 ready(Ok(host.clone()));
             }
+            let done = host.clone();
             run(&mut isolate, host, &inbox, state);
+            // V8's isolate is disposed here, on its own thread; then waiters
+            // (a Node environment being torn down) may go on.
+            drop(isolate);
+            done.thread_done();
         });
     if let Err(e) = spawned {
         if let Some(ready) = ready2.lock().take() {

@@ -14,10 +14,16 @@ pub struct EnvIsolates(Mutex<Vec<Weak<IsolateHost>>>);
 
 impl Drop for EnvIsolates {
     fn drop(&mut self) {
-        for host in self.0.lock().drain(..) {
-            if let Some(h) = host.upgrade() {
-                h.dispose();
-            }
+        let hosts: Vec<Arc<IsolateHost>> = self.0.lock().drain(..).filter_map(|w| w.upgrade()).collect();
+        for h in &hosts {
+            h.dispose();
+        }
+        // Let their threads finish disposing V8 state before the environment
+        // (perhaps the process) goes on to exit; a thread stuck in guest code
+        // that ignores termination is not waited for long.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        for h in &hosts {
+            h.wait_thread_done(deadline);
         }
     }
 }
@@ -28,7 +34,7 @@ pub fn register<'a>(cx: &mut impl Context<'a>, host: &Arc<IsolateHost>) {
     let env = ENV.get_or_init(cx, EnvIsolates::default);
     let mut list = env.0.lock();
     if list.len() >= 64 && list.len().is_power_of_two() {
-        list.retain(|w| w.upgrade().is_some_and(|h| !h.is_disposed()));
+        list.retain(|w| w.upgrade().is_some_and(|h| !h.thread_finished()));
     }
     list.push(Arc::downgrade(host));
 }
