@@ -316,3 +316,47 @@ test('examples/modules.js runs', { timeout: 30000 }, () => {
   assert.match(r.stdout, /HELLO, MODULES from file:\/\/\/app\.mjs/);
   assert.match(r.stdout, /cached data rejected: false/);
 });
+
+test('dispose races with linking, top-level await and import() never crash the host', { timeout: 90000 }, () => {
+  const { spawnSync } = require('child_process');
+  const path = require('path');
+  const script = `
+    const ivm = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
+    (async () => {
+      let settled = 0;
+      let completed = 0;
+      for (let i = 0; i < 60; i++) {
+        let isolate;
+        const dep = () => isolate.compileModuleSync('export const d = await later(1);');
+        isolate = new ivm.Isolate({
+          memoryLimit: 16,
+          importModuleDynamically: async () => { await new Promise(setImmediate); return dep(); },
+          onUnhandledRejection: () => {},
+        });
+        const context = isolate.createContextSync();
+        context.global.setSync('later', new ivm.Callback((x) => new Promise((r) => setImmediate(r, x)), { async: true }));
+        const m = isolate.compileModuleSync('import { d } from "dep"; const x = await import("dyn"); Promise.reject(1); export const v = d + x.d;', {
+          meta: (meta) => meta.setSync('i', i),
+        });
+        const work = (async () => {
+          await m.instantiate(context, async () => { await new Promise(setImmediate); return dep(); });
+          await m.evaluate({ timeout: 2000 });
+        })().then(() => { completed++; return 1; }, (e) => {
+          if (!/disposed|released/i.test(e.message)) throw e;
+          return 1;
+        });
+        for (let k = 0; k < (i % 6) * 4; k++) await new Promise(setImmediate);
+        if (i % 6 === 5) await Promise.race([work, new Promise((r) => setTimeout(r, 20 * (i % 4)))]);
+        isolate.dispose();
+        settled += await work;
+      }
+      console.log('settled', settled, 'completed', completed);
+    })().catch((e) => { console.error(e); process.exit(1); });
+  `;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 80000 });
+  assert.strictEqual(r.signal, null, r.stderr);
+  assert.strictEqual(r.status, 0, r.stderr);
+  const [, settled, completed] = /settled (\d+) completed (\d+)/.exec(r.stdout);
+  assert.strictEqual(Number(settled), 60);
+  assert.ok(Number(completed) > 0, r.stdout);
+});
