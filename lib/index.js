@@ -4,6 +4,7 @@ const { isProxy } = require('util').types;
 const native = require('./native');
 const { TimeoutError, IsolateDisposedError, MemoryLimitError } = require('./errors');
 const T = require('./transfer');
+const { createSession } = require('./inspector');
 
 const SYNC = 0;
 const ASYNC = 1;
@@ -260,6 +261,7 @@ function bidirectional(options) {
 
 class Isolate {
   #h;
+  #inspector = false;
 
   constructor(options) {
     if (options === INTERNAL && arguments.length === 2) {
@@ -288,7 +290,16 @@ class Isolate {
     if (rejectionHook != null && typeof rejectionHook !== 'function') {
       throw T.optionError('onUnhandledRejection', 'a function');
     }
-    this.#h = native.isolateNew(memoryLimit);
+    const inspector = Boolean(options && options.inspector);
+    let onCatastrophicError;
+    if (options && options.onCatastrophicError !== undefined) {
+      const f = options.onCatastrophicError;
+      if (typeof f !== 'function') throw T.optionError('onCatastrophicError', 'a function');
+      // Called from the event loop, never on the stack of a waiting call.
+      onCatastrophicError = (message) => setImmediate(() => f(message));
+    }
+    this.#h = native.isolateNew(memoryLimit, inspector, onCatastrophicError);
+    this.#inspector = inspector;
     if (importHook || rejectionHook) {
       const h = this.#h;
       native.isolateSetHooks(
@@ -392,22 +403,52 @@ class Isolate {
 
   #context(options) {
     options = optionsObject(options, 'createContext', 1);
-    if (options && options.inspector) throw new Error('Inspector is not enabled for this isolate');
+    const inspector = Boolean(options && options.inspector);
+    if (inspector && !this.#inspector) throw new Error('Inspector is not enabled for this isolate');
+    return inspector;
   }
 
   createContextSync(options) {
-    this.#context(options);
-    const [ctx, global] = native.isolateCreateContext(this.#h, SYNC);
+    const inspector = this.#context(options);
+    const [ctx, global] = native.isolateCreateContext(this.#h, SYNC, undefined, inspector);
     return new Context(INTERNAL, ctx, global);
   }
 
   createContext(options) {
     return asyncCall(this.createContext, () => {
-      this.#context(options);
+      const inspector = this.#context(options);
       const site = undefined;
       return native
-        .isolateCreateContext(this.#h, ASYNC, site)
+        .isolateCreateContext(this.#h, ASYNC, site, inspector)
         .then(([ctx, global]) => new Context(INTERNAL, ctx, global));
+    });
+  }
+
+  createInspectorSession() {
+    this.#checkLive();
+    if (!this.#inspector) throw new Error('Inspector is not enabled for this isolate');
+    return createSession(this.#h);
+  }
+
+  startCpuProfiler(title) {
+    if (arguments.length < 1 || typeof title !== 'string') {
+      throw new TypeError('`startCpuProfiler` requires parameter 1 to be a string');
+    }
+    this.#checkLive();
+    native.isolateStartCpuProfiler(this.#h, title);
+    return true;
+  }
+
+  stopCpuProfiler(title) {
+    return asyncCall(this.stopCpuProfiler, () => {
+      if (typeof title !== 'string') {
+        throw new TypeError('`stopCpuProfiler` requires parameter 1 to be a string');
+      }
+      return native.isolateStopCpuProfiler(this.#h, title, undefined).then((r) => {
+        if (r === undefined) return [];
+        const profile = JSON.parse(r[1]).result.profile;
+        return [{ threadId: r[0], profile }];
+      });
     });
   }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
+use super::inspector::InspMsg;
 use super::memory::Budget;
 use crate::transfer::{Failure, Outcome};
 
@@ -76,6 +77,8 @@ pub enum Msg {
     Dispose,
     /// Wakes a thread blocked in a nested wait so it re-checks its frame.
     Wake,
+    /// Inspector protocol messages are waiting on the inspector channel.
+    Inspector,
 }
 
 /// What opening a frame reports.
@@ -152,6 +155,12 @@ pub struct IsolateHost {
     charged: Mutex<Option<(Arc<Budget>, usize)>>,
     /// Set when the thread has disposed V8's isolate and is about to end.
     done: AtomicBool,
+    /// Inspector protocol messages (see `engine::inspector`).
+    insp_tx: Sender<InspMsg>,
+    insp_rx: Receiver<InspMsg>,
+    inspector_enabled: AtomicBool,
+    /// `onCatastrophicError`: told once when V8 loses control of the isolate.
+    catastrophe_hook: Mutex<Option<Box<dyn FnOnce(String) + Send>>>,
 }
 
 // SAFETY: pthread_t is an opaque id (an integer on Linux); it is only used to
@@ -171,6 +180,7 @@ impl IsolateHost {
         budget: Arc<Budget>,
         memory_limit: usize,
     ) -> IsolateHost {
+        let (insp_tx, insp_rx) = crossbeam_channel::unbounded();
         IsolateHost {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             sync_tx,
@@ -197,6 +207,10 @@ impl IsolateHost {
             children: Mutex::new(Vec::new()),
             charged: Mutex::new(None),
             done: AtomicBool::new(false),
+            insp_tx,
+            insp_rx,
+            inspector_enabled: AtomicBool::new(false),
+            catastrophe_hook: Mutex::new(None),
         }
     }
 
@@ -532,9 +546,55 @@ impl IsolateHost {
         }
     }
 
+    /// Sets the `onCatastrophicError` hook.
+    pub fn set_catastrophe_hook(&self, hook: Box<dyn FnOnce(String) + Send>) {
+        *self.catastrophe_hook.lock() = Some(hook);
+    }
+
+    /// Tells the `onCatastrophicError` hook, once.
+    pub(crate) fn report_catastrophe(&self, message: &str) {
+        let hook = self.catastrophe_hook.lock().take();
+        if let Some(hook) = hook {
+            hook(message.to_string());
+        }
+    }
+
+    /// Lets this isolate have inspector sessions and inspected contexts.
+    pub fn enable_inspector(&self) {
+        self.inspector_enabled.store(true, Ordering::Release);
+    }
+
+    pub fn inspector_enabled(&self) -> bool {
+        self.inspector_enabled.load(Ordering::Acquire)
+    }
+
+    /// Sends a message to the isolate's inspector. It is handled between
+    /// calls, from an interrupt while guest code runs, and by the pause loop
+    /// while the guest is stopped at a breakpoint.
+    pub fn inspector_send(&self, msg: InspMsg) {
+        if self.is_disposed() {
+            return;
+        }
+        let _ = self.insp_tx.send(msg);
+        if !self.idle() {
+            self.handle.request_interrupt(super::inspector::interrupt, std::ptr::null_mut());
+        }
+        self.send_sync(Msg::Inspector);
+    }
+
+    pub(crate) fn inspector_rx(&self) -> &Receiver<InspMsg> {
+        &self.insp_rx
+    }
+
+    /// Whether any running call has been killed (a timeout, dispose...).
+    pub(crate) fn any_frame_killed(&self) -> bool {
+        self.exec.lock().frames.iter().any(|f| f.kill.is_some())
+    }
+
     /// Called on the isolate thread when V8 hits a fatal error. The isolate is
     /// lost; callers waiting on it are told so by the runner's watchdog.
     pub(crate) fn catastrophe(&self, message: &str) {
+        self.report_catastrophe(message);
         *self.catastrophe.lock() = Some(message.to_string());
         self.memory_hit.store(message.contains("memory"), Ordering::Release);
         self.mark_disposed();

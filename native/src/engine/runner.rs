@@ -69,6 +69,8 @@ pub struct State {
     /// Isolate-wide hooks set by isolate options (dynamic import, unhandled
     /// rejections) and the rejections waiting to be reported.
     pub hooks: RefCell<crate::ops::module::Hooks>,
+    /// The isolate's inspector, made on first use.
+    pub inspector: RefCell<Option<Rc<super::inspector::Agent>>>,
 }
 
 impl State {
@@ -87,6 +89,7 @@ impl State {
             result_settlers: RefCell::new(Vec::new()),
             settlers: RefCell::new(HashMap::new()),
             hooks: RefCell::new(Default::default()),
+            inspector: RefCell::new(None),
         }
     }
     pub fn default_context(&self, iso: &mut v8::Isolate) -> v8::Global<v8::Context> {
@@ -282,6 +285,9 @@ impl State {
         self.settlers.borrow_mut().remove(&id)
     }
     fn clear(&self) {
+        // Sessions and the inspector go first (they hold on to contexts).
+        let inspector = self.inspector.borrow_mut().take();
+        drop(inspector);
         // Pending promises are abandoned (their settlers reject on drop).
         let settlers = std::mem::take(&mut *self.settlers.borrow_mut());
         drop(settlers);
@@ -491,6 +497,9 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
             Msg::Release(id) => state.remove(id),
             Msg::Dispose => break,
             Msg::Wake => {}
+            Msg::Inspector => {
+                super::inspector::drain(isolate, &state, false);
+            }
         }
         if host.hit_memory_limit() || host.is_disposed() {
             break;
@@ -534,6 +543,9 @@ pub fn serve_nested(iso: &mut v8::Isolate, st: &State) -> bool {
                 // The isolate is already marked disposed; the thread's main
                 // loop exits once this call unwinds.
                 Msg::Dispose | Msg::Wake => {}
+                Msg::Inspector => {
+                    super::inspector::drain(iso, st, false);
+                }
             }
         }
         worked

@@ -17,15 +17,27 @@ impl Finalize for IsoBox {}
 
 pub type BoxedIso<'a> = Handle<'a, JsBox<IsoBox>>;
 
-/// `isolateNew(memoryLimitMB)`
+/// `isolateNew(memoryLimitMB, inspector, onCatastrophicError)`
 pub fn new(mut cx: FunctionContext) -> JsResult<JsBox<IsoBox>> {
     let mb = cx.argument::<JsNumber>(0)?.value(&mut cx);
+    let inspector = match cx.argument_opt(1) {
+        Some(v) => v.downcast::<JsBoolean, _>(&mut cx).map(|b| b.value(&mut cx)).unwrap_or(false),
+        None => false,
+    };
+    let on_catastrophe = cx.argument_opt(2).and_then(|v| v.downcast::<JsFunction, _>(&mut cx).ok());
     let host = match pool::acquire((mb * 1024.0 * 1024.0) as usize) {
         Ok(h) => h,
         Err(e) => return cx.throw_error(e),
     };
     super::env::register(&mut cx, &host);
     let owner = host.make_owner();
+    if let Some(f) = on_catastrophe {
+        super::inspector::set_catastrophe_hook(&mut cx, &owner, f)?;
+    }
+    if inspector {
+        host.enable_inspector();
+        dispatch(&mut cx, &host, super::call::Variant::Ignored, None, None, Box::new(ops::profiler::enable))?;
+    }
     Ok(cx.boxed(IsoBox(owner)))
 }
 
@@ -94,13 +106,20 @@ pub fn read_origin(cx: &mut FunctionContext, i: usize) -> NeonResult<Origin> {
     Ok(o)
 }
 
-/// `isolateCreateContext(h, variant, site)` -> [contextHandle, globalHandle]
+/// `isolateCreateContext(h, variant, site, inspector)` -> [contextHandle, globalHandle]
 pub fn create_context(mut cx: FunctionContext) -> JsResult<JsValue> {
     let iso = this_iso(&mut cx)?;
     let v = variant(&mut cx, 1)?;
     let site = cx.argument_opt(2);
+    let inspect = match cx.argument_opt(3) {
+        Some(b) => b.downcast::<JsBoolean, _>(&mut cx).map(|b| b.value(&mut cx)).unwrap_or(false),
+        None => false,
+    };
     let host = iso.0.host.clone();
-    dispatch(&mut cx, &host, v, None, site, Box::new(ops::context::create_context))
+    if inspect && !host.inspector_enabled() {
+        return cx.throw_error("Inspector is not enabled for this isolate");
+    }
+    dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| ops::context::create_context(i, st, inspect)))
 }
 
 /// `isolateHeapStatistics(h, variant, site)`

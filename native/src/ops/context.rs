@@ -4,13 +4,18 @@ use crate::engine::runner::{Entry, State};
 use crate::transfer::{Outcome, Transfer};
 
 /// Creates a context; returns the ids of the context and of its global.
-pub fn create_context(iso: &mut v8::Isolate, st: &State) -> Outcome {
+/// With `inspect`, the context is shown to the isolate's inspector sessions.
+pub fn create_context(iso: &mut v8::Isolate, st: &State, inspect: bool) -> Outcome {
     let spare = st.take_spare_context();
+    let agent = inspect.then(|| crate::engine::inspector::agent(iso, st));
     v8::scope!(let scope, iso);
     let ctx = match spare {
         Some(c) => v8::Local::new(scope, c),
         None => v8::Context::new(scope, Default::default()),
     };
+    if let Some(agent) = agent {
+        agent.context_created(ctx, "v8-isolates context");
+    }
     let global = ctx.global(scope);
     let ctx_g = v8::Global::new(scope, ctx);
     let ctx_id = st.insert(Entry::Context(ctx_g.clone()));

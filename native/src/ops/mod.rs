@@ -6,6 +6,7 @@ pub mod code;
 pub mod context;
 pub mod isolate;
 pub mod module;
+pub mod profiler;
 pub mod reference;
 
 /// Where compiled code says it came from.
