@@ -102,6 +102,9 @@ struct Pause {
     iso: v8::UnsafeRawIsolatePtr,
     quit: Cell<bool>,
     depth: Cell<u32>,
+    /// The latest inspected context: where `Runtime.evaluate` runs when the
+    /// client names no context.
+    default_context: RefCell<Option<v8::Global<v8::Context>>>,
 }
 
 struct Client(Rc<Pause>);
@@ -121,6 +124,17 @@ impl V8InspectorClientImpl for Client {
     fn quit_message_loop_on_pause(&self) {
         self.0.quit.set(true);
     }
+    fn ensure_default_context_in_group(&self, _group: i32) -> Option<v8::Local<'_, v8::Context>> {
+        let ctx = self.0.default_context.borrow().clone()?;
+        let mut raw = self.0.iso;
+        // SAFETY: V8 calls this on the isolate's thread, inside a handle scope
+        // of its own that outlives this call: the Local is created there.
+        let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
+        v8::callback_scope!(unsafe scope, iso);
+        let local = v8::Local::new(scope, ctx);
+        // SAFETY: as above, the handle lives in V8's enclosing scope.
+        Some(unsafe { local.extend_lifetime_unchecked() })
+    }
 }
 
 /// The inspector of one isolate.
@@ -131,6 +145,7 @@ pub struct Agent {
     closing: RefCell<Vec<Rc<Session>>>,
     profiles: RefCell<HashMap<String, Profile>>,
     inspector: V8Inspector,
+    pause: Rc<Pause>,
     /// This thread's OS id, for profiles.
     pub thread_id: i64,
 }
@@ -140,21 +155,28 @@ impl Agent {
         // SAFETY: the pointer is only turned back into a reference on this
         // thread while the isolate is alive (the agent is dropped first).
         let raw = unsafe { iso.as_raw_isolate_ptr() };
-        let pause = Rc::new(Pause { iso: raw, quit: Cell::new(false), depth: Cell::new(0) });
-        let client = V8InspectorClient::new(Box::new(Client(pause)));
+        let pause = Rc::new(Pause {
+            iso: raw,
+            quit: Cell::new(false),
+            depth: Cell::new(0),
+            default_context: RefCell::new(None),
+        });
+        let client = V8InspectorClient::new(Box::new(Client(pause.clone())));
         let inspector = V8Inspector::create(iso, client);
         Agent {
             sessions: RefCell::new(HashMap::new()),
             closing: RefCell::new(Vec::new()),
             profiles: RefCell::new(HashMap::new()),
             inspector,
+            pause,
             // SAFETY: gettid has no preconditions.
             thread_id: unsafe { libc::syscall(libc::SYS_gettid) } as i64,
         }
     }
 
     /// Makes a context visible to sessions (`createContext({inspector: true})`).
-    pub fn context_created(&self, ctx: v8::Local<v8::Context>, name: &str) {
+    pub fn context_created(&self, iso: &mut v8::Isolate, ctx: v8::Local<v8::Context>, name: &str) {
+        *self.pause.default_context.borrow_mut() = Some(v8::Global::new(iso, ctx));
         let name: Vec<u16> = name.encode_utf16().collect();
         let aux: Vec<u16> = r#"{"isDefault":true}"#.encode_utf16().collect();
         self.inspector.context_created(ctx, GROUP, StringView::from(&name[..]), StringView::from(&aux[..]));

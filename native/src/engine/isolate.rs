@@ -576,9 +576,8 @@ impl IsolateHost {
             return;
         }
         let _ = self.insp_tx.send(msg);
-        if !self.idle() {
-            self.handle.request_interrupt(super::inspector::interrupt, std::ptr::null_mut());
-        }
+        // Also when idle: a call may start before the queue is looked at.
+        self.handle.request_interrupt(super::inspector::interrupt, std::ptr::null_mut());
         self.send_sync(Msg::Inspector);
     }
 

@@ -74,7 +74,7 @@ pub fn session_new(mut cx: FunctionContext) -> JsResult<JsBox<SessionBox>> {
 pub fn session_dispatch(mut cx: FunctionContext) -> JsResult<JsBoolean> {
     let s = cx.argument::<JsBox<SessionBox>>(0)?;
     let message = cx.argument::<JsString>(1)?.value(&mut cx);
-    if !s.live.load(Ordering::Acquire) {
+    if !s.live.load(Ordering::Acquire) || s.iso.host.is_disposed() {
         return Ok(cx.boolean(false));
     }
     s.iso.host.inspector_send(InspMsg::Dispatch(s.id, message));

@@ -14,7 +14,7 @@ pub fn create_context(iso: &mut v8::Isolate, st: &State, inspect: bool) -> Outco
         None => v8::Context::new(scope, Default::default()),
     };
     if let Some(agent) = agent {
-        agent.context_created(ctx, "v8-isolates context");
+        agent.context_created(scope, ctx, "v8-isolates context");
     }
     let global = ctx.global(scope);
     let ctx_g = v8::Global::new(scope, ctx);
