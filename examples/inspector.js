@@ -14,7 +14,13 @@ const { acceptUpgrade } = require('./websocket');
 
 // Serves `isolate` (made with `inspector: true`) to DevTools. Each WebSocket
 // connection gets its own inspector session, disposed when it closes.
-function serveInspector(isolate, { port = 9229, host = '127.0.0.1', title = 'v8-isolates guest' } = {}) {
+// `tap(direction, message)`, if given, sees every protocol message ('in' from
+// DevTools, 'out' to it).
+function serveInspector(isolate, { port = 9229, host = '127.0.0.1', title = 'v8-isolates guest', tap } = {}) {
+  const out = (ws, message) => {
+    if (tap) tap('out', message);
+    ws.send(message);
+  };
   const id = crypto.randomUUID();
   const connections = new Set();
   const server = http.createServer((req, res) => {
@@ -30,8 +36,8 @@ function serveInspector(isolate, { port = 9229, host = '127.0.0.1', title = 'v8-
           description: 'v8-isolates instance',
           url: 'file://',
           faviconUrl: 'https://nodejs.org/static/images/favicons/favicon.ico',
-          devtoolsFrontendUrl: `devtools://devtools/bundled/js_app.html?experiments=true&v8only=true&ws=${address}/${id}`,
-          devtoolsFrontendUrlCompat: `devtools://devtools/bundled/inspector.html?experiments=true&v8only=true&ws=${address}/${id}`,
+          devtoolsFrontendUrl: `devtools://devtools/bundled/js_app.html?v8only=true&ws=${address}/${id}`,
+          devtoolsFrontendUrlCompat: `devtools://devtools/bundled/inspector.html?v8only=true&ws=${address}/${id}`,
           webSocketDebuggerUrl: `ws://${address}/${id}`,
         },
       ];
@@ -58,9 +64,10 @@ function serveInspector(isolate, { port = 9229, host = '127.0.0.1', title = 'v8-
       return;
     }
     connections.add(ws);
-    session.onResponse = (callId, message) => ws.send(message);
-    session.onNotification = (message) => ws.send(message);
+    session.onResponse = (callId, message) => out(ws, message);
+    session.onNotification = (message) => out(ws, message);
     ws.on('message', (message) => {
+      if (tap) tap('in', message);
       try {
         session.dispatchProtocolMessage(message);
       } catch {
@@ -83,7 +90,9 @@ function serveInspector(isolate, { port = 9229, host = '127.0.0.1', title = 'v8-
         server,
         port: server.address().port,
         url: `ws://${address}/${id}`,
-        devtoolsUrl: `devtools://devtools/bundled/inspector.html?experiments=true&v8only=true&ws=${address}/${id}`,
+        // (`experiments=true` makes Chromium refuse the URL when it is opened from
+        // outside DevTools.)
+        devtoolsUrl: `devtools://devtools/bundled/js_app.html?v8only=true&ws=${address}/${id}`,
         close() {
           for (const ws of connections) ws.close();
           return new Promise((r) => server.close(r));

@@ -48,11 +48,12 @@ class Cdp {
     waiter.resolve(m.params);
   }
 
-  send(method, params) {
+  // `sessionId`: a target session of a browser connection (flat mode).
+  send(method, params, sessionId) {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#send(JSON.stringify({ id, method, params }));
+      this.#send(JSON.stringify({ id, method, params, sessionId }));
     });
   }
 
