@@ -585,11 +585,6 @@ impl IsolateHost {
         &self.insp_rx
     }
 
-    /// Whether any running call has been killed (a timeout, dispose...).
-    pub(crate) fn any_frame_killed(&self) -> bool {
-        self.exec.lock().frames.iter().any(|f| f.kill.is_some())
-    }
-
     /// Called on the isolate thread when V8 hits a fatal error. The isolate is
     /// lost; callers waiting on it are told so by the runner's watchdog.
     pub(crate) fn catastrophe(&self, message: &str) {
