@@ -89,13 +89,18 @@ test('DevTools (Chromium) attaches to a guest, lists its script and stops at its
       '--remote-debugging-port=0',
       'about:blank',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group, so that its helper processes go with it.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   const exited = new Promise((r) => browser.once('exit', r));
   t.after(async () => {
-    browser.kill('SIGKILL');
+    try {
+      process.kill(-browser.pid, 'SIGKILL');
+    } catch {}
     await exited;
-    fs.rmSync(profileDir, { recursive: true, force: true });
+    try {
+      fs.rmSync(profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    } catch {}
   });
   let stderr = '';
   const browserUrl = await new Promise((resolve, reject) => {
