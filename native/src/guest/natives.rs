@@ -348,7 +348,7 @@ fn isolate_compile_script<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args
 }
 
 fn isolate_create_context<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
-    on_isolate(scope, st, args, rv, |i, st| context_result(ops::context::create_context(i, st)))
+    on_isolate(scope, st, args, rv, |i, st| context_result(ops::context::create_context(i, st, false)))
 }
 
 fn isolate_heap_statistics<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
