@@ -561,6 +561,9 @@ pub fn serve_task(iso: &mut v8::Isolate, st: &State) -> bool {
             Ok(Msg::Call(call)) => run_call(iso, st, call, false),
             Ok(Msg::Release(id)) => st.remove(id),
             Ok(Msg::Dispose | Msg::Wake) => {}
+            Ok(Msg::Inspector) => {
+                super::inspector::drain(iso, st, false);
+            }
             Err(_) => return false,
         }
         true
