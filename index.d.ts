@@ -310,9 +310,14 @@ declare namespace V8Isolates {
     profile: CpuProfile;
   }
 
-  /** A DevTools-protocol session on an inspector-enabled isolate. */
+  /**
+   * A DevTools-protocol session on an inspector-enabled isolate. Messages from
+   * the isolate reach the handlers on the creating thread's event loop.
+   */
   interface InspectorSession {
+    /** Sends a protocol message (JSON). Throws "Session is dead" after `dispose()` or the isolate's. */
     dispatchProtocolMessage(message: string): void;
+    /** Ends the session; a guest it paused resumes. A second call throws "Session is dead". */
     dispose(): void;
     onNotification?: (message: string) => void;
     onResponse?: (callId: number, message: string) => void;
@@ -347,6 +352,7 @@ declare namespace V8Isolates {
     createContext(options?: ContextOptions): Promise<Context>;
     createContextSync(options?: ContextOptions): Context;
 
+    /** Needs `inspector: true`; only contexts created with `{ inspector: true }` are visible to it. */
     createInspectorSession(): InspectorSession;
 
     /** Terminates running code and frees the isolate. Throws if already disposed. */
@@ -359,7 +365,9 @@ declare namespace V8Isolates {
     getHeapSpaceStatistics(): Promise<HeapSpaceStatistics[]>;
     getHeapSpaceStatisticsSync(): HeapSpaceStatistics[];
 
+    /** Starts sampling (every 100 µs) before the next queued call; any isolate, no inspector needed. */
     startCpuProfiler(title: string): void;
+    /** The `.cpuprofile` data collected under `title` (`[]` if it was not running). Async only. */
     stopCpuProfiler(title: string): Promise<ThreadCpuProfile[]>;
   }
 

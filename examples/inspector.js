@@ -118,7 +118,7 @@ async function main() {
     ].join('\n'),
     { filename: 'file:///guest-app.js' },
   );
-  const tick = await context.global.get('tick');
+  const tick = await context.global.get('tick', { reference: true });
   const inspector = await serveInspector(isolate, { port: Number(process.argv[2] ?? 9229) });
   console.log(`Open in Chrome: ${inspector.devtoolsUrl}`);
   console.log(`(or chrome://inspect, target 127.0.0.1:${inspector.port})`);

@@ -4,6 +4,8 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
 const ivm = require('../lib');
 const { serveInspector } = require('../examples/inspector');
 const { Cdp } = require('./support/cdp');
@@ -239,4 +241,33 @@ test('inspector: DevTools protocol over a WebSocket (examples/inspector.js)', as
   await cdp.once('Debugger.paused');
   cdp.ws.close();
   assert.equal(await again, 3);
+});
+
+test('inspector: the example program stops at a breakpoint set from a client', async (t) => {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'inspector.js'), '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  t.after(async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
+  let out = '';
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /ws=(127\.0\.0\.1:\d+\/[\w-]+)/.exec(out);
+      if (m) resolve(`ws://${m[1]}`);
+    });
+    child.once('exit', (code) => reject(new Error(`example exited (${code}): ${out}`)));
+  });
+  const cdp = await Cdp.websocket(url);
+  await cdp.send('Debugger.enable');
+  await cdp.send('Debugger.setBreakpointByUrl', { url: 'file:///guest-app.js', lineNumber: 1 });
+  const paused = await cdp.once('Debugger.paused');
+  assert.equal(paused.callFrames[0].functionName, 'tick');
+  const n = await cdp.send('Debugger.evaluateOnCallFrame', { callFrameId: paused.callFrames[0].callFrameId, expression: 'typeof n' });
+  assert.equal(n.result.value, 'number');
+  await cdp.send('Debugger.resume');
+  cdp.ws.close();
 });

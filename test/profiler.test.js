@@ -78,3 +78,19 @@ test('profiler: bad arguments and disposed isolates', async (t) => {
   assert.throws(() => isolate.startCpuProfiler('late'), { message: 'Isolate is disposed' });
   await assert.rejects(isolate.stopCpuProfiler('late'), { message: 'Isolate is disposed' });
 });
+
+test('profiler: examples/profile.js runs and writes a profile', async () => {
+  const { execFile } = require('node:child_process');
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'v8-isolates-profile-')), 'out.cpuprofile');
+  const stdout = await new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(__dirname, '..', 'examples', 'profile.js'), out], { timeout: 60_000 }, (err, so, se) =>
+      err ? reject(new Error(`${err.message}\n${se}`)) : resolve(so),
+    );
+  });
+  assert.match(stdout, /sortMany file:\/\/\/workload\.js:2/);
+  assertCpuProfile(JSON.parse(fs.readFileSync(out, 'utf8')));
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+});
