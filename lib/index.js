@@ -259,29 +259,36 @@ function bidirectional(options) {
 // ---------------------------------------------------------------------------
 // Isolate
 
+// Reads the options shared by `new Isolate()` and `new IsolatePool()`.
+function isolateOptions(options, method) {
+  if (options !== undefined && options !== null && typeof options !== 'object') {
+    throw new TypeError(`\`${method}\` requires parameter 1 to be an object`);
+  }
+  let memoryLimit = 128;
+  if (options && options.memoryLimit !== undefined) {
+    memoryLimit = options.memoryLimit;
+    if (typeof memoryLimit !== 'number' || !Number.isFinite(memoryLimit)) {
+      throw T.optionError('memoryLimit', 'a number');
+    }
+    if (memoryLimit < 8) throw new RangeError('`memoryLimit` must be at least 8');
+    if (memoryLimit > 64 * 1024) throw new RangeError('`memoryLimit` must be at most 65536 (MB)');
+  }
+  const snapshot = options && options.snapshot !== undefined ? openSnapshot(options.snapshot) : undefined;
+  return { memoryLimit, snapshot };
+}
+
 class Isolate {
   #h;
   #inspector = false;
 
   constructor(options) {
     if (options === INTERNAL && arguments.length === 2) {
-      // An isolate created by guest code, handed to Node.
+      // An isolate created by guest code or taken from a pool, handed to Node.
       this.#h = arguments[1];
       Object.freeze(this);
       return;
     }
-    if (options !== undefined && options !== null && typeof options !== 'object') {
-      throw new TypeError('`Isolate` requires parameter 1 to be an object');
-    }
-    let memoryLimit = 128;
-    if (options && options.memoryLimit !== undefined) {
-      memoryLimit = options.memoryLimit;
-      if (typeof memoryLimit !== 'number' || !Number.isFinite(memoryLimit)) {
-        throw T.optionError('memoryLimit', 'a number');
-      }
-      if (memoryLimit < 8) throw new RangeError('`memoryLimit` must be at least 8');
-      if (memoryLimit > 64 * 1024) throw new RangeError('`memoryLimit` must be at most 65536 (MB)');
-    }
+    const { memoryLimit, snapshot } = isolateOptions(options, 'Isolate');
     const importHook = options ? options.importModuleDynamically : undefined;
     const rejectionHook = options ? options.onUnhandledRejection : undefined;
     if (importHook != null && typeof importHook !== 'function') {
@@ -298,7 +305,7 @@ class Isolate {
       // Called from the event loop, never on the stack of a waiting call.
       onCatastrophicError = (message) => setImmediate(() => f(message));
     }
-    this.#h = native.isolateNew(memoryLimit, inspector, onCatastrophicError);
+    this.#h = native.isolateNew(memoryLimit, inspector, onCatastrophicError, snapshot);
     this.#inspector = inspector;
     if (importHook || rejectionHook) {
       const h = this.#h;
@@ -313,6 +320,40 @@ class Isolate {
       );
     }
     Object.freeze(this);
+  }
+
+  // Makes a startup snapshot: runs `scripts` in a fresh isolate on a thread of
+  // its own and returns its heap, sealed, as an ExternalCopy of an ArrayBuffer.
+  static createSnapshot(scripts, warmup, options) {
+    if (!Array.isArray(scripts)) throw new TypeError('`createSnapshot` requires parameter 1 to be an array');
+    const list = scripts.map((s, i) => {
+      if (s === null || typeof s !== 'object') throw new TypeError(`\`scripts[${i}]\` must be an object`);
+      if (typeof s.code !== 'string') throw new TypeError(`\`scripts[${i}].code\` must be a string`);
+      return [s.code, ...readOrigin(s)];
+    });
+    let warm;
+    if (warmup !== undefined && warmup !== null) {
+      if (typeof warmup !== 'string') throw new TypeError('`createSnapshot` requires parameter 2 to be a string');
+      warm = [warmup, '<warm-up>', 0, 0];
+    }
+    options = optionsObject(options, 'createSnapshot', 3);
+    let timeout = SNAPSHOT_TIMEOUT;
+    let memoryLimit = SNAPSHOT_MEMORY;
+    if (options && options.timeout !== undefined) {
+      timeout = options.timeout;
+      if (typeof timeout !== 'number' || !(timeout >= 0)) throw T.optionError('timeout', 'a non-negative number');
+    }
+    if (options && options.memoryLimit !== undefined) {
+      memoryLimit = options.memoryLimit;
+      if (typeof memoryLimit !== 'number' || !Number.isFinite(memoryLimit)) {
+        throw T.optionError('memoryLimit', 'a number');
+      }
+      if (memoryLimit < 8) throw new RangeError('`memoryLimit` must be at least 8');
+      if (memoryLimit > 64 * 1024) throw new RangeError('`memoryLimit` must be at most 65536 (MB)');
+    }
+    const [copy, blob] = native.snapshotCreate(list, warm, timeout, memoryLimit);
+    OPENED.set(copy[INTERNAL](), blob);
+    return copy;
   }
 
   static [INTERNAL](iso) {
@@ -468,6 +509,68 @@ class Isolate {
     return asyncCall(this.getHeapSpaceStatistics, () =>
       native.isolateHeapSpaceStatistics(this.#h, ASYNC, undefined),
     );
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots
+
+const SNAPSHOT_TIMEOUT = 30000; // ms
+const SNAPSHOT_MEMORY = 128; // MB
+// Verified snapshots, by the native data of the ExternalCopy that holds them:
+// each is checked (and copied to native memory) once.
+const OPENED = new WeakMap();
+
+function openSnapshot(snapshot) {
+  if (!(snapshot instanceof ExternalCopy)) throw new TypeError('`snapshot` must be an ExternalCopy to ArrayBuffer');
+  const h = snapshot[INTERNAL]();
+  const cached = OPENED.get(h);
+  // Native: throws if the copy was released, or is not an ArrayBuffer.
+  const blob = native.snapshotOpen(h, cached);
+  if (cached === undefined) OPENED.set(h, blob);
+  return blob;
+}
+
+// ---------------------------------------------------------------------------
+// IsolatePool: isolates made ahead of time, each with a context
+
+class IsolatePool {
+  #h;
+  #disposed = false;
+
+  constructor(options) {
+    const { memoryLimit, snapshot } = isolateOptions(options, 'IsolatePool');
+    let size = 2;
+    if (options && options.size !== undefined) {
+      size = options.size;
+      if (!Number.isInteger(size) || size < 1 || size > 1024) {
+        throw new RangeError('`size` must be an integer from 1 to 1024');
+      }
+    }
+    this.#h = native.poolNew(size, memoryLimit, snapshot);
+    Object.freeze(this);
+  }
+
+  // Isolates ready to be handed out now.
+  get available() {
+    return this.#disposed ? 0 : native.poolReady(this.#h);
+  }
+
+  // A ready isolate and a context in it; the pool makes a replacement on a
+  // background thread. With no isolate ready, one is made now.
+  acquire() {
+    if (this.#disposed) throw new Error('IsolatePool is disposed');
+    const [iso, ctx, global] = native.poolAcquire(this.#h);
+    const isolate = new Isolate(INTERNAL, iso);
+    const context = ctx === undefined ? isolate.createContextSync() : new Context(INTERNAL, ctx, global);
+    return { isolate, context };
+  }
+
+  // Disposes the isolates not handed out; those acquired live on.
+  dispose() {
+    if (this.#disposed) throw new Error('IsolatePool is already disposed');
+    this.#disposed = true;
+    native.poolDispose(this.#h);
   }
 }
 
@@ -1369,13 +1472,14 @@ native.setup(
   wrapHandle,
 );
 
-for (const C of [Isolate, Context, Script, Module, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {
+for (const C of [Isolate, IsolatePool, Context, Script, Module, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {
   Object.freeze(C.prototype);
   Object.freeze(C);
 }
 
 const library = Object.freeze({
   Isolate,
+  IsolatePool,
   Context,
   Script,
   Reference,

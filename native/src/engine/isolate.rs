@@ -145,6 +145,9 @@ pub struct IsolateHost {
     refs: AtomicUsize,
     catastrophe: Mutex<Option<String>>,
     owner: once_cell::sync::OnceCell<std::sync::Weak<Owner>>,
+    /// A context made in advance (context id, global id) for a pool to hand
+    /// out with the isolate.
+    prepared: Mutex<Option<(u64, u64)>>,
     /// The isolate thread, unparked when sync work arrives: it may be parked
     /// in a nested wait (inside a call into Node) rather than on its queue.
     thread: std::thread::Thread,
@@ -203,6 +206,7 @@ impl IsolateHost {
             refs: AtomicUsize::new(0),
             catastrophe: Mutex::new(None),
             owner: Default::default(),
+            prepared: Mutex::new(None),
             thread: std::thread::current(),
             children: Mutex::new(Vec::new()),
             charged: Mutex::new(None),
@@ -219,6 +223,15 @@ impl IsolateHost {
         let owner = Arc::new(Owner { host: self.clone() });
         let _ = self.owner.set(Arc::downgrade(&owner));
         owner
+    }
+
+    pub(crate) fn set_prepared(&self, ids: (u64, u64)) {
+        *self.prepared.lock() = Some(ids);
+    }
+
+    /// The ids of the context made in advance, once.
+    pub fn take_prepared(&self) -> Option<(u64, u64)> {
+        self.prepared.lock().take()
     }
 
     pub fn owner(&self) -> Option<IsolateRef> {

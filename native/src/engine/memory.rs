@@ -174,8 +174,31 @@ fn fatal_handler(_file: &str, _line: i32, message: &str) {
     park_forever(message);
 }
 
+thread_local! {
+    /// What a fatal V8 error on a thread without an isolate host (the
+    /// snapshot thread) reports to before the thread parks.
+    static FATAL_HOOK: std::cell::RefCell<Option<Box<dyn FnOnce(&str)>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets this thread's fatal hook (see `FATAL_HOOK`).
+pub fn set_fatal_hook(hook: Box<dyn FnOnce(&str)>) {
+    FATAL_HOOK.with(|h| *h.borrow_mut() = Some(hook));
+}
+
+pub fn clear_fatal_hook() {
+    FATAL_HOOK.with(|h| h.borrow_mut().take());
+}
+
 fn park_forever(message: &str) -> ! {
     let host = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten();
+    if host.is_none() {
+        if let Some(hook) = FATAL_HOOK.try_with(|h| h.borrow_mut().take()).ok().flatten() {
+            hook(message);
+            loop {
+                std::thread::park();
+            }
+        }
+    }
     match host {
         Some(host) => {
             host.catastrophe(message);

@@ -7,5 +7,6 @@ pub mod memory;
 pub mod platform;
 pub mod pool;
 pub mod runner;
+pub mod snapshot;
 pub mod wait;
 pub mod watchdog;

@@ -309,9 +309,35 @@ impl State {
     }
 }
 
+#[derive(Clone)]
 pub struct Options {
     /// Heap limit in bytes.
     pub memory_limit: usize,
+    /// The startup snapshot the isolate (and each of its contexts) starts from.
+    pub snapshot: Option<Arc<super::snapshot::Blob>>,
+}
+
+impl Options {
+    /// Whether isolates made with `self` and `other` are interchangeable.
+    pub fn same(&self, other: &Options) -> bool {
+        self.memory_limit == other.memory_limit
+            && match (&self.snapshot, &other.snapshot) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+/// What a new isolate prepares before it is handed out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Warm {
+    /// Nothing.
+    Cold,
+    /// A context for the first createContext to take.
+    SpareContext,
+    /// A context already in the handle table (see `IsolateHost::take_prepared`).
+    Prepared,
 }
 
 thread_local! {
@@ -353,18 +379,17 @@ fn heap_ceiling(limit: usize) -> usize {
 }
 
 /// Starts a new isolate on its own thread and waits until it is ready.
-pub fn spawn(opts: Options) -> Result<Arc<IsolateHost>, String> {
+pub fn spawn(opts: Options, warm: Warm) -> Result<Arc<IsolateHost>, String> {
     let (ready_tx, ready_rx) = bounded(1);
-    spawn_with(opts, false, move |r| {
+    spawn_with(opts, warm, move |r| {
         let _ = ready_tx.send(r);
     });
     ready_rx.recv().unwrap_or_else(|_| Err("the isolate thread failed to start".to_string()))
 }
 
 /// Starts a new isolate on its own thread; `ready` gets it once it can run
-/// code. With `warm`, a context is created in advance for the first
-/// createContext to take.
-pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<IsolateHost>, String>) + Send + 'static) {
+/// code, with what `warm` asks prepared.
+pub fn spawn_with(opts: Options, warm: Warm, ready: impl FnOnce(Result<Arc<IsolateHost>, String>) + Send + 'static) {
     platform::init();
     let (sync_tx, sync_rx) = unbounded();
     let (task_tx, task_rx) = unbounded();
@@ -376,14 +401,23 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
         .name("v8-isolate".into())
         .stack_size(16 << 20)
         .spawn(move || {
+            // Declared before the isolate, so dropped after it: V8 reads the
+            // snapshot for as long as the isolate lives.
+            let snapshot = opts.snapshot.clone();
             let budget = Arc::new(Budget { limit: opts.memory_limit, used: Default::default() });
-            let params = v8::CreateParams::default()
+            let mut params = v8::CreateParams::default()
                 // V8's own limit sits above ours: the GC epilogue enforces
                 // `memory_limit` (stopping a runaway heap before V8 starts
                 // its slow near-limit collections); V8's is the backstop.
                 .set_max_old_generation_size_in_bytes(heap_ceiling(opts.memory_limit))
                 .set_max_young_generation_size_in_bytes(young_generation(opts.memory_limit))
                 .array_buffer_allocator(memory::allocator(budget.clone()));
+            if let Some(blob) = &snapshot {
+                // SAFETY: `snapshot` outlives `isolate` (declared before it).
+                params = params
+                    .snapshot_blob(unsafe { blob.startup_data() })
+                    .external_references(super::snapshot::external_references());
+            }
             let mut isolate = v8::Isolate::new(params);
             isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
             isolate.set_oom_error_handler(memory::oom_handler);
@@ -409,10 +443,17 @@ pub fn spawn_with(opts: Options, warm: bool, ready: impl FnOnce(Result<Arc<Isola
             INBOX.with(|i| *i.borrow_mut() = Some(inbox.clone()));
             let state = std::rc::Rc::new(State::new(host.clone()));
             isolate.set_slot(state.clone());
-            if warm {
-                v8::scope!(let scope, &mut isolate);
-                let ctx = v8::Context::new(scope, Default::default());
-                *state.spare_context.borrow_mut() = Some(v8::Global::new(scope, ctx));
+            match warm {
+                Warm::Cold => {}
+                Warm::SpareContext => {
+                    v8::scope!(let scope, &mut isolate);
+                    let ctx = v8::Context::new(scope, Default::default());
+                    *state.spare_context.borrow_mut() = Some(v8::Global::new(scope, ctx));
+                }
+                Warm::Prepared => {
+                    let ids = crate::ops::context::insert_new_context(&mut isolate, &state, false);
+                    host.set_prepared(ids);
+                }
             }
             if let Some(ready) = ready.lock().take() {
                 ready(Ok(host.clone()));

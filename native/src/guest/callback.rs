@@ -43,7 +43,7 @@ pub fn make_function<'s>(
     Ok(f)
 }
 
-fn trampoline<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
+pub(crate) fn trampoline<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
     super::guarded(scope, "a callback", |scope| call(scope, &args, &mut rv));
 }
 

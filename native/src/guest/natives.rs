@@ -72,7 +72,7 @@ pub fn object<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State) -> Option<v8::Lo
     Some(obj)
 }
 
-fn trampoline<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
+pub(crate) fn trampoline<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
     super::guarded(scope, "the guest library", |scope| {
         let Some(st) = scope.get_slot::<std::rc::Rc<State>>().cloned() else { return };
         let i = args.data().uint32_value(scope).unwrap_or(u32::MAX) as usize;
@@ -255,7 +255,10 @@ fn isolate_new<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 
     if !st.host.budget.reserve(charge) {
         return Err(Failure::RangeError(NESTED_LIMIT.into()));
     }
-    let host = match crate::engine::runner::spawn(crate::engine::runner::Options { memory_limit: limit }) {
+    let host = match crate::engine::runner::spawn(
+        crate::engine::runner::Options { memory_limit: limit, snapshot: None },
+        crate::engine::runner::Warm::Cold,
+    ) {
         Ok(h) => h,
         Err(e) => {
             st.host.budget.unreserve(charge);

@@ -104,7 +104,7 @@ fn new_box<'a>(cx: &mut impl Context<'a>, d: Arc<ExternalData>, report: bool) ->
     cx.boxed(ExternalBox(RefCell::new(Some(d)), std::cell::Cell::new(n)))
 }
 
-fn data_of(cx: &mut FunctionContext, i: usize) -> NeonResult<Arc<ExternalData>> {
+pub fn data_of(cx: &mut FunctionContext, i: usize) -> NeonResult<Arc<ExternalData>> {
     let b = cx.argument::<JsBox<ExternalBox>>(i)?;
     let d = b.0.borrow().clone();
     match d {

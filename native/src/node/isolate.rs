@@ -17,7 +17,7 @@ impl Finalize for IsoBox {}
 
 pub type BoxedIso<'a> = Handle<'a, JsBox<IsoBox>>;
 
-/// `isolateNew(memoryLimitMB, inspector, onCatastrophicError)`
+/// `isolateNew(memoryLimitMB, inspector, onCatastrophicError, snapshot?)`
 pub fn new(mut cx: FunctionContext) -> JsResult<JsBox<IsoBox>> {
     let mb = cx.argument::<JsNumber>(0)?.value(&mut cx);
     let inspector = match cx.argument_opt(1) {
@@ -25,7 +25,9 @@ pub fn new(mut cx: FunctionContext) -> JsResult<JsBox<IsoBox>> {
         None => false,
     };
     let on_catastrophe = cx.argument_opt(2).and_then(|v| v.downcast::<JsFunction, _>(&mut cx).ok());
-    let host = match pool::acquire((mb * 1024.0 * 1024.0) as usize) {
+    let snapshot = super::snapshot::snapshot_arg(&mut cx, 3)?;
+    let opts = crate::engine::runner::Options { memory_limit: (mb * 1024.0 * 1024.0) as usize, snapshot };
+    let host = match pool::acquire(opts) {
         Ok(h) => h,
         Err(e) => return cx.throw_error(e),
     };

@@ -11,7 +11,9 @@ pub mod inspector;
 pub mod isolate;
 pub mod module;
 pub mod reference;
+pub mod pool;
 pub mod script;
+pub mod snapshot;
 
 use neon::prelude::*;
 
@@ -20,6 +22,13 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("poll", envlink::poll)?;
     cx.export_function("isolateNew", isolate::new)?;
     cx.export_function("isolateDispose", isolate::dispose)?;
+    cx.export_function("snapshotCreate", snapshot::create)?;
+    cx.export_function("snapshotOpen", snapshot::open)?;
+    cx.export_function("snapshotSize", snapshot::size)?;
+    cx.export_function("poolNew", pool::new)?;
+    cx.export_function("poolAcquire", pool::acquire)?;
+    cx.export_function("poolReady", pool::ready)?;
+    cx.export_function("poolDispose", pool::dispose)?;
     cx.export_function("isolateIsDisposed", isolate::is_disposed)?;
     cx.export_function("isolateCompileScript", isolate::compile_script)?;
     cx.export_function("isolateCreateContext", isolate::create_context)?;

@@ -101,7 +101,7 @@ fn id_of(args: &v8::FunctionCallbackArguments) -> Option<u64> {
     v8::Local::<v8::BigInt>::try_from(args.data()).ok().map(|b| b.u64_value().0)
 }
 
-fn on_fulfilled<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, _rv: v8::ReturnValue<'s, v8::Value>) {
+pub(crate) fn on_fulfilled<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, _rv: v8::ReturnValue<'s, v8::Value>) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let Some(st) = scope.get_slot::<std::rc::Rc<State>>().cloned() else { return };
         let Some(s) = id_of(&args).and_then(|id| st.take_settler(id)) else { return };
@@ -110,7 +110,7 @@ fn on_fulfilled<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallback
     }));
 }
 
-fn on_rejected<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, _rv: v8::ReturnValue<'s, v8::Value>) {
+pub(crate) fn on_rejected<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, _rv: v8::ReturnValue<'s, v8::Value>) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let Some(st) = scope.get_slot::<std::rc::Rc<State>>().cloned() else { return };
         let Some(s) = id_of(&args).and_then(|id| st.take_settler(id)) else { return };
