@@ -140,10 +140,13 @@ pub unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, init
 }
 
 /// After each GC: if what survived is already over the limit, stop now
-/// rather than after V8's last-resort collections (which are slow).
+/// rather than after V8's last-resort collections (which are slow). Only a
+/// full collection tells: after a minor one the old generation still holds
+/// its garbage (contexts made from a snapshot are deserialized straight into
+/// it), so a minor GC over the limit asks for a full one first.
 pub unsafe extern "C" fn gc_epilogue(
     mut raw: v8::UnsafeRawIsolatePtr,
-    _type: v8::GCType,
+    gc_type: v8::GCType,
     _flags: v8::GCCallbackFlags,
     data: *mut c_void,
 ) {
@@ -153,9 +156,29 @@ pub unsafe extern "C" fn gc_epilogue(
     // SAFETY: called by V8 on the isolate's thread with a live isolate.
     let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
     let used = iso.get_heap_statistics().used_heap_size();
-    if used > host.memory_limit && !host.hit_memory_limit() {
-        host.over_memory_limit(host.idle());
+    if used <= host.memory_limit || host.hit_memory_limit() {
+        return;
     }
+    if gc_type.0 & v8::GCType::kGCTypeMarkSweepCompact.0 != 0 {
+        host.over_memory_limit(host.idle());
+    } else if !FULL_GC_PENDING.with(|p| p.replace(true)) {
+        iso.thread_safe_handle().request_interrupt(full_gc, data);
+    }
+}
+
+thread_local! {
+    /// A full GC has been requested by `gc_epilogue` and has not run yet.
+    static FULL_GC_PENDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a full collection (its epilogue judges the heap). An interrupt, so
+/// that it runs where V8 may collect garbage, not inside a GC callback.
+unsafe extern "C" fn full_gc(mut raw: v8::UnsafeRawIsolatePtr, _data: *mut c_void) {
+    FULL_GC_PENDING.with(|p| p.set(false));
+    // SAFETY: V8 runs interrupts on the isolate's thread with a live isolate.
+    let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
+    iso.memory_pressure_notification(v8::MemoryPressureLevel::Critical);
+    iso.memory_pressure_notification(v8::MemoryPressureLevel::None);
 }
 
 thread_local! {
