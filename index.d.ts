@@ -159,7 +159,11 @@ declare namespace V8Isolates {
     memoryLimit?: number;
     /** Enable the V8 inspector for this isolate. */
     inspector?: boolean;
-    /** A startup snapshot made by `Isolate.createSnapshot`. It contains machine code: never accept one from users. */
+    /**
+     * A startup snapshot made by `Isolate.createSnapshot` in this process: the
+     * isolate and every context it creates start with its heap. Blobs made by
+     * another process, or modified, are refused (`Invalid snapshot: ...`).
+     */
     snapshot?: ExternalCopy<ArrayBuffer>;
     /**
      * Called (in the creating isolate) when V8 loses control of the isolate:
@@ -185,6 +189,27 @@ declare namespace V8Isolates {
 
   interface SnapshotScript extends ScriptOrigin {
     code: string;
+  }
+
+  /** Bounds on `Isolate.createSnapshot` (v8-isolates addition). */
+  interface SnapshotOptions {
+    /** ms; default 30000; 0 for none. Over it: `TimeoutError`. */
+    timeout?: number;
+    /** Heap limit in MB while the scripts run; default 128. Over it: `MemoryLimitError`. */
+    memoryLimit?: number;
+  }
+
+  /** Options of `new IsolatePool()`: the isolate options plus the pool size. */
+  interface IsolatePoolOptions extends IsolateOptions {
+    /** Isolates kept ready; default 2, from 1 to 1024. */
+    size?: number;
+  }
+
+  /** What `IsolatePool.acquire()` hands out. */
+  interface PooledIsolate {
+    isolate: Isolate;
+    /** A context made in advance in `isolate`. */
+    context: Context;
   }
   /** isolated-vm's name for `SnapshotScript`. */
   type SnapshotScriptInfo = SnapshotScript;
@@ -331,8 +356,17 @@ declare namespace V8Isolates {
     #private;
     constructor(options?: IsolateOptions);
 
-    /** Builds a startup snapshot from `scripts`, run without any limits. */
-    static createSnapshot(scripts: readonly SnapshotScript[], warmupScript?: string): ExternalCopy<ArrayBuffer>;
+    /**
+     * Builds a startup snapshot: runs `scripts` in a fresh isolate (on a thread
+     * of its own, bounded by `options`) and returns its heap, sealed for this
+     * process. A `warmupScript` runs in a copy and is discarded; the functions
+     * it ran stay compiled. Errors name the script's file and line.
+     */
+    static createSnapshot(
+      scripts: readonly SnapshotScript[],
+      warmupScript?: string,
+      options?: SnapshotOptions,
+    ): ExternalCopy<ArrayBuffer>;
 
     /** CPU time spent running this isolate, in nanoseconds. */
     readonly cpuTime: bigint;
@@ -369,6 +403,21 @@ declare namespace V8Isolates {
     startCpuProfiler(title: string): void;
     /** The `.cpuprofile` data collected under `title` (`[]` if it was not running). Async only. */
     stopCpuProfiler(title: string): Promise<ThreadCpuProfile[]>;
+  }
+
+  /**
+   * Isolates made ahead of time on background threads, each with a context
+   * (v8-isolates addition). `acquire()` hands one out and the pool refills.
+   */
+  class IsolatePool {
+    #private;
+    constructor(options?: IsolatePoolOptions);
+    /** Isolates ready to be handed out now. */
+    readonly available: number;
+    /** A ready isolate and its context; made on the spot if none is ready. */
+    acquire(): PooledIsolate;
+    /** Disposes the isolates not handed out. Acquired isolates live on. */
+    dispose(): void;
   }
 
   /** A global scope inside an isolate. Obtained from `isolate.createContext()`. */

@@ -57,6 +57,18 @@ async function isolateSurface(): Promise<void> {
   expectType<ExternalCopy<ArrayBuffer>>(snapshot);
   const fromSnapshot = new Isolate({ snapshot, memoryLimit: 32 });
   fromSnapshot.dispose();
+  Isolate.createSnapshot([{ code: '1' }], undefined, { timeout: 1000, memoryLimit: 64 });
+  // @ts-expect-error scripts are objects with `code`
+  Isolate.createSnapshot(['1']);
+
+  const pool = new ivm.IsolatePool({ size: 4, snapshot, memoryLimit: 32 });
+  const pooled: ivm.PooledIsolate = pool.acquire();
+  expectType<ivm.Isolate>(pooled.isolate);
+  expectType<ivm.Context>(pooled.context);
+  expectType<number>(pool.available);
+  pool.dispose();
+  // @ts-expect-error size is a number
+  new ivm.IsolatePool({ size: '4' });
 
   assertType<Equal<typeof isolate.cpuTime, bigint>>();
   assertType<Equal<typeof isolate.wallTime, bigint>>();
