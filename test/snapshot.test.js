@@ -222,6 +222,20 @@ test('a heap V8 cannot serialize fails with an error, not a crash (child process
   assert.equal(r.stdout, 'Snapshot creation failed:\n2\n');
 });
 
+test('isolates from an older snapshot still start after a newer one was used (child process)', () => {
+  // Regression: V8 rebuilt its shared read-only heap from whichever snapshot
+  // came first once no isolate was left, and isolates from other snapshots
+  // then aborted the process while deserializing.
+  const r = child(`
+    const a = ivm.Isolate.createSnapshot([{ code: 'globalThis.v = "a"' }]);
+    const b = ivm.Isolate.createSnapshot([{ code: 'globalThis.v = "b"' }]);
+    const ib = new ivm.Isolate({ snapshot: b });
+    const ia = new ivm.Isolate({ snapshot: a });
+    console.log(ib.createContextSync().evalSync('v') + ia.createContextSync().evalSync('v'));`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'ba\n');
+});
+
 // ---------------------------------------------------------------------------
 // Limits still hold in isolates made from a snapshot
 

@@ -123,6 +123,9 @@ pub fn external_references() -> Cow<'static, [v8::ExternalReference]> {
         v8::ExternalReference { function: crate::guest::natives::trampoline.map_fn_to() },
         v8::ExternalReference { function: crate::transfer::promise::on_fulfilled.map_fn_to() },
         v8::ExternalReference { function: crate::transfer::promise::on_rejected.map_fn_to() },
+        v8::ExternalReference { function: crate::guest::external_copy::construct.map_fn_to() },
+        v8::ExternalReference { function: crate::guest::external_copy::method.map_fn_to() },
+        v8::ExternalReference { function: crate::guest::external_copy::total_size.map_fn_to() },
     ])
 }
 
@@ -162,6 +165,34 @@ unsafe extern "C" fn near_limit(data: *mut std::ffi::c_void, current: usize, ini
     }
 }
 
+/// V8 shares one read-only heap between the isolates of the process, made
+/// from the snapshot of whichever isolate comes first, and drops it when the
+/// last isolate goes. A blob refers to read-only objects by their place in
+/// the read-only heap its creator had, and the read-only heap rebuilt from
+/// another blob is laid out differently: an isolate made from snapshot A
+/// while the shared read-only heap came from snapshot B reads out of bounds
+/// and aborts. So before the first snapshot is made, one idle isolate is made
+/// (from V8's built-in snapshot) and never disposed: the read-only heap every
+/// snapshot creator and every snapshot isolate then sees is that one.
+fn keep_read_only_heap() {
+    static KEEPER: std::sync::Once = std::sync::Once::new();
+    KEEPER.call_once(|| {
+        let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+        let spawned = std::thread::Builder::new().name("v8-isolates-ro".into()).spawn(move || {
+            let isolate = v8::Isolate::new(v8::CreateParams::default());
+            let _ = tx.send(());
+            // Parked for the life of the process, holding the isolate.
+            let _keep = isolate;
+            loop {
+                std::thread::park();
+            }
+        });
+        if spawned.is_ok() {
+            let _ = rx.recv();
+        }
+    });
+}
+
 /// Makes a sealed snapshot: runs `scripts` in a fresh context of a new
 /// isolate and serializes its heap; then, with `warmup`, runs the warm-up
 /// script in an isolate made from that blob, discards its context and
@@ -169,6 +200,7 @@ unsafe extern "C" fn near_limit(data: *mut std::ffi::c_void, current: usize, ini
 /// `WarmUpSnapshotDataBlob`). Runs on its own thread; the caller blocks.
 pub fn create(scripts: Vec<Source>, warmup: Option<Source>, limits: Limits) -> Result<Vec<u8>, Failure> {
     platform::init();
+    keep_read_only_heap();
     let (tx, rx) = crossbeam_channel::bounded(1);
     let fatal_tx = tx.clone();
     let spawned = std::thread::Builder::new().name("v8-snapshot".into()).stack_size(16 << 20).spawn(move || {

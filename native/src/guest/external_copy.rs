@@ -80,7 +80,7 @@ fn class<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, name: &'static str) -
     t
 }
 
-fn construct<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, _rv: v8::ReturnValue<'s, v8::Value>) {
+pub(crate) fn construct<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, _rv: v8::ReturnValue<'s, v8::Value>) {
     super::guarded(scope, "ExternalCopy", |scope| {
         let Some(st) = scope.get_slot::<Rc<State>>().cloned() else { return };
         let pending = PENDING.with(|p| p.borrow_mut().take());
@@ -144,12 +144,12 @@ pub fn captured<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'
     Some(data.map(|d| Transfer::CopyInto(d, into.transfer_in)).ok_or_else(|| Failure::error(USED_ONCE)))
 }
 
-fn total_size<'s>(scope: &mut v8::PinScope<'s, '_>, _args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
+pub(crate) fn total_size<'s>(scope: &mut v8::PinScope<'s, '_>, _args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
     let n = v8::Number::new(scope, external::total_size() as f64);
     rv.set(n.into());
 }
 
-fn method<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
+pub(crate) fn method<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::FunctionCallbackArguments<'s>, mut rv: v8::ReturnValue<'s, v8::Value>) {
     super::guarded(scope, "an ExternalCopy method", |scope| {
         let code = args.data().uint32_value(scope).unwrap_or(u32::MAX);
         match code {
