@@ -95,6 +95,25 @@ test('disposing the isolate while it waits settles the call', { timeout: 10000 }
   await assert.rejects(call, { message: 'Isolate was disposed during execution' });
 });
 
+test('a dispose that lands before the guest starts waiting still settles the call', { timeout: 30000 }, async () => {
+  // Regression: the guest's wait read the kill counter after Node had already
+  // run the function and disposed, and then waited forever.
+  for (let i = 0; i < 30; i++) {
+    const isolate = new ivm.Isolate();
+    const context = isolate.createContextSync();
+    let entered;
+    const inside = new Promise((r) => { entered = r; });
+    await context.global.set('never', new ivm.Reference(() => {
+      entered();
+      return new Promise(() => {});
+    }));
+    const call = context.eval('never.applySyncPromise()');
+    await inside;
+    isolate.dispose();
+    await assert.rejects(call, { message: 'Isolate was disposed during execution' });
+  }
+});
+
 test('100 dispose races during applySyncPromise never crash the host', { timeout: 60000 }, () => {
   const script = `
     const ivm = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});

@@ -113,14 +113,17 @@ pub fn call_node_abortable(
     let slot = Slot::<Outcome>::new();
     env.request(MainReq { target, args, reply: Reply::Sync(slot.clone()) });
     let host = st.host.clone();
-    let mut epoch = host.kill_epoch();
+    // No epoch seen yet: the first idle turn checks the frames. A kill that
+    // lands between the request and the first look (Node may run the
+    // function and dispose before this thread gets here) is not missed.
+    let mut epoch = None;
     let out = slot.wait_or(|_| {
         if runner::serve_nested(scope, st) {
             return Step::Worked;
         }
         let now = host.kill_epoch();
-        if now != epoch {
-            epoch = now;
+        if epoch != Some(now) {
+            epoch = Some(now);
             if host.any_frame_killed() {
                 return Step::Abandon;
             }
