@@ -199,8 +199,8 @@ declare namespace V8Isolates {
     memoryLimit?: number;
   }
 
-  /** Options of `new IsolatePool()`: the isolate options plus the pool size. */
-  interface IsolatePoolOptions extends IsolateOptions {
+  /** Options of `new IsolatePool()`: the memory limit, a snapshot and the pool size. */
+  interface IsolatePoolOptions extends Pick<IsolateOptions, 'memoryLimit' | 'snapshot'> {
     /** Isolates kept ready; default 2, from 1 to 1024. */
     size?: number;
   }
