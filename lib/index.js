@@ -428,7 +428,9 @@ class Isolate {
 
   #newModule([h, id, specifiers, cachedData, rejected]) {
     const m = new Module(INTERNAL, h[0], this.#h, specifiers, cachedData, rejected);
-    moduleRegistry(this.#h).set(id, new WeakRef(m));
+    const registry = moduleRegistry(this.#h);
+    registry.set(id, new WeakRef(m));
+    moduleCleanup.register(m, { registry, id });
     return m;
   }
 
@@ -604,6 +606,7 @@ class Context {
     const [filename, lineOffset, columnOffset] = readOrigin(options);
     const timeout = T.readTimeout(options);
     const mode = T.transferMode(options);
+    if (options !== undefined && options.cachedData !== undefined) readCacheOptions(options); // checked, unused (as isolated-vm)
     return native.contextEval(this.#h, variant, code, filename, lineOffset, columnOffset, timeout, mode, site);
   }
 
@@ -735,6 +738,10 @@ const NOT_MODULE = 'Resolved dependency was not `Module`';
 // Per isolate: module id -> WeakRef(Module), to name the referrer of import().
 const moduleRegistries = new WeakMap();
 let linkDynamic;
+const moduleCleanup = new FinalizationRegistry(({ registry, id }) => {
+  const ref = registry.get(id);
+  if (ref !== undefined && ref.deref() === undefined) registry.delete(id);
+});
 function moduleRegistry(isoHandle) {
   let r = moduleRegistries.get(isoHandle);
   if (!r) moduleRegistries.set(isoHandle, (r = new Map()));

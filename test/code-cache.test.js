@@ -94,3 +94,13 @@ test('a released ExternalCopy cannot be used as cached data', (t) => {
   copy.release();
   assert.throws(() => isolate.compileScriptSync('1', { cachedData: copy }), { message: 'Copy has been released' });
 });
+
+test('Context.eval checks cachedData but does not use it', (t) => {
+  const { context } = setup(t);
+  assert.throws(() => context.evalSync('1', { cachedData: new ArrayBuffer(4) }), {
+    name: 'TypeError',
+    message: '`cachedData` must be an ExternalCopy to ArrayBuffer',
+  });
+  const data = new ivm.ExternalCopy(new ArrayBuffer(16));
+  assert.strictEqual(context.evalSync('1 + 2', { cachedData: data, produceCachedData: true }), 3);
+});
