@@ -360,3 +360,25 @@ test('dispose races with linking, top-level await and import() never crash the h
   assert.strictEqual(Number(settled), 60);
   assert.ok(Number(completed) > 0, r.stdout);
 });
+
+test('evaluating a module from inside its own evaluation is refused (no V8 fatal error)', { timeout: 30000 }, () => {
+  const { spawnSync } = require('child_process');
+  const path = require('path');
+  const script = `
+    const ivm = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
+    const isolate = new ivm.Isolate();
+    const context = isolate.createContextSync();
+    let m;
+    context.global.setSync('again', () => {
+      try { m.evaluateSync(); return 'evaluated'; } catch (e) { return e.message; }
+    });
+    m = isolate.compileModuleSync('export const r = again();');
+    m.instantiateSync(context, () => null);
+    m.evaluateSync();
+    console.log(JSON.stringify([m.namespace.getSync('r'), isolate.isDisposed, context.evalSync('1 + 1')]));
+  `;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 25000 });
+  assert.strictEqual(r.signal, null, r.stderr);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.deepStrictEqual(JSON.parse(r.stdout), ['Module is already being evaluated', false, 2]);
+});

@@ -18,6 +18,9 @@ use crate::transfer::{Failure, Fallback, Mode, Outcome, Transfer};
 pub const MODULE_RELEASED: &str = "Module has been released";
 pub const UNINSTANTIATED: &str = "Module is uninstantiated";
 pub const NOT_INSTANTIATED: &str = "Module has not been instantiated.";
+/// V8 must not be asked to evaluate a module whose evaluation is on the
+/// stack (a fatal error): a Node function it calls may try.
+pub const BEING_EVALUATED: &str = "Module is already being evaluated";
 const UNRESOLVED: &str = "Dependency was left unresolved. Please report this error on github.";
 
 /// A compiled module in the handle table.
@@ -205,8 +208,10 @@ pub fn evaluate(iso: &mut v8::Isolate, st: &State, id: u64) -> Outcome {
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);
     let m = v8::Local::new(tc, g);
-    if matches!(m.get_status(), v8::ModuleStatus::Uninstantiated | v8::ModuleStatus::Instantiating) {
-        return Err(Failure::error(UNINSTANTIATED));
+    match m.get_status() {
+        v8::ModuleStatus::Uninstantiated | v8::ModuleStatus::Instantiating => return Err(Failure::error(UNINSTANTIATED)),
+        v8::ModuleStatus::Evaluating => return Err(Failure::error(BEING_EVALUATED)),
+        _ => {}
     }
     let Some(v) = m.evaluate(tc) else {
         let exc = tc.exception();
@@ -359,6 +364,11 @@ pub fn settle_import(iso: &mut v8::Isolate, st: &State, rid: u64, result: Result
         return Ok(Transfer::Undefined);
     };
     let m = v8::Local::new(tc, g);
+    if m.get_status() == v8::ModuleStatus::Evaluating {
+        let e = failure_value(tc, st, Failure::error(BEING_EVALUATED));
+        resolver.reject(tc, e);
+        return Ok(Transfer::Undefined);
+    }
     let Some(evaluated) = m.evaluate(tc) else {
         if let Some(e) = tc.exception() {
             resolver.reject(tc, e);
