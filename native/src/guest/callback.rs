@@ -112,12 +112,19 @@ pub fn call_node_abortable(
 ) -> Outcome {
     let slot = Slot::<Outcome>::new();
     env.request(MainReq { target, args, reply: Reply::Sync(slot.clone()) });
+    wait_abortable(scope, st, &slot).unwrap_or(Err(Failure::Disposed))
+}
+
+/// Waits for `slot`, serving this isolate's incoming sync calls; gives up
+/// (None) when any frame of this isolate is killed (a timeout of this call
+/// or of one it is nested in, dispose).
+pub fn wait_abortable(scope: &mut v8::PinScope, st: &State, slot: &Slot<Outcome>) -> Option<Outcome> {
     let host = st.host.clone();
     // No epoch seen yet: the first idle turn checks the frames. A kill that
     // lands between the request and the first look (Node may run the
     // function and dispose before this thread gets here) is not missed.
     let mut epoch = None;
-    let out = slot.wait_or(|_| {
+    slot.wait_or(|_| {
         if runner::serve_nested(scope, st) {
             return Step::Worked;
         }
@@ -129,8 +136,7 @@ pub fn call_node_abortable(
             }
         }
         Step::Idle
-    });
-    out.unwrap_or(Err(Failure::Disposed))
+    })
 }
 
 /// Queues `target` on Node's thread; the returned promise settles with it.

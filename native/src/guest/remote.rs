@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::throw::throw_failure;
 use crate::engine::isolate::{Call, IsolateHost, Job, Kill};
 use crate::engine::runner::{self, State};
-use crate::engine::wait::{Slot, Step};
+use crate::engine::wait::Slot;
 use crate::transfer::materialize::materialize;
 use crate::transfer::{Failure, Outcome};
 
@@ -104,22 +104,7 @@ pub fn call_sync(scope: &mut v8::PinScope, st: &State, target: &Arc<IsolateHost>
         job(iso, tst)
     });
     target.submit_sync(Call::new(job, timeout, done));
-    // A kill of any frame of this isolate (this call, or one it is nested
-    // in) ends the wait.
-    let mut epoch = st.host.kill_epoch();
-    let out = slot.wait_or(|_| {
-        if runner::serve_nested(scope, st) {
-            return Step::Worked;
-        }
-        let now = st.host.kill_epoch();
-        if now != epoch {
-            epoch = now;
-            if st.host.any_frame_killed() {
-                return Step::Abandon;
-            }
-        }
-        Step::Idle
-    });
+    let out = super::callback::wait_abortable(scope, st, &slot);
     match out {
         Some(o) => o,
         None => {
