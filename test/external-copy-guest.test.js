@@ -235,3 +235,21 @@ test('an ExternalCopy held by a Node value reaches the guest through a Reference
   // Node-side get on a local Reference hands the ExternalCopy itself back too.
   assert.ok(new ivm.Reference(holder).getSync('data') instanceof ivm.ExternalCopy);
 });
+
+test('ExternalCopies a guest makes count against its memory limit while it holds them', { timeout: 30000 }, (t) => {
+  const { context, global } = setup(t, { memoryLimit: 8 });
+  exposeConstructor(context, global);
+  const r = context.evalSync(`
+    const ab = new ArrayBuffer(1 << 20);
+    const kept = [];
+    let error;
+    try { for (let i = 0; i < 100; i++) kept.push(new ExternalCopy(ab)); } catch (e) { error = e; }
+    const heldAtLimit = kept.length;
+    for (const c of kept) c.release();
+    kept.length = 0;
+    // Released copies give their share back; dropped ones do once collected.
+    for (let i = 0; i < 50; i++) new ExternalCopy(ab);
+    [error && error.name, heldAtLimit > 0 && heldAtLimit < 8, new ExternalCopy(ab).copy().byteLength].join()
+  `);
+  assert.equal(r, `RangeError,true,${1 << 20}`);
+});

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::throw::throw_failure;
+use crate::engine::memory::Budget;
 use crate::engine::runner::State;
 use crate::transfer::external::{self, ExternalData, Store, Stored, Taken, View, ViewKind};
 use crate::transfer::{capture, serde, Failure, Transfer};
@@ -20,9 +21,46 @@ const INTO_CLASS: &str = "ExternalCopyInto";
 const RELEASED: &str = "Copy has been released";
 const USED_ONCE: &str = "The return value of `copyInto()` should only be used once";
 
-/// An ExternalCopy object's native side.
+/// An ExternalCopy object's native side. One a guest made itself holds new
+/// memory outside its heap, so that memory counts against the guest's
+/// ArrayBuffer budget while the guest holds it (`charge`).
 struct Copy {
     data: RefCell<Option<Arc<ExternalData>>>,
+    charge: RefCell<Option<(Arc<Budget>, usize)>>,
+}
+
+impl Copy {
+    fn new(data: Arc<ExternalData>) -> Copy {
+        Copy { data: RefCell::new(Some(data)), charge: RefCell::new(None) }
+    }
+
+    /// Drops this handle's data; false if it had none (released already).
+    fn clear(&self) -> bool {
+        if let Some((b, n)) = self.charge.borrow_mut().take() {
+            b.unreserve(n);
+        }
+        self.data.borrow_mut().take().is_some()
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// Counts `n` bytes a guest's new ExternalCopy holds against its budget,
+/// collecting garbage once if they do not fit (dropped copies give theirs back).
+fn charge_new(scope: &mut v8::PinScope, st: &State, n: usize) -> Result<Option<(Arc<Budget>, usize)>, Failure> {
+    let budget = &st.host.budget;
+    if budget.reserve(n) {
+        return Ok(Some((budget.clone(), n)));
+    }
+    scope.low_memory_notification();
+    if budget.reserve(n) {
+        return Ok(Some((budget.clone(), n)));
+    }
+    Err(Failure::RangeError(format!("An ExternalCopy of {n} bytes does not fit in this isolate's memory limit")))
 }
 
 /// A `copyInto()` result's native side.
@@ -94,8 +132,15 @@ pub(crate) fn construct<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::Function
                 if !args.is_construct_call() {
                     return throw_failure(scope, &st, Failure::type_error("`ExternalCopy` must be called with `new`"));
                 }
-                match from_value(scope, &st, args.get(0), args.get(1)) {
-                    Ok(d) => Rc::new(Copy { data: RefCell::new(Some(d)) }),
+                let made = build(scope, &st, args.get(0), args.get(1)).and_then(|(d, fresh)| {
+                    let c = Copy::new(d.clone());
+                    if fresh {
+                        *c.charge.borrow_mut() = charge_new(scope, &st, d.size())?;
+                    }
+                    Ok(c)
+                });
+                match made {
+                    Ok(c) => Rc::new(c),
                     Err(f) => return throw_failure(scope, &st, f),
                 }
             }
@@ -116,7 +161,7 @@ fn lookup<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8:
 
 /// The guest object for an ExternalCopy sent into this isolate.
 pub fn make<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, data: Arc<ExternalData>) -> Result<v8::Local<'s, v8::Value>, Failure> {
-    instance(scope, st, CLASS, Rc::new(Copy { data: RefCell::new(Some(data)) }))
+    instance(scope, st, CLASS, Rc::new(Copy::new(data)))
 }
 
 fn instance<'s>(
@@ -189,7 +234,7 @@ fn copy_method<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallback
     match materialize(scope, &st, &data, transfer_in) {
         Ok(v) => {
             if release {
-                c.data.borrow_mut().take();
+                c.clear();
             }
             rv.set(v)
         }
@@ -207,7 +252,7 @@ fn copy_into_method<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCal
     match instance(scope, &st, INTO_CLASS, Rc::new(CopyInto { data: RefCell::new(Some(data)), transfer_in })) {
         Ok(v) => {
             if release {
-                c.data.borrow_mut().take();
+                c.clear();
             }
             rv.set(v)
         }
@@ -219,7 +264,7 @@ fn release_method<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallb
     let Some(st) = scope.get_slot::<Rc<State>>().cloned() else { return };
     let Some(state) = this_copy(scope, &st, args) else { return };
     let c = state.downcast_ref::<Copy>().unwrap();
-    if c.data.borrow_mut().take().is_none() {
+    if !c.clear() {
         return throw_failure(scope, &st, Failure::error(RELEASED));
     }
     rv.set_undefined();
@@ -236,6 +281,18 @@ pub fn from_value<'s>(
     v: v8::Local<'s, v8::Value>,
     options: v8::Local<'s, v8::Value>,
 ) -> Result<Arc<ExternalData>, Failure> {
+    build(scope, st, v, options).map(|(d, _)| d)
+}
+
+/// `from_value`, also saying whether the data is new memory (a copy) rather
+/// than memory moved or shared out of the isolate.
+fn build<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    v: v8::Local<'s, v8::Value>,
+    options: v8::Local<'s, v8::Value>,
+) -> Result<(Arc<ExternalData>, bool), Failure> {
+    let mut fresh = true;
     let mut list: Vec<v8::Local<v8::ArrayBuffer>> = Vec::new();
     let mut transfer_out = false;
     if let Ok(o) = v8::Local::<v8::Object>::try_from(options) {
@@ -260,8 +317,10 @@ pub fn from_value<'s>(
         Stored::Value(p)
     } else if let Ok(ab) = v8::Local::<v8::ArrayBuffer>::try_from(v) {
         let moved = transfer_out || listed(ab);
+        fresh = !moved;
         Stored::Buffer { store: Some(buffer_store(ab, moved)), view: None, shared: false }
     } else if let Ok(sab) = v8::Local::<v8::SharedArrayBuffer>::try_from(v) {
+        fresh = false;
         Stored::Buffer { store: Some(Store(sab.get_backing_store())), view: None, shared: true }
     } else if let Ok(view) = v8::Local::<v8::ArrayBufferView>::try_from(v) {
         let kind = view_kind(v).ok_or_else(|| Failure::type_error("Unsupported type"))?;
@@ -274,9 +333,11 @@ pub fn from_value<'s>(
         let buffer_value: v8::Local<v8::Value> = buffer.into();
         if buffer_value.is_shared_array_buffer() {
             let sab = v8::Local::<v8::SharedArrayBuffer>::try_from(buffer_value).map_err(|_| Failure::error("Bad buffer"))?;
+            fresh = false;
             Stored::Buffer { store: Some(Store(sab.get_backing_store())), view: Some(view_info), shared: true }
         } else {
             let moved = transfer_out || listed(buffer);
+            fresh = !moved;
             Stored::Buffer { store: Some(buffer_store(buffer, moved)), view: Some(view_info), shared: false }
         }
     } else {
@@ -287,7 +348,7 @@ pub fn from_value<'s>(
             ab.detach(None);
         }
     }
-    Ok(ExternalData::new(stored))
+    Ok((ExternalData::new(stored), fresh))
 }
 
 /// `{copy: true}` of an ArrayBuffer or a view over one: its memory copied
