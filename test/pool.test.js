@@ -135,3 +135,12 @@ test('acquire() from a warm pool is fast', async (t) => {
   // Generous for a loaded CI machine: the target is 0.2 ms (docs/PERFORMANCE.md).
   assert.ok(times[2] < 5, `median acquire ${times[2]} ms`);
 });
+
+test('examples/pool.js runs', { timeout: 60000 }, () => {
+  const { spawnSync } = require('node:child_process');
+  const path = require('node:path');
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', 'examples', 'pool.js')], { encoding: 'utf8', timeout: 50000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /200 hello ada/);
+  assert.match(r.stdout, /200 hello linus/);
+});

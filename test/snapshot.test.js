@@ -95,6 +95,14 @@ test('the warm-up script runs and is discarded; the functions it ran still work'
   assert.equal(ctx.evalSync('sum(10)'), 45);
 });
 
+test('the warm-up keeps the compiled functions in the snapshot (it grows by their bytecode)', () => {
+  const code = Array.from({ length: 50 }, (_, i) => `function g${i}(x) { let s = 0; for (let j = 0; j < x; j++) s += j * ${i}; return s }`).join('\n');
+  const calls = Array.from({ length: 50 }, (_, i) => `g${i}(10);`).join('');
+  const cold = ivm.Isolate.createSnapshot([{ code }]).copy().byteLength;
+  const warm = ivm.Isolate.createSnapshot([{ code }], calls).copy().byteLength;
+  assert.ok(warm > cold + 2000, `cold ${cold} bytes, warm ${warm} bytes`);
+});
+
 // ---------------------------------------------------------------------------
 // Errors in snapshot scripts
 
@@ -270,4 +278,12 @@ test('500 contexts from a snapshot in a 32 MB isolate stay under the limit', { t
   assert.equal(isolate.isDisposed, false);
   assert.ok(peak < 32 * MiB, `used_heap_size peaked at ${(peak / MiB).toFixed(1)} MiB`);
   assert.equal(isolate.referenceCount, 0);
+});
+
+test('examples/snapshot.js runs', { timeout: 60000 }, () => {
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', 'examples', 'snapshot.js')], { encoding: 'utf8', timeout: 50000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /10 EUR in USD: 10\.8/);
+  assert.match(r.stdout, /snapshot failed: .*\[broken\.js:2\]/);
+  assert.match(r.stdout, /tampered snapshot: Invalid snapshot/);
 });
