@@ -271,3 +271,19 @@ test('inspector: the example program stops at a breakpoint set from a client', a
   await cdp.send('Debugger.resume');
   cdp.ws.close();
 });
+
+test('inspector: code a client evaluates between calls runs its microtasks and can be stopped by dispose', { timeout: 20_000 }, async (t) => {
+  const { isolate } = await inspected(t);
+  const cdp = Cdp.session(isolate.createInspectorSession());
+  const r = await cdp.send('Runtime.evaluate', { expression: 'Promise.resolve(5).then((v) => v + 1)', awaitPromise: true });
+  assert.equal(r.result.value, 6);
+  // An endless loop evaluated while no call runs: dispose still stops it.
+  const stuck = cdp.send('Runtime.evaluate', { expression: 'for (;;);' }).then(
+    (v) => v,
+    (e) => e,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  isolate.dispose();
+  const answer = await stuck;
+  assert.ok(answer, 'the evaluation ended');
+});

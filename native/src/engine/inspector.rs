@@ -282,6 +282,19 @@ pub fn drain(iso: &mut v8::Isolate, st: &State, force: bool) -> bool {
     worked
 }
 
+/// Handles protocol messages between calls, inside a frame of their own: code
+/// a client evaluates can be stopped by `dispose()` (and by the memory
+/// limit), and the microtasks it queues run.
+pub fn drain_idle(iso: &mut v8::Isolate, st: &State) {
+    let b = st.host.begin_pump();
+    if drain(iso, st, false) && !st.host.killed_since(&b) {
+        iso.perform_microtask_checkpoint();
+    }
+    if st.host.end(b.seq).0.is_some() {
+        iso.cancel_terminate_execution();
+    }
+}
+
 /// Interrupt requested by `IsolateHost::inspector_send` while guest code
 /// runs: the messages are handled right away, as Node does.
 pub unsafe extern "C" fn interrupt(mut raw: v8::UnsafeRawIsolatePtr, _data: *mut std::ffi::c_void) {
@@ -289,6 +302,7 @@ pub unsafe extern "C" fn interrupt(mut raw: v8::UnsafeRawIsolatePtr, _data: *mut
     let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let Some(st) = iso.get_slot::<Rc<State>>().cloned() else { return };
+        st.host.inspector_interrupt_ran();
         drain(iso, &st, false);
     }));
 }

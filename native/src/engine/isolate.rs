@@ -162,6 +162,8 @@ pub struct IsolateHost {
     insp_tx: Sender<InspMsg>,
     insp_rx: Receiver<InspMsg>,
     inspector_enabled: AtomicBool,
+    /// An inspector interrupt is requested and has not run yet.
+    insp_interrupt: AtomicBool,
     /// `onCatastrophicError`: told once when V8 loses control of the isolate.
     catastrophe_hook: Mutex<Option<Box<dyn FnOnce(String) + Send>>>,
 }
@@ -214,6 +216,7 @@ impl IsolateHost {
             insp_tx,
             insp_rx,
             inspector_enabled: AtomicBool::new(false),
+            insp_interrupt: AtomicBool::new(false),
             catastrophe_hook: Mutex::new(None),
         }
     }
@@ -589,9 +592,17 @@ impl IsolateHost {
             return;
         }
         let _ = self.insp_tx.send(msg);
-        // Also when idle: a call may start before the queue is looked at.
-        self.handle.request_interrupt(super::inspector::interrupt, std::ptr::null_mut());
+        // Also when idle: a call may start before the queue is looked at. One
+        // interrupt at a time (an idle isolate would otherwise collect them).
+        if !self.insp_interrupt.swap(true, Ordering::AcqRel) {
+            self.handle.request_interrupt(super::inspector::interrupt, std::ptr::null_mut());
+        }
         self.send_sync(Msg::Inspector);
+    }
+
+    /// Called by the inspector interrupt as it runs.
+    pub(crate) fn inspector_interrupt_ran(&self) {
+        self.insp_interrupt.store(false, Ordering::Release);
     }
 
     pub(crate) fn inspector_rx(&self) -> &Receiver<InspMsg> {

@@ -538,9 +538,7 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
             Msg::Release(id) => state.remove(id),
             Msg::Dispose => break,
             Msg::Wake => {}
-            Msg::Inspector => {
-                super::inspector::drain(isolate, &state, false);
-            }
+            Msg::Inspector => super::inspector::drain_idle(isolate, &state),
         }
         if host.hit_memory_limit() || host.is_disposed() {
             break;
