@@ -287,3 +287,19 @@ test('inspector: code a client evaluates between calls runs its microtasks and c
   const answer = await stuck;
   assert.ok(answer, 'the evaluation ended');
 });
+
+test('inspector: disposing a session paused inside its own request resumes the guest', { timeout: 20_000 }, async (t) => {
+  const { isolate, context } = await inspected(t);
+  const cdp = Cdp.session(isolate.createInspectorSession());
+  await cdp.send('Debugger.enable');
+  // The pause happens inside the session's own Runtime.evaluate.
+  cdp.send('Runtime.evaluate', { expression: 'globalThis.reached = 1; debugger; globalThis.reached = 2' });
+  await cdp.once('Debugger.paused');
+  cdp.session.dispose();
+  // The guest resumed and finished the evaluation; the isolate still works.
+  assert.equal(await context.eval('reached'), 2);
+  const other = Cdp.session(isolate.createInspectorSession());
+  t.after(() => other.session.dispose());
+  const r = await other.send('Runtime.evaluate', { expression: 'reached * 21' });
+  assert.equal(r.result.value, 42);
+});
