@@ -22,6 +22,8 @@
   const $Error = Error;
   const $Promise = Promise;
   const reject = (e) => $Promise.reject(e);
+  // `#x in v` throws for primitives: the `is.X` checks look at objects only.
+  const isObject = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';
 
   // Transfer mode codes (the same as the Node side's).
   const MODE_DEFAULT = 0;
@@ -128,7 +130,7 @@
     }
 
     static {
-      is.Isolate = (v) => #h in v;
+      is.Isolate = (v) => isObject(v) && #h in v;
     }
 
     static {
@@ -193,6 +195,22 @@
       return later(() => this.#context(ASYNC, options));
     }
 
+    #compileModule(variant, code, options) {
+      requireString(code, 'compileModule');
+      options = optionsObject(options, 'compileModule', 2);
+      if (options && options.meta !== undefined) throw new $Error('`meta` is not available inside isolates');
+      const [filename, lineOffset, columnOffset] = readOrigin(options);
+      return N.isolateCompileModule(this.#h, variant, code, filename, lineOffset, columnOffset);
+    }
+
+    compileModuleSync(code, options) {
+      return newModule(this.#compileModule(SYNC, code, options));
+    }
+
+    compileModule(code, options) {
+      return later(() => this.#compileModule(ASYNC, code, options).then(newModule));
+    }
+
     getHeapStatisticsSync() {
       return N.isolateHeapStatistics(this.#h, SYNC);
     }
@@ -224,7 +242,7 @@
     }
 
     static {
-      is.Context = (v) => #h in v;
+      is.Context = (v) => isObject(v) && #h in v;
     }
 
     static {
@@ -310,7 +328,7 @@
     }
 
     static {
-      is.Script = (v) => #h in v;
+      is.Script = (v) => isObject(v) && #h in v;
     }
 
     static {
@@ -352,6 +370,152 @@
   }
 
   // -------------------------------------------------------------------------
+  // A module compiled by this guest. Linking follows the Node side: the
+  // resolver's answers for the whole graph are gathered first, then the
+  // module's isolate links it (native/src/ops/module.rs).
+  const MODULE_RELEASED = 'Module has been released';
+  const NOT_MODULE = 'Resolved dependency was not `Module`';
+
+  // The compile result `[script handle, specifiers]` as a Module.
+  const newModule = ([script, specifiers]) => new Module(INTERNAL, h.Script(script), specifiers);
+
+  class Module {
+    #h;
+    #specifiers;
+    #linked = false;
+    #linking = false;
+    #released = false;
+    #namespace;
+
+    constructor(token, handle, specifiers) {
+      if (token !== INTERNAL) throw new $TypeError('Module cannot be constructed directly; use isolate.compileModule()');
+      this.#h = handle;
+      this.#specifiers = freeze(specifiers);
+      freeze(this);
+    }
+
+    static {
+      is.Module = (v) => isObject(v) && #h in v;
+    }
+
+    #live() {
+      if (this.#released) throw new $Error(MODULE_RELEASED);
+    }
+
+    get dependencySpecifiers() {
+      this.#live();
+      return [...this.#specifiers];
+    }
+
+    get namespace() {
+      this.#live();
+      if (this.#namespace === undefined) this.#namespace = N.moduleNamespace(this.#h);
+      return this.#namespace;
+    }
+
+    // Resolves every import of the graph under `root` not linked yet, asking
+    // `resolve(specifier, referrer)`; `wait` (async) awaits its answers.
+    // Returns the flat link list the native side takes and the modules seen.
+    static *#walk(root, resolve, wait) {
+      const links = [];
+      const seen = [root];
+      for (let i = 0; i < seen.length; i++) {
+        const m = seen[i];
+        m.#live();
+        for (const specifier of m.#specifiers) {
+          let dep = resolve(specifier, m);
+          if (wait) dep = yield dep;
+          if (!is.Module(dep)) throw new $TypeError(NOT_MODULE);
+          dep.#live();
+          links.push(m.#h, specifier, dep.#h);
+          if (!dep.#linked && !seen.includes(dep)) seen.push(dep);
+        }
+      }
+      return [links, seen];
+    }
+
+    static async #collect(root, resolve) {
+      const it = Module.#walk(root, resolve, true);
+      let r = it.next();
+      while (!r.done) {
+        let v;
+        try {
+          v = await r.value;
+        } catch (e) {
+          r = it.throw(e);
+          continue;
+        }
+        r = it.next(v);
+      }
+      return r.value;
+    }
+
+    #checkInstantiate(context, resolve, method) {
+      if (!is.Context(context)) throw new $TypeError(`\`${method}\` requires parameter 1 to be a Context`);
+      if (typeof resolve !== 'function') throw new $TypeError(`\`${method}\` requires parameter 2 to be a function`);
+      this.#live();
+      if (this.#linking) throw new $Error('Module is currently being linked by another linker');
+    }
+
+    static #markLinked(seen) {
+      for (const m of seen) m.#linked = true;
+    }
+
+    instantiateSync(context, resolve) {
+      this.#checkInstantiate(context, resolve, 'instantiateSync');
+      if (this.#linked) return undefined;
+      this.#linking = true;
+      try {
+        const [links, seen] = Module.#walk(this, resolve, false).next().value;
+        N.moduleInstantiate(this.#h, h.Context(context), links, SYNC);
+        Module.#markLinked(seen);
+      } finally {
+        this.#linking = false;
+      }
+      return undefined;
+    }
+
+    async instantiate(context, resolve) {
+      this.#checkInstantiate(context, resolve, 'instantiate');
+      if (this.#linked) return undefined;
+      this.#linking = true;
+      try {
+        const [links, seen] = await Module.#collect(this, resolve);
+        await N.moduleInstantiate(this.#h, h.Context(context), links, ASYNC);
+        Module.#markLinked(seen);
+      } finally {
+        this.#linking = false;
+      }
+      return undefined;
+    }
+
+    #evaluated([result, namespace]) {
+      if (namespace !== undefined && this.#namespace === undefined) this.#namespace = namespace;
+      return result;
+    }
+
+    #evaluate(variant, options) {
+      this.#live();
+      options = optionsObject(options, 'evaluate', 1);
+      return N.moduleEvaluate(this.#h, variant, readTimeout(options));
+    }
+
+    evaluateSync(options) {
+      return this.#evaluated(this.#evaluate(SYNC, options));
+    }
+
+    evaluate(options) {
+      return later(() => this.#evaluate(ASYNC, options).then((r) => this.#evaluated(r)));
+    }
+
+    release() {
+      this.#live();
+      this.#released = true;
+      N.release(this.#h);
+    }
+  }
+
+  // -------------------------------------------------------------------------
   const RELEASED = 'Reference has been released';
 
   class Reference {
@@ -378,7 +542,7 @@
     }
 
     static {
-      is.Reference = (v) => #h in v;
+      is.Reference = (v) => isObject(v) && #h in v;
     }
 
     static {
@@ -542,7 +706,7 @@
     }
 
     static {
-      is.Dereference = (v) => #h in v;
+      is.Dereference = (v) => isObject(v) && #h in v;
     }
 
     static {
@@ -568,7 +732,7 @@
     }
 
     static {
-      is.Callback = (v) => #fn in v;
+      is.Callback = (v) => isObject(v) && #fn in v;
     }
 
     static {
@@ -595,14 +759,14 @@
     return f;
   }
 
-  const classes = [Isolate, Context, Script, Reference, Dereference, Callback];
+  const classes = [Isolate, Context, Script, Module, Reference, Dereference, Callback];
   if (ExternalCopy !== undefined) classes.push(ExternalCopy);
   for (const C of classes) {
     freeze(C.prototype);
     freeze(C);
   }
 
-  const lib = { Isolate, Context, Script, Reference, Callback };
+  const lib = { Isolate, Context, Script, Module, Reference, Callback };
   if (ExternalCopy !== undefined) lib.ExternalCopy = ExternalCopy;
   freeze(lib);
 

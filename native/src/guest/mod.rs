@@ -6,6 +6,7 @@ pub mod callback;
 pub mod external_copy;
 pub mod handle;
 pub mod library;
+pub mod module;
 pub mod natives;
 pub mod remote;
 pub mod rules;

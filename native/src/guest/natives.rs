@@ -18,8 +18,8 @@ use crate::transfer::capture::{capture, capture_code};
 use crate::transfer::promise::Settler;
 use crate::transfer::{Failure, Fallback, Mode, Outcome, Remote, Transfer};
 
-type Args<'a, 's> = &'a v8::FunctionCallbackArguments<'s>;
-type Rv<'a, 's> = &'a mut v8::ReturnValue<'s, v8::Value>;
+pub(super) type Args<'a, 's> = &'a v8::FunctionCallbackArguments<'s>;
+pub(super) type Rv<'a, 's> = &'a mut v8::ReturnValue<'s, v8::Value>;
 type Native = for<'a, 'b, 's, 'i> fn(&'a mut v8::PinScope<'s, 'i>, &'a State, Args<'b, 's>, Rv<'b, 's>) -> Result<(), Failure>;
 
 const DISPOSED: &str = "Isolate is disposed";
@@ -52,6 +52,10 @@ const NATIVES: &[(&str, Native)] = &[
     ("refCopy", ref_copy),
     ("hostRef", host_ref),
     ("checkSyncPromise", check_sync_promise),
+    ("isolateCompileModule", super::module::compile),
+    ("moduleInstantiate", super::module::instantiate),
+    ("moduleEvaluate", super::module::evaluate),
+    ("moduleNamespace", super::module::namespace),
 ];
 
 /// The object handed to lib.js. It also carries the guest-side
@@ -86,7 +90,7 @@ pub(crate) fn trampoline<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::Functio
 // ---------------------------------------------------------------------------
 // Arguments
 
-fn string<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Option<String> {
+pub(super) fn string<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Option<String> {
     v.is_string().then(|| v.to_rust_string_lossy(scope))
 }
 
@@ -94,15 +98,15 @@ fn number(v: v8::Local<v8::Value>) -> Option<f64> {
     v8::Local::<v8::Number>::try_from(v).ok().map(|n| n.value())
 }
 
-fn code(v: v8::Local<v8::Value>) -> u32 {
+pub(super) fn code(v: v8::Local<v8::Value>) -> u32 {
     number(v).unwrap_or(0.0) as u32
 }
 
-fn timeout(v: v8::Local<v8::Value>) -> Option<Duration> {
+pub(super) fn timeout(v: v8::Local<v8::Value>) -> Option<Duration> {
     number(v).filter(|ms| *ms > 0.0).map(|ms| Duration::from_micros((ms * 1000.0) as u64))
 }
 
-fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'_, 's>, i: i32) -> Origin {
+pub(super) fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'_, 's>, i: i32) -> Origin {
     let mut o = Origin::default();
     if let Some(f) = string(scope, args.get(i)) {
         o.filename = f;
@@ -142,7 +146,7 @@ fn isolate_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s,
     }
 }
 
-fn remote_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, released: &str) -> Result<Arc<Remote>, Failure> {
+pub(super) fn remote_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, released: &str) -> Result<Arc<Remote>, Failure> {
     let r = match &*handle::backing(scope, st, v, released)? {
         Backing::Value(r, _) | Backing::Context(r) | Backing::Script(r) => r.clone(),
         _ => return Err(Failure::type_error("Invalid handle")),
@@ -193,7 +197,7 @@ fn job_on(
 }
 
 /// Runs an operation on the isolate `r` belongs to, keeping `r` alive.
-fn on<'s>(
+pub(super) fn on<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     st: &State,
     r: Arc<Remote>,
@@ -324,7 +328,7 @@ fn isolate_reference_count<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, arg
 }
 
 /// Runs an isolate-wide operation on the isolate of handle `args[0]`.
-fn on_isolate<'s>(
+pub(super) fn on_isolate<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     st: &State,
     args: Args<'_, 's>,
@@ -367,7 +371,7 @@ fn isolate_heap_space_statistics<'s>(scope: &mut v8::PinScope<'s, '_>, st: &Stat
 
 /// The value, or None after delivering the failure the way `variant`
 /// delivers results (a throw, or a rejected promise).
-fn ok_or_deliver<'s, T>(
+pub(super) fn ok_or_deliver<'s, T>(
     scope: &mut v8::PinScope<'s, '_>,
     st: &State,
     variant: Variant,
@@ -384,7 +388,7 @@ fn ok_or_deliver<'s, T>(
 }
 
 /// The remote behind handle `v` (see `ok_or_deliver`).
-fn target<'s>(
+pub(super) fn target<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     st: &State,
     v: v8::Local<'s, v8::Value>,
