@@ -148,7 +148,10 @@ pub fn serve_calls<'a>(cx: &mut impl Context<'a>) -> usize {
     while let Ok(req) = q.link.calls_rx.try_recv() {
         q.link.pending.fetch_sub(1, Ordering::AcqRel);
         n += 1;
-        super::host::run(cx, req);
+        // Each call gets its own handle scope: a sync wait can serve many
+        // thousands of calls inside one outer call, and handles left in the
+        // outer scope would make every GC of Node's heap slower.
+        cx.execute_scoped(|mut cx| super::host::run(&mut cx, req));
     }
     n
 }
