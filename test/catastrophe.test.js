@@ -33,3 +33,16 @@ test('onCatastrophicError is told about a fatal out-of-memory; the host lives on
   assert.equal(out.isDisposed, true);
   assert.equal(out.hostStillWorks, true);
 });
+
+test('examples/catastrophic-error.js runs: a memory bomb is stopped by the limit', { timeout: 30000 }, () => {
+  const { spawnSync } = require('node:child_process');
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', 'examples', 'catastrophic-error.js')], {
+    encoding: 'utf8',
+    timeout: 25000,
+    env: CHILD_ENV,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /MemoryLimitError \(ERR_ISOLATE_MEMORY_LIMIT\)/);
+  assert.match(r.stdout, /isolate\.isDisposed: true/);
+  assert.match(r.stdout, /host still runs: 2,4,6/);
+});

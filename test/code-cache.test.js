@@ -104,3 +104,12 @@ test('Context.eval checks cachedData but does not use it', (t) => {
   const data = new ivm.ExternalCopy(new ArrayBuffer(16));
   assert.strictEqual(context.evalSync('1 + 2', { cachedData: data, produceCachedData: true }), 3);
 });
+
+test('examples/code-cache.js runs: the cache is accepted, foreign data rejected', { timeout: 30000 }, () => {
+  const { spawnSync } = require('child_process');
+  const path = require('path');
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', 'examples', 'code-cache.js')], { encoding: 'utf8', timeout: 25000 });
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stdout, /cached compile .* rejected: false, result 9003/);
+  assert.match(r.stdout, /other source: rejected true, result 42/);
+});
