@@ -377,3 +377,10 @@ test('terminating a worker blocked in evalSync(for(;;)) does not hang the proces
   assert.equal(res.value, 3);
   assert.equal(res.quiet, true);
 });
+
+test('calls in flight keep their isolate alive when its objects are collected', CHILD_T, async () => {
+  const r = await runChild(['collected-owners'], { nodeArgs: ['--expose-gc'] });
+  const res = assertChildOk(r);
+  assert.deepEqual(res.failures, [], describeChild(r));
+  assert.equal(res.values, 16);
+});

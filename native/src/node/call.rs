@@ -104,11 +104,23 @@ pub fn dispatch<'a>(
             let (deferred, promise) = cx.promise();
             let site = site.and_then(|s| s.downcast::<JsObject, _>(cx).ok()).map(|o| o.root(cx));
             let link = super::envlink::begin(cx)?;
-            host.submit_task(Call::new(job, timeout, Box::new(move |o| link.complete(deferred, site, o))));
+            // The call keeps its isolate alive until it completes: the Node
+            // objects that own the isolate may be collected meanwhile (e.g.
+            // `iso.createContext().then((c) => c.eval(...))` drops both).
+            let keep = host.owner();
+            host.submit_task(Call::new(
+                job,
+                timeout,
+                Box::new(move |o| {
+                    link.complete(deferred, site, o);
+                    drop(keep);
+                }),
+            ));
             Ok(promise.upcast())
         }
         Variant::Ignored => {
-            host.submit_task(Call::new(job, timeout, Box::new(|_| {})));
+            let keep = host.owner();
+            host.submit_task(Call::new(job, timeout, Box::new(move |_| drop(keep))));
             Ok(cx.undefined().upcast())
         }
     }
