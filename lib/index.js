@@ -259,20 +259,24 @@ function bidirectional(options) {
 // ---------------------------------------------------------------------------
 // Isolate
 
+// `options.memoryLimit` (MB), checked, or `fallback` when absent.
+function readMemoryLimit(options, fallback) {
+  if (!options || options.memoryLimit === undefined) return fallback;
+  const memoryLimit = options.memoryLimit;
+  if (typeof memoryLimit !== 'number' || !Number.isFinite(memoryLimit)) {
+    throw T.optionError('memoryLimit', 'a number');
+  }
+  if (memoryLimit < 8) throw new RangeError('`memoryLimit` must be at least 8');
+  if (memoryLimit > 64 * 1024) throw new RangeError('`memoryLimit` must be at most 65536 (MB)');
+  return memoryLimit;
+}
+
 // Reads the options shared by `new Isolate()` and `new IsolatePool()`.
 function isolateOptions(options, method) {
   if (options !== undefined && options !== null && typeof options !== 'object') {
     throw new TypeError(`\`${method}\` requires parameter 1 to be an object`);
   }
-  let memoryLimit = 128;
-  if (options && options.memoryLimit !== undefined) {
-    memoryLimit = options.memoryLimit;
-    if (typeof memoryLimit !== 'number' || !Number.isFinite(memoryLimit)) {
-      throw T.optionError('memoryLimit', 'a number');
-    }
-    if (memoryLimit < 8) throw new RangeError('`memoryLimit` must be at least 8');
-    if (memoryLimit > 64 * 1024) throw new RangeError('`memoryLimit` must be at most 65536 (MB)');
-  }
+  const memoryLimit = readMemoryLimit(options, 128);
   const snapshot = options && options.snapshot !== undefined ? openSnapshot(options.snapshot) : undefined;
   return { memoryLimit, snapshot };
 }
@@ -338,19 +342,11 @@ class Isolate {
     }
     options = optionsObject(options, 'createSnapshot', 3);
     let timeout = SNAPSHOT_TIMEOUT;
-    let memoryLimit = SNAPSHOT_MEMORY;
     if (options && options.timeout !== undefined) {
       timeout = options.timeout;
       if (typeof timeout !== 'number' || !(timeout >= 0)) throw T.optionError('timeout', 'a non-negative number');
     }
-    if (options && options.memoryLimit !== undefined) {
-      memoryLimit = options.memoryLimit;
-      if (typeof memoryLimit !== 'number' || !Number.isFinite(memoryLimit)) {
-        throw T.optionError('memoryLimit', 'a number');
-      }
-      if (memoryLimit < 8) throw new RangeError('`memoryLimit` must be at least 8');
-      if (memoryLimit > 64 * 1024) throw new RangeError('`memoryLimit` must be at most 65536 (MB)');
-    }
+    const memoryLimit = readMemoryLimit(options, SNAPSHOT_MEMORY);
     const [copy, blob] = native.snapshotCreate(list, warm, timeout, memoryLimit);
     OPENED.set(copy[INTERNAL](), blob);
     return copy;

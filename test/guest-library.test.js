@@ -8,17 +8,7 @@ const path = require('node:path');
 const { execFile } = require('node:child_process');
 const ivm = require('../lib');
 
-const { setup } = require('./support/isolate');
-
-const ASYNC_TO_SYNC =
-  'Calling a synchronous isolated-vm function on a non-default isolate from within an asynchronous isolated-vm function is not allowed.';
-
-// An isolate whose global has `ivm`.
-function withLibrary(t, options) {
-  const s = setup(t, options);
-  s.global.setSync('ivm', ivm);
-  return s;
-}
+const { setup, withLibrary, ASYNC_TO_SYNC } = require('./support/isolate');
 
 test('a guest gets the library: the classes, frozen', { timeout: 10000 }, (t) => {
   const { context } = withLibrary(t);

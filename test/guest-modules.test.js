@@ -6,16 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const ivm = require('../lib');
 
-const { setup } = require('./support/isolate');
-
-const ASYNC_TO_SYNC =
-  'Calling a synchronous isolated-vm function on a non-default isolate from within an asynchronous isolated-vm function is not allowed.';
-
-function withLibrary(t, options) {
-  const s = setup(t, options);
-  s.global.setSync('ivm', ivm);
-  return s;
-}
+const { setup, withLibrary, ASYNC_TO_SYNC } = require('./support/isolate');
 
 test('a guest compiles, links and evaluates two modules in its nested isolate (sync)', { timeout: 10000 }, (t) => {
   const { context } = withLibrary(t);

@@ -95,9 +95,14 @@ pub fn call_node(
     target: Target,
     args: Vec<Transfer>,
 ) -> Outcome {
+    request_sync(env, target, args).wait(|| runner::serve_nested(scope, st))
+}
+
+/// Queues `target` on Node's thread with a reply slot to wait on.
+fn request_sync(env: &crate::node::envlink::EnvLink, target: Target, args: Vec<Transfer>) -> Arc<Slot<Outcome>> {
     let slot = Slot::<Outcome>::new();
     env.request(MainReq { target, args, reply: Reply::Sync(slot.clone()) });
-    slot.wait(|| runner::serve_nested(scope, st))
+    slot
 }
 
 /// Like `call_node`, but the wait ends early when a frame of this isolate is
@@ -110,8 +115,7 @@ pub fn call_node_abortable(
     target: Target,
     args: Vec<Transfer>,
 ) -> Outcome {
-    let slot = Slot::<Outcome>::new();
-    env.request(MainReq { target, args, reply: Reply::Sync(slot.clone()) });
+    let slot = request_sync(env, target, args);
     wait_abortable(scope, st, &slot).unwrap_or(Err(Failure::Disposed))
 }
 

@@ -225,31 +225,30 @@ fn flag<'s>(scope: &mut v8::PinScope<'s, '_>, options: v8::Local<'s, v8::Value>,
 }
 
 fn copy_method<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArguments<'s>, rv: &mut v8::ReturnValue<'s, v8::Value>) {
-    let Some(st) = scope.get_slot::<Rc<State>>().cloned() else { return };
-    let Some(state) = this_copy(scope, &st, args) else { return };
-    let c = state.downcast_ref::<Copy>().unwrap();
-    let Some(data) = c.data.borrow().clone() else { return throw_failure(scope, &st, Failure::error(RELEASED)) };
-    let options = args.get(0);
-    let (release, transfer_in) = (flag(scope, options, "release"), flag(scope, options, "transferIn"));
-    match materialize(scope, &st, &data, transfer_in) {
-        Ok(v) => {
-            if release {
-                c.clear();
-            }
-            rv.set(v)
-        }
-        Err(f) => throw_failure(scope, &st, f),
-    }
+    hand_out(scope, args, rv, |scope, st, data, transfer_in| materialize(scope, st, &data, transfer_in));
 }
 
 fn copy_into_method<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArguments<'s>, rv: &mut v8::ReturnValue<'s, v8::Value>) {
+    hand_out(scope, args, rv, |scope, st, data, transfer_in| {
+        instance(scope, st, INTO_CLASS, Rc::new(CopyInto { data: RefCell::new(Some(data)), transfer_in }))
+    });
+}
+
+/// `copy` and `copyInto`: reads `{release, transferIn}`, makes the result
+/// from the copy's data, then releases the copy if asked.
+fn hand_out<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    args: &v8::FunctionCallbackArguments<'s>,
+    rv: &mut v8::ReturnValue<'s, v8::Value>,
+    make: impl FnOnce(&mut v8::PinScope<'s, '_>, &Rc<State>, Arc<ExternalData>, bool) -> Result<v8::Local<'s, v8::Value>, Failure>,
+) {
     let Some(st) = scope.get_slot::<Rc<State>>().cloned() else { return };
     let Some(state) = this_copy(scope, &st, args) else { return };
     let c = state.downcast_ref::<Copy>().unwrap();
     let Some(data) = c.data.borrow().clone() else { return throw_failure(scope, &st, Failure::error(RELEASED)) };
     let options = args.get(0);
     let (release, transfer_in) = (flag(scope, options, "release"), flag(scope, options, "transferIn"));
-    match instance(scope, &st, INTO_CLASS, Rc::new(CopyInto { data: RefCell::new(Some(data)), transfer_in })) {
+    match make(scope, &st, data, transfer_in) {
         Ok(v) => {
             if release {
                 c.clear();
