@@ -67,12 +67,15 @@ function makeError(code, message, className, name, guestStack, site) {
   return err;
 }
 
-// Async calls record their call site: only the calling frame, because each
-// captured frame costs over a microsecond in Node. Errors come back from
-// native code ending at the boundary line; `settleAsync` appends that frame
-// and the frames of whoever awaits the call, which V8 recovers from the await
-// chain only when an error actually happens.
-const SITE_FRAMES = Number(process.env.V8_ISOLATES_ASYNC_SITE_FRAMES ?? 1);
+// Async calls do not record their call site by default: capturing even one
+// frame with Error.captureStackTrace costs microseconds in Node (optimized
+// callers must be deoptimized to be summarised), which halved the throughput
+// of concurrent calls. When a call fails, `settleAsync` appends the frames of
+// whoever awaits it, which V8 recovers from the await chain (as Node's own
+// promise APIs do). V8_ISOLATES_ASYNC_SITE_FRAMES=N records N frames at call
+// time as well, for callers that do not await.
+const SITE_FRAMES = Math.max(0, Number(process.env.V8_ISOLATES_ASYNC_SITE_FRAMES ?? 0) || 0);
+const NO_SITE = Object.freeze({ stack: '' });
 
 function captureSite(fn) {
   const limit = Error.stackTraceLimit;
@@ -106,7 +109,7 @@ async function settleAsync(result, site) {
 
 // Async methods report every failure through their promise.
 function asyncCall(method, fn) {
-  const site = SITE_FRAMES > 0 ? captureSite(method) : { stack: '' };
+  const site = SITE_FRAMES > 0 ? captureSite(method) : NO_SITE;
   let result;
   try {
     result = fn();

@@ -476,8 +476,8 @@ test('async calls queued behind running work reject when the isolate is disposed
   // when dispose() runs.
   const first = context.eval('const end = Date.now() + 200; while (Date.now() < end);');
   first.catch(() => {}); // observed below
-  function queuedCaller() {
-    return context.eval('2');
+  async function queuedCaller() {
+    return await context.eval('2');
   }
   const queued = [queuedCaller(), isolate.getHeapStatistics(), global.get('Math'), isolate.createContext()];
   isolate.dispose();

@@ -3,6 +3,8 @@
 // errors, host-side failure classes, and argument validation.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const ivm = require('../lib');
 
 const BOUNDARY = '    at (<isolated-vm boundary>)';
@@ -192,28 +194,31 @@ test('sync stacks: guest frames, boundary, then the caller frames', { timeout: 1
   assertStitched((await caught(syncApplyCaller)).stack, /at thrower \(fn\.js:1:/, 'syncApplyCaller');
 });
 
-test('async stacks: the caller frame captured at call time follows the boundary', { timeout: 10000 }, async (t) => {
+test('async stacks: the callers awaiting the call follow the boundary', { timeout: 10000 }, async (t) => {
   const { isolate, context, global } = setup(t);
   context.evalSync('globalThis.thrower = function thrower() { throw new Error("a") }', { filename: 'fn.js' });
   const thrower = global.getSync('thrower', { reference: true });
   const script = isolate.compileScriptSync('throw new RangeError("r")', { filename: 'script.js' });
 
-  // Each caller returns the promise; by the time it rejects the caller has
-  // long returned, so its frame can only come from the call-time capture.
-  function asyncEvalCaller() {
-    return context.eval('function g() { throw new TypeError("as") }\ng()', { filename: 'async.js' });
+  // No frame is captured at call time (it costs microseconds per call); V8
+  // recovers the awaiting callers from the await chain when the call fails.
+  async function asyncEvalCaller() {
+    return await context.eval('function g() { throw new TypeError("as") }\ng()', { filename: 'async.js' });
   }
-  function asyncClosureCaller() {
-    return context.evalClosure('throw new Error("ac")', [], { filename: 'aclosure.js' });
+  async function asyncClosureCaller() {
+    return await context.evalClosure('throw new Error("ac")', [], { filename: 'aclosure.js' });
   }
-  function asyncRunCaller() {
-    return script.run(context);
+  async function asyncRunCaller() {
+    return await script.run(context);
   }
-  function asyncApplyCaller() {
-    return thrower.apply(undefined, []);
+  async function asyncApplyCaller() {
+    return await thrower.apply(undefined, []);
   }
-  function asyncCompileCaller() {
-    return isolate.compileScript('(', { filename: 'acompile.js' });
+  async function asyncCompileCaller() {
+    return await isolate.compileScript('(', { filename: 'acompile.js' });
+  }
+  async function outerCaller() {
+    return await Promise.all([asyncApplyCaller()]);
   }
   const pending = [
     [asyncEvalCaller(), /at g \(async\.js:1:22\)/, 'asyncEvalCaller'],
@@ -221,11 +226,35 @@ test('async stacks: the caller frame captured at call time follows the boundary'
     [asyncRunCaller(), /script\.js:1:7/, 'asyncRunCaller'],
     [asyncApplyCaller(), /at thrower \(fn\.js:1:/, 'asyncApplyCaller'],
     [asyncCompileCaller(), null, 'asyncCompileCaller'],
+    [outerCaller(), /at thrower \(fn\.js:1:/, 'outerCaller'],
   ];
   for (const [promise, guestFrame, caller] of pending) {
     const e = await caught(() => promise);
     assertStitched(e.stack, guestFrame, caller);
   }
+});
+
+test('async stacks: V8_ISOLATES_ASYNC_SITE_FRAMES=1 records the caller at call time', { timeout: 20000 }, async () => {
+  // A caller that returns the promise without awaiting it is gone from the
+  // stack by the time the call fails: only a call-time capture can name it.
+  const code = `
+    const ivm = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const context = new ivm.Isolate().createContextSync();
+    function plainCaller() { return context.eval('throw new Error("x")'); }
+    plainCaller().catch((e) => { process.stdout.write(e.stack); process.exit(0); });
+  `;
+  const run = (frames) =>
+    execFileSync(process.execPath, ['-e', code], {
+      env: { ...process.env, V8_ISOLATES_ASYNC_SITE_FRAMES: frames },
+      encoding: 'utf8',
+      timeout: 15000,
+    });
+  const withSite = run('1');
+  const after = withSite.split('\n').slice(withSite.split('\n').indexOf(BOUNDARY) + 1);
+  assert.ok(after.some((l) => l.includes('plainCaller')), `caller frame after boundary:\n${withSite}`);
+  const without = run('0');
+  assert.ok(without.includes(BOUNDARY), without);
+  assert.ok(!without.includes('plainCaller'), `no call-time capture by default:\n${without}`);
 });
 
 // ---------------------------------------------------------------------------
