@@ -1394,7 +1394,7 @@ function localResult(value, mode) {
   mode &= 3;
   if (mode === T.MODE_EXTERNAL_COPY) return new ExternalCopy(value);
   if (mode === T.MODE_COPY) {
-    return T.isPrimitive(value) ? value : T.deserialize(T.serialize(value));
+    return T.isPrimitive(value) ? value : T.copyLocal(value);
   }
   if (mode === T.MODE_REFERENCE) return new Reference(value);
   if (T.isPrimitive(value)) return value;
@@ -1457,6 +1457,16 @@ function wrapHandle(kind, a, b) {
       return library;
   }
 }
+
+// The library's objects cross as handles inside structured clones too.
+for (const C of [Reference, ExternalCopy, ExternalCopyInto, Dereference, Callback, Isolate, Context, Script]) {
+  Object.defineProperty(C.prototype, T.HANDLE, { value: true });
+}
+T.setHandleEncoder((value) => {
+  const out = [];
+  encodeInto(out, value, T.MODE_DEFAULT);
+  return out;
+});
 
 function encodeArg(value) {
   const out = [];

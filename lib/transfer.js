@@ -31,8 +31,130 @@ const MODE_PROMISE = 4;
 const NODE_FORMAT = v8.serialize(0)[1];
 const NON_TRANSFERABLE = 'A non-transferable value was passed';
 
-function serialize(value) {
-  const s = new v8.Serializer();
+// Handles (References, ExternalCopies, Callbacks...) inside a cloned value
+// travel as host objects whose record is an index into a list of handles
+// sent next to the bytes (native/src/transfer/serde.rs does the same in
+// isolates). The library's classes carry `HANDLE` on their prototypes; the
+// encoder for one handle is set by index.js.
+const HANDLE = Symbol('v8-isolates handle');
+let encodeHandle = null;
+function setHandleEncoder(fn) {
+  encodeHandle = fn;
+}
+
+const { isAnyArrayBuffer, isDate, isRegExp, isNativeError, isBoxedPrimitive, isMap, isSet } = require('util').types;
+const OBJECT_PROTO = Object.prototype;
+
+// Values the serializer writes without looking at their properties.
+function isLeaf(v) {
+  return ArrayBuffer.isView(v) || isAnyArrayBuffer(v) || isDate(v) || isRegExp(v) || isNativeError(v) || isBoxedPrimitive(v);
+}
+
+// Whether a handle is reachable from `value` the way the serializer walks it
+// (own enumerable properties, array elements, Map and Set entries). A first
+// walk keeps no visited set (most values are small trees); past `budget`
+// objects (a large graph, or a cycle) the walk starts again with one.
+function hasHandle(value) {
+  if (typeof value !== 'object' || value === null) return false;
+  const found = walk(value, null, 4096);
+  return found === undefined ? walk(value, new Set(), Infinity) : found;
+}
+
+// true / false, or undefined when `budget` ran out.
+function walk(value, seen, budget) {
+  const stack = [value];
+  const push = (e) => {
+    if (typeof e === 'object' && e !== null) {
+      if (seen !== null) {
+        if (seen.has(e)) return;
+        seen.add(e);
+      }
+      stack.push(e);
+    }
+  };
+  while (stack.length > 0) {
+    if (--budget < 0) return undefined;
+    const v = stack.pop();
+    if (v[HANDLE] === true) return true;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) push(v[i]);
+    } else if (Object.getPrototypeOf(v) === OBJECT_PROTO) {
+      // `for...in` reads the enum cache without allocating (Object.prototype
+      // has no enumerable properties).
+      for (const k in v) push(v[k]);
+    } else if (isLeaf(v)) {
+      continue;
+    } else if (isMap(v)) {
+      for (const [k, e] of v) {
+        push(k);
+        push(e);
+      }
+    } else if (isSet(v)) {
+      for (const e of v) push(e);
+    } else {
+      for (const k of Object.keys(v)) push(v[k]);
+    }
+  }
+  return false;
+}
+
+function put(obj, key, value) {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
+}
+
+// A copy of `value`'s graph (what the serializer would read of it) in which
+// each handle is replaced by a placeholder the serializer sees as a host
+// object: a `v8.Serializer` instance, which has internal fields.
+function substitute(value, placeholders, handles) {
+  const memo = new Map();
+  const visit = (v) => {
+    if (typeof v !== 'object' || v === null) return v;
+    let c = memo.get(v);
+    if (c !== undefined) return c;
+    if (v[HANDLE] === true) {
+      c = new v8.Serializer();
+      placeholders.set(c, handles.length);
+      handles.push(v);
+    } else if (Array.isArray(v)) {
+      c = new Array(v.length);
+      memo.set(v, c);
+      for (const k of Object.keys(v)) put(c, k, visit(v[k]));
+    } else if (isLeaf(v)) {
+      c = v;
+    } else if (isMap(v)) {
+      c = new Map();
+      memo.set(v, c);
+      for (const [k, e] of v) c.set(visit(k), visit(e));
+    } else if (isSet(v)) {
+      c = new Set();
+      memo.set(v, c);
+      for (const e of v) c.add(visit(e));
+    } else {
+      c = {};
+      memo.set(v, c);
+      for (const k of Object.keys(v)) put(c, k, visit(v[k]));
+    }
+    memo.set(v, c);
+    return c;
+  };
+  return visit(value);
+}
+
+class HandleSerializer extends v8.Serializer {
+  constructor(placeholders) {
+    super();
+    this.placeholders = placeholders;
+  }
+
+  _writeHostObject(obj) {
+    const i = this.placeholders.get(obj);
+    if (i === undefined) throw new TypeError(`Unserializable host object: ${Object.prototype.toString.call(obj)}`);
+    this.writeUint32(i);
+  }
+}
+
+function write(s, value) {
   s.writeHeader();
   try {
     s.writeValue(value);
@@ -42,11 +164,54 @@ function serialize(value) {
   return s.releaseBuffer();
 }
 
-function deserialize(buf) {
+// The clone's bytes and the handles it refers to (null when none).
+function serializeParts(value) {
+  let found = false;
+  try {
+    found = hasHandle(value);
+  } catch {
+    // A proxy or a throwing getter: the serializer reports it.
+  }
+  if (!found) return [write(new v8.Serializer(), value), null];
+  const placeholders = new Map();
+  const handles = [];
+  const copy = substitute(value, placeholders, handles);
+  return [write(new HandleSerializer(placeholders), copy), handles];
+}
+
+// The payload of a KIND_SERIALIZED value: the bytes, or `[bytes, kind0,
+// payload0, ...]` when handles are inside.
+function serialize(value) {
+  const [buf, handles] = serializeParts(value);
+  if (handles === null) return buf;
+  const out = [buf];
+  for (const h of handles) out.push(...encodeHandle(h));
+  return out;
+}
+
+class HandleDeserializer extends v8.Deserializer {
+  constructor(buf, handles) {
+    super(buf);
+    this.handles = handles;
+  }
+
+  _readHostObject() {
+    return this.handles[this.readUint32()];
+  }
+}
+
+function deserialize(buf, handles) {
   if (buf[1] > NODE_FORMAT) buf[1] = NODE_FORMAT;
-  const d = new v8.Deserializer(buf);
+  const d = handles === undefined ? new v8.Deserializer(buf) : new HandleDeserializer(buf, handles);
   d.readHeader();
   return d.readValue();
+}
+
+// A structured clone of a Node value for Node itself: handles inside stay
+// the same objects.
+function copyLocal(value) {
+  const [buf, handles] = serializeParts(value);
+  return deserialize(buf, handles === null ? undefined : handles);
 }
 
 function isPrimitive(value) {
@@ -102,8 +267,11 @@ module.exports = {
   MODE_REFERENCE,
   MODE_PROMISE,
   NON_TRANSFERABLE,
+  HANDLE,
+  setHandleEncoder,
   serialize,
   deserialize,
+  copyLocal,
   isPrimitive,
   transferMode,
   readTimeout,

@@ -151,6 +151,7 @@ pub(crate) fn construct<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::Function
 
 fn attach<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, obj: v8::Local<'s, v8::Object>, state: Rc<dyn std::any::Any>) {
     let k = key(scope);
+    crate::transfer::serde::brand(scope, obj);
     super::handle::attach(scope, st, obj, k, state);
 }
 
@@ -340,7 +341,7 @@ fn build<'s>(
             Stored::Buffer { store: Some(buffer_store(buffer, moved)), view: Some(view_info), shared: false }
         }
     } else {
-        Stored::Serialized(serde::serialize(scope, v)?.bytes)
+        external::stored_clone(serde::serialize(scope, st, v)?)?
     };
     for ab in &list {
         if ab.byte_length() > 0 && ab.is_detachable() {
@@ -420,14 +421,14 @@ pub fn materialize<'s>(
     let too_big = |n: usize| n > st.host.memory_limit;
     match data.take(transfer_in)? {
         Taken::Value(t) => crate::transfer::materialize::materialize(scope, st, t),
-        Taken::Serialized(bytes) => {
+        Taken::Serialized(bytes, handles) => {
             if too_big(bytes.len()) {
                 return Err(Failure::RangeError(format!(
                     "A copy of {} bytes does not fit in this isolate's memory limit",
                     bytes.len()
                 )));
             }
-            serde::deserialize_bytes(scope, &bytes)
+            serde::deserialize_bytes(scope, st, &bytes, handles)
         }
         Taken::Buffer { store, view, shared, moved } => {
             let budget = &st.host.budget;

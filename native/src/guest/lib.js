@@ -22,6 +22,8 @@
   const $Error = Error;
   const $Promise = Promise;
   const reject = (e) => $Promise.reject(e);
+  // Marks an instance as a handle, so that a structured clone carries it.
+  const brand = N.brand;
   // `#x in v` throws for primitives: the `is.X` checks look at objects only.
   const isObject = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';
 
@@ -126,6 +128,7 @@
         if (options && options.inspector) throw new $Error('The inspector is not available inside isolates');
         this.#h = N.isolateNew(memoryLimit);
       }
+      brand(this);
       freeze(this);
     }
 
@@ -238,6 +241,7 @@
       if (token !== INTERNAL) throw new $TypeError('Context cannot be constructed directly; use isolate.createContext()');
       this.#h = h;
       this.#global = new Reference(INTERNAL, globalHandle, 'object', false);
+      brand(this);
       freeze(this);
     }
 
@@ -324,6 +328,7 @@
     constructor(token, h) {
       if (token !== INTERNAL) throw new $TypeError('Script cannot be constructed directly; use isolate.compileScript()');
       this.#h = h;
+      brand(this);
       freeze(this);
     }
 
@@ -538,6 +543,7 @@
         if (this.#typeof === 'symbol' || this.#typeof === 'bigint') this.#typeof = 'object';
         this.#host = false;
       }
+      brand(this);
       freeze(this);
     }
 
@@ -702,6 +708,7 @@
     constructor(token, h) {
       if (token !== INTERNAL) throw new $TypeError('Use reference.derefInto()');
       this.#h = h;
+      brand(this);
       freeze(this);
     }
 
@@ -728,6 +735,7 @@
       options = optionsObject(options, 'Callback', 2);
       this.#fn = fn;
       this.#mode = options && options.async ? 1 : options && options.ignored ? 2 : 0;
+      brand(this);
       freeze(this);
     }
 

@@ -43,6 +43,7 @@ const NATIVES: &[(&str, Native)] = &[
     ("contextEvalClosure", context_eval_closure),
     ("scriptRun", script_run),
     ("release", release),
+    ("brand", brand),
     ("refNew", ref_new),
     ("refDeref", ref_deref),
     ("refGet", ref_get),
@@ -447,6 +448,15 @@ fn script_run<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, '
 
 fn release<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
     handle::forget(scope, st, args.get(0));
+    rv.set_undefined();
+    Ok(())
+}
+
+/// Marks a library object as a handle that structured clones carry.
+fn brand<'s>(scope: &mut v8::PinScope<'s, '_>, _st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    if let Ok(obj) = v8::Local::<v8::Object>::try_from(args.get(0)) {
+        crate::transfer::serde::brand(scope, obj);
+    }
     rv.set_undefined();
     Ok(())
 }

@@ -118,7 +118,10 @@ pub fn new(mut cx: FunctionContext) -> JsResult<JsValue> {
     let kind = cx.argument::<JsNumber>(0)?.value(&mut cx) as u32;
     let payload = cx.argument::<JsValue>(1)?;
     let stored = match decode(&mut cx, kind, payload)? {
-        Transfer::Serialized(s) => Stored::Serialized(s.bytes),
+        Transfer::Serialized(s) => match external::stored_clone(s) {
+            Ok(s) => s,
+            Err(_) => return cx.throw_type_error(crate::transfer::capture::NON_TRANSFERABLE),
+        },
         t => Stored::Value(t),
     };
     Ok(new_box(&mut cx, ExternalData::new(stored), true).upcast())
@@ -210,7 +213,7 @@ pub fn node_value<'a>(cx: &mut impl Context<'a>, d: &ExternalData, transfer_in: 
     };
     match taken {
         Taken::Value(t) => to_js(cx, t),
-        Taken::Serialized(bytes) => to_js(cx, Transfer::Serialized(Serialized { bytes })),
+        Taken::Serialized(bytes, handles) => to_js(cx, Transfer::Serialized(Serialized { bytes, handles })),
         Taken::Buffer { store, view, shared, moved } => {
             let ab = if store.len() == 0 {
                 JsArrayBuffer::new(cx, 0)?

@@ -172,7 +172,7 @@ pub fn capture<'s>(
     }
     match mode {
         Mode::Copy if v.is_symbol() => Err(Failure::type_error("Unsupported type")),
-        Mode::Copy => serde::serialize(scope, v).map(Transfer::Serialized),
+        Mode::Copy => serde::serialize(scope, state, v).map(Transfer::Serialized),
         Mode::Default(Fallback::Undefined) => Ok(Transfer::Undefined),
         Mode::Default(Fallback::Reference) => Ok(reference(scope, state, v)),
         Mode::Default(Fallback::Reject) | Mode::Reference | Mode::External => Err(Failure::type_error(NON_TRANSFERABLE)),

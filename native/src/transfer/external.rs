@@ -200,8 +200,9 @@ impl ViewKind {
 pub enum Stored {
     /// A primitive (string, number, bigint...).
     Value(Transfer),
-    /// A structured clone.
-    Serialized(Vec<u8>),
+    /// A structured clone, and the handles it holds (shareable ones only:
+    /// see `Transfer::share`).
+    Serialized(Vec<u8>, Vec<Transfer>),
     /// An ArrayBuffer (or SharedArrayBuffer), possibly seen through a view.
     /// `store` is None once its memory was transferred out.
     Buffer { store: Option<Store>, view: Option<View>, shared: bool },
@@ -228,7 +229,7 @@ fn size_of(s: &Stored) -> usize {
         Stored::Value(Transfer::String16(s)) => s.len() * 2,
         Stored::Value(Transfer::BigInt { words, .. }) => words.len() * 8,
         Stored::Value(_) => 8,
-        Stored::Serialized(b) => b.len(),
+        Stored::Serialized(b, _) => b.len(),
         Stored::Buffer { store, .. } => store.as_ref().map_or(0, |s| s.len()),
     }
 }
@@ -250,7 +251,7 @@ impl ExternalData {
         let mut s = self.stored.lock();
         Ok(match &mut *s {
             Stored::Value(t) => Taken::Value(clone_primitive(t)),
-            Stored::Serialized(b) => Taken::Serialized(b.clone()),
+            Stored::Serialized(b, h) => Taken::Serialized(b.clone(), h.iter().filter_map(Transfer::share).collect()),
             Stored::Buffer { store, view, shared } => {
                 let st = if transfer_in && !*shared {
                     let st = store.take().ok_or_else(|| Failure::error(INVALID_BUFFER))?;
@@ -304,9 +305,18 @@ impl Drop for ExternalData {
 /// What `take` hands out.
 pub enum Taken {
     Value(Transfer),
-    Serialized(Vec<u8>),
+    Serialized(Vec<u8>, Vec<Transfer>),
     /// `moved`: the caller owns the memory now (no copy needed).
     Buffer { store: Store, view: Option<View>, shared: bool, moved: bool },
+}
+
+/// ExternalCopy contents for a structured clone: its handles must be ones
+/// that can be handed out again with every copy.
+pub fn stored_clone(s: super::Serialized) -> Result<Stored, Failure> {
+    if s.handles.iter().any(|t| t.share().is_none()) {
+        return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
+    }
+    Ok(Stored::Serialized(s.bytes, s.handles))
 }
 
 pub fn clone_primitive(t: &Transfer) -> Transfer {

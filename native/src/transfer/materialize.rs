@@ -22,7 +22,7 @@ pub fn materialize<'s>(
         Transfer::String16(s) => v8::String::new_from_two_byte(scope, &s, v8::NewStringType::Normal)
             .ok_or_else(|| Failure::RangeError("Invalid string length".into()))?
             .into(),
-        Transfer::Serialized(s) => serde::deserialize(scope, &s)?,
+        Transfer::Serialized(s) => serde::deserialize(scope, state, s)?,
         Transfer::Deref(remote) => {
             if remote.host().id != state.host.id {
                 return Err(Failure::type_error("Cannot dereference this into target isolate"));

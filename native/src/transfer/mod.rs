@@ -63,6 +63,34 @@ pub enum Transfer {
 /// (older formats, which our V8 also reads).
 pub struct Serialized {
     pub bytes: Vec<u8>,
+    /// The handles (References, ExternalCopies, Callbacks...) met inside the
+    /// value: the clone holds host-object records that name them by index.
+    pub handles: Vec<Transfer>,
+}
+
+impl Serialized {
+    pub fn plain(bytes: Vec<u8>) -> Serialized {
+        Serialized { bytes, handles: Vec::new() }
+    }
+}
+
+impl Transfer {
+    /// Another `Transfer` for the same handle, for values kept and sent many
+    /// times (ExternalCopy contents); None for what can be used only once.
+    pub fn share(&self) -> Option<Transfer> {
+        Some(match self {
+            Transfer::Reference(r, t) => Transfer::Reference(r.clone(), *t),
+            Transfer::Function(r, n, l) => Transfer::Function(r.clone(), n.clone(), *l),
+            Transfer::HostRef(r) => Transfer::HostRef(r.clone()),
+            Transfer::Callback(f) => Transfer::Callback(f.clone()),
+            Transfer::External(d) => Transfer::External(d.clone()),
+            Transfer::Isolate(o) => Transfer::Isolate(o.clone()),
+            Transfer::Context(c, g) => Transfer::Context(c.clone(), g.clone()),
+            Transfer::Script(s) => Transfer::Script(s.clone()),
+            Transfer::Library => Transfer::Library,
+            _ => return None,
+        })
+    }
 }
 
 /// `typeof` as isolated-vm reports it (symbols and bigints are "object").

@@ -158,8 +158,23 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
     match kind {
         kind::PRIMITIVE => primitive(cx, payload),
         kind::SERIALIZED => {
+            // The bytes, or `[bytes, kind0, payload0, ...]` with the handles
+            // the clone refers to (see lib/transfer.js).
+            if let Ok(list) = payload.downcast::<JsArray, _>(cx) {
+                let buf: Handle<JsTypedArray<u8>> = list.get(cx, 0)?;
+                let bytes = buf.as_slice(cx).to_vec();
+                let n = (list.len(cx) - 1) / 2;
+                let mut handles = Vec::with_capacity(n as usize);
+                for i in 0..n {
+                    let k: Handle<JsNumber> = list.get(cx, 1 + 2 * i)?;
+                    let k = k.value(cx) as u32;
+                    let p: Handle<JsValue> = list.get(cx, 2 + 2 * i)?;
+                    handles.push(decode(cx, k, p)?);
+                }
+                return Ok(Transfer::Serialized(Serialized { bytes, handles }));
+            }
             let buf = payload.downcast_or_throw::<JsTypedArray<u8>, _>(cx)?;
-            Ok(Transfer::Serialized(Serialized { bytes: buf.as_slice(cx).to_vec() }))
+            Ok(Transfer::Serialized(Serialized::plain(buf.as_slice(cx).to_vec())))
         }
         kind::REFERENCE => {
             let b = payload.downcast_or_throw::<JsBox<RemoteBox>, _>(cx)?;
@@ -280,7 +295,16 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         }
         Transfer::Serialized(s) => {
             let buf = JsBuffer::external(cx, s.bytes);
-            helpers::call(cx, helpers::DESERIALIZE, &[buf.upcast()])?
+            if s.handles.is_empty() {
+                helpers::call(cx, helpers::DESERIALIZE, &[buf.upcast()])?
+            } else {
+                let arr = cx.empty_array();
+                for (i, h) in s.handles.into_iter().enumerate() {
+                    let v = to_js(cx, h)?;
+                    arr.set(cx, i as u32, v)?;
+                }
+                helpers::call(cx, helpers::DESERIALIZE, &[buf.upcast(), arr.upcast()])?
+            }
         }
         Transfer::Reference(remote, type_of) => {
             let b = cx.boxed(RemoteBox { remote, type_of });

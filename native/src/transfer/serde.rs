@@ -2,23 +2,139 @@
 //! directions: our V8 writes format 16 and reads Node's older formats; the JS
 //! layer relabels our bytes with Node's version (the formats differ only in
 //! how buffer lengths above 4 GiB are written, which never crosses).
+//!
+//! Handles inside a clone (the library's References, ExternalCopies,
+//! Callbacks... met anywhere in the value) are written as host objects: the
+//! record holds an index into `Serialized::handles`, where the handle travels
+//! as a `Transfer` of its own; reading the record makes the receiving side's
+//! object for it. Node's side does the same with its own serializer
+//! (lib/transfer.js), so the indices mean the same in every direction.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use v8::{ValueDeserializerHelper, ValueSerializerHelper};
 
-use super::{Failure, Serialized};
+use super::{Failure, Serialized, Transfer};
+use crate::engine::runner::State;
 
-struct SerDelegate;
+/// What the delegates share with the call that runs the serializer.
+#[derive(Default)]
+struct Shared {
+    handles: Vec<Option<Transfer>>,
+    /// Why a handle could not be written or read (the exact failure, rather
+    /// than whatever V8 makes of the exception thrown to stop it).
+    failure: Option<Failure>,
+}
 
-impl v8::ValueSerializerImpl for SerDelegate {
+/// Marks guest objects that cross as handles inside a clone (the library's
+/// class instances, ExternalCopy objects). Checked for every object cloned.
+pub fn brand_key<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Private> {
+    let name = v8::String::new(scope, "v8-isolates#handleBrand").unwrap();
+    v8::Private::for_api(scope, Some(name))
+}
+
+pub fn brand<'s>(scope: &mut v8::PinScope<'s, '_>, obj: v8::Local<'s, v8::Object>) {
+    let k = brand_key(scope);
+    let t = v8::Boolean::new(scope, true);
+    obj.set_private(scope, k, t.into());
+}
+
+/// Stops the (de)serializer: keeps `f` for the caller and throws.
+fn stop<'s, T>(scope: &mut v8::PinScope<'s, '_>, shared: &RefCell<Shared>, f: Failure) -> Option<T> {
+    shared.borrow_mut().failure = Some(f);
+    let msg = v8::String::new(scope, "Value could not be cloned").unwrap();
+    let exc = v8::Exception::type_error(scope, msg);
+    scope.throw_exception(exc);
+    None
+}
+
+struct SerDelegate<'a> {
+    state: &'a State,
+    shared: Rc<RefCell<Shared>>,
+    brand: RefCell<Option<v8::Global<v8::Private>>>,
+}
+
+impl v8::ValueSerializerImpl for SerDelegate<'_> {
     fn throw_data_clone_error<'s>(&self, scope: &mut v8::PinScope<'s, '_>, message: v8::Local<'s, v8::String>) {
         let exc = v8::Exception::type_error(scope, message);
         scope.throw_exception(exc);
     }
+
+    fn has_custom_host_object(&self, _isolate: &v8::Isolate) -> bool {
+        true
+    }
+
+    fn is_host_object<'s>(&self, scope: &mut v8::PinScope<'s, '_>, object: v8::Local<'s, v8::Object>) -> Option<bool> {
+        let cached = self.brand.borrow().as_ref().map(|g| v8::Local::new(scope, g));
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let k = brand_key(scope);
+                *self.brand.borrow_mut() = Some(v8::Global::new(scope, k));
+                k
+            }
+        };
+        Some(object.has_private(scope, key).unwrap_or(false))
+    }
+
+    fn write_host_object<'s>(
+        &self,
+        scope: &mut v8::PinScope<'s, '_>,
+        object: v8::Local<'s, v8::Object>,
+        ser: &dyn ValueSerializerHelper,
+    ) -> Option<bool> {
+        let v: v8::Local<v8::Value> = object.into();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle_of(scope, self.state, v)));
+        let t = match r {
+            Ok(Ok(t)) => t,
+            Ok(Err(f)) => return stop(scope, &self.shared, f),
+            Err(_) => return stop(scope, &self.shared, Failure::error("internal error in v8-isolates (panic in the serializer)")),
+        };
+        let mut sh = self.shared.borrow_mut();
+        ser.write_uint32(sh.handles.len() as u32);
+        sh.handles.push(Some(t));
+        Some(true)
+    }
 }
 
-struct DeDelegate;
+/// The handle a branded guest object stands for.
+fn handle_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>) -> Result<Transfer, Failure> {
+    if let Some(t) = crate::guest::external_copy::captured(scope, st, v) {
+        return t;
+    }
+    match crate::guest::library::unwrap(scope, st, v)? {
+        Some(t) => Ok(t),
+        None => Err(Failure::type_error(super::capture::NON_TRANSFERABLE)),
+    }
+}
 
-impl v8::ValueDeserializerImpl for DeDelegate {}
+/// Reads host-object records as the handles made before reading started
+/// (V8 runs no JavaScript while it deserializes, and making a library
+/// object does).
+struct DeDelegate {
+    made: Vec<v8::Global<v8::Value>>,
+    shared: Rc<RefCell<Shared>>,
+}
+
+impl v8::ValueDeserializerImpl for DeDelegate {
+    fn read_host_object<'s>(
+        &self,
+        scope: &mut v8::PinScope<'s, '_>,
+        de: &dyn ValueDeserializerHelper,
+    ) -> Option<v8::Local<'s, v8::Object>> {
+        let mut i = 0u32;
+        let made = if de.read_uint32(&mut i) { self.made.get(i as usize) } else { None };
+        let Some(v) = made.map(|g| v8::Local::new(scope, g)) else {
+            return stop(scope, &self.shared, Failure::error("Unable to deserialize cloned data"));
+        };
+        match v8::Local::<v8::Object>::try_from(v) {
+            Ok(o) => Some(o),
+            // A `derefInto()` of a primitive: a clone holds objects only.
+            Err(_) => stop(scope, &self.shared, Failure::type_error(super::capture::NON_TRANSFERABLE)),
+        }
+    }
+}
 
 fn caught<'s>(scope: &mut v8::PinScope<'s, '_>, exc: Option<v8::Local<'s, v8::Value>>, fallback: &str) -> Failure {
     match exc {
@@ -37,16 +153,25 @@ fn caught<'s>(scope: &mut v8::PinScope<'s, '_>, exc: Option<v8::Local<'s, v8::Va
     }
 }
 
-pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Result<Serialized, Failure> {
+pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Local<'s, v8::Value>) -> Result<Serialized, Failure> {
+    let shared = Rc::new(RefCell::new(Shared::default()));
     v8::tc_scope!(let tc, scope);
-    let ser = v8::ValueSerializer::new(tc, Box::new(SerDelegate));
+    let delegate = SerDelegate { state, shared: shared.clone(), brand: RefCell::new(None) };
+    let ser = v8::ValueSerializer::new(tc, Box::new(delegate));
     ser.write_header();
     let context = tc.get_current_context();
     match ser.write_value(context, v) {
-        Some(true) => Ok(Serialized { bytes: ser.release() }),
+        Some(true) => {
+            let bytes = ser.release();
+            let handles = shared.borrow_mut().handles.drain(..).flatten().collect();
+            Ok(Serialized { bytes, handles })
+        }
         _ => {
             if tc.has_terminated() {
                 return Err(Failure::error("Script execution was terminated"));
+            }
+            if let Some(f) = shared.borrow_mut().failure.take() {
+                return Err(f);
             }
             let exc = tc.exception();
             Err(caught(tc, exc, "Value could not be cloned"))
@@ -54,20 +179,38 @@ pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Valu
     }
 }
 
-pub fn deserialize<'s>(scope: &mut v8::PinScope<'s, '_>, s: &Serialized) -> Result<v8::Local<'s, v8::Value>, Failure> {
-    deserialize_bytes(scope, &s.bytes)
+pub fn deserialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, s: Serialized) -> Result<v8::Local<'s, v8::Value>, Failure> {
+    deserialize_bytes(scope, state, &s.bytes, s.handles)
 }
 
-pub fn deserialize_bytes<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> Result<v8::Local<'s, v8::Value>, Failure> {
+pub fn deserialize_bytes<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    state: &State,
+    bytes: &[u8],
+    handles: Vec<Transfer>,
+) -> Result<v8::Local<'s, v8::Value>, Failure> {
     let context = scope.get_current_context();
+    let mut made = Vec::with_capacity(handles.len());
+    for t in handles {
+        let v = super::materialize::materialize(scope, state, t)?;
+        made.push(v8::Global::new(scope, v));
+    }
+    let shared = Rc::new(RefCell::new(Shared::default()));
     let value = {
         v8::tc_scope!(let tc, scope);
-        let de = v8::ValueDeserializer::new(tc, Box::new(DeDelegate), bytes);
+        let delegate = DeDelegate { made, shared: shared.clone() };
+        let de = v8::ValueDeserializer::new(tc, Box::new(delegate), bytes);
         let ok = de.read_header(context) == Some(true);
         let value = if ok { de.read_value(context) } else { None };
         match value {
             Some(v) => Ok(v8::Global::new(tc, v)),
             None => {
+                if tc.has_terminated() {
+                    return Err(Failure::error("Script execution was terminated"));
+                }
+                if let Some(f) = shared.borrow_mut().failure.take() {
+                    return Err(f);
+                }
                 let exc = tc.exception();
                 Err(caught(tc, exc, "Unable to deserialize cloned data"))
             }
