@@ -1,6 +1,6 @@
 'use strict';
 // The public API: isolated-vm-shaped classes over the native handles.
-const { isProxy } = require('util').types;
+const { isProxy, isPromise } = require('util').types;
 const native = require('./native');
 const { TimeoutError, IsolateDisposedError, MemoryLimitError } = require('./errors');
 const T = require('./transfer');
@@ -1376,12 +1376,19 @@ function describeThrown(e) {
 // A value passed to a host Reference's set/apply, under a transfer mode: the
 // same rules as values sent into an isolate.
 function localValue(value, mode) {
+  if (mode & T.MODE_PROMISE) {
+    // A promise (from a guest: already transferred under the other flags)
+    // or a value: the function gets a promise of it.
+    const rest = mode & 3;
+    return Promise.resolve(value).then((v) => localValue(v, rest));
+  }
   mode &= 3;
   if (value instanceof Reference) {
     if (value[INTERNAL]() === undefined) return value.deref();
     return value;
   }
   if (value instanceof Callback) return value[INTERNAL]()[0];
+  if (value instanceof ExternalCopy) return value;
   if (mode === T.MODE_EXTERNAL_COPY) return new ExternalCopy(value);
   if (mode === T.MODE_COPY) return localResult(value, T.MODE_COPY);
   if (mode === T.MODE_REFERENCE) return new Reference(value);
@@ -1391,6 +1398,10 @@ function localValue(value, mode) {
 
 // A value of Node's heap handed back to Node code under a transfer mode.
 function localResult(value, mode) {
+  if (mode & T.MODE_PROMISE) {
+    const rest = mode & 3;
+    return Promise.resolve(value).then((v) => localResult(v, rest));
+  }
   mode &= 3;
   if (mode === T.MODE_EXTERNAL_COPY) return new ExternalCopy(value);
   if (mode === T.MODE_COPY) {
@@ -1434,6 +1445,26 @@ function startPolling() {
 function hostRefOp(ref, op, args) {
   if (op === 'applySyncPromise') return ref[APPLY_PROMISE](...args);
   const result = ref[op](...args);
+  if (isPromise(result)) {
+    // `{result: {promise: true}}`: the guest gets a promise of the result
+    // (already transferred under the other flags by localResult).
+    const box = native.promiseNew();
+    result.then((v) => {
+      let out;
+      try {
+        out = hostResult(v);
+      } catch (e) {
+        native.promiseSettle(box, false, e);
+        return;
+      }
+      native.promiseSettle(box, true, out[0], out[1]);
+    }, (e) => native.promiseSettle(box, false, e));
+    return [T.KIND_PROMISE, box];
+  }
+  return hostResult(result);
+}
+
+function hostResult(result) {
   if (result instanceof Reference || result instanceof ExternalCopy || result instanceof ExternalCopyInto) {
     const out = [];
     encodeInto(out, result, T.MODE_DEFAULT);

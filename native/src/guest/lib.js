@@ -61,6 +61,14 @@
     return MODE_DEFAULT | p;
   }
 
+  // The transfer code of the options for a Node function's arguments (or a
+  // value set on a Node object).
+  function promised(options) {
+    if (options === undefined || options === null) return MODE_DEFAULT;
+    if (!isObject(options)) return undefined;
+    return transferMode(options);
+  }
+
   function bidirectional(options) {
     if (options === undefined) return [MODE_DEFAULT, MODE_DEFAULT];
     return [transferMode(options.arguments, 'arguments'), transferMode(options.result, 'result')];
@@ -591,8 +599,10 @@
       return d;
     }
 
-    #onHost(method, variant, args) {
-      return N.hostRef(this.#h, method, variant, args);
+    // `promise`: the transfer code of the options on the arguments or the
+    // value; with `{promise: true}` they travel one by one as promises.
+    #onHost(method, variant, args, promise) {
+      return N.hostRef(this.#h, method, variant, args, promise);
     }
 
     #get(variant, key, options) {
@@ -615,7 +625,7 @@
 
     #set(variant, key, value, options) {
       this.#live();
-      if (this.#host) return this.#onHost('setSync', variant, [key, value, options]);
+      if (this.#host) return this.#onHost('setSync', variant, [key, value, options], promised(options));
       key = readKey(key);
       options = optionsObject(options, 'set', 3);
       const mode = transferMode(options);
@@ -655,7 +665,7 @@
 
     #apply(variant, recv, args, options) {
       this.#live();
-      if (this.#host) return this.#onHost('applySync', variant, [recv, args, options]);
+      if (this.#host) return this.#onHost('applySync', variant, [recv, args, options], promised(options && options.arguments));
       options = optionsObject(options, 'apply', 3);
       const timeout = readTimeout(options);
       const [argMode, resultMode] = bidirectional(options);
@@ -682,7 +692,7 @@
       if (!this.#host) {
         throw new $TypeError("`applySyncPromise` is only available on a Reference to a function of Node's heap");
       }
-      return this.#onHost('applySyncPromise', SYNC_PROMISE, [recv, args, options]);
+      return this.#onHost('applySyncPromise', SYNC_PROMISE, [recv, args, options], promised(options && options.arguments));
     }
 
     copySync() {

@@ -14,7 +14,7 @@ use crate::engine::runner::State;
 use crate::node::host::{MainReq, Reply, Target};
 use crate::ops::reference::{self as refops, GetOptions};
 use crate::ops::{self, Key, Origin};
-use crate::transfer::capture::{capture, capture_code};
+use crate::transfer::capture::{capture, capture_code, NON_TRANSFERABLE};
 use crate::transfer::promise::Settler;
 use crate::transfer::{Failure, Fallback, Mode, Outcome, Remote, Transfer};
 
@@ -553,7 +553,16 @@ fn host_ref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>
         Some("applySyncPromise") if variant == Variant::SyncPromise => "applySyncPromise",
         _ => return Err(Failure::type_error("Invalid method")),
     };
-    let res = list(scope, st, args.get(3), 1, Fallback::Reject);
+    let mode = args.get(4).is_number().then(|| code(args.get(4)));
+    let res = match mode {
+        Some(c) if c & 4 != 0 && method != "getSync" && method != "deleteSync" && method != "copySync" => {
+            host_ref_promised(scope, st, args.get(3), method, c)
+        }
+        // A promise is not transferable without `{promise: true}` (Node would
+        // refuse any object under the default mode; it cannot even be cloned).
+        Some(0) if method == "applySync" && has_promise_arg(scope, args.get(3)) => Err(Failure::type_error(NON_TRANSFERABLE)),
+        _ => list(scope, st, args.get(3), 1, Fallback::Reject),
+    };
     let Some(list) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let env = r.env.clone();
     let target = Target::Ref(r, method);
@@ -577,6 +586,38 @@ fn host_ref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>
         }
     }
     Ok(())
+}
+
+/// The arguments of a Reference-to-Node method called with `{promise: true}`
+/// on its arguments (`apply*`) or value (`set*`): `[recv, args, options]` or
+/// `[key, value, options]`, with each argument (or the value) sent as a
+/// promise that settles, in Node, with the guest's result transferred under
+/// the other flags.
+fn host_ref_promised<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    v: v8::Local<'s, v8::Value>,
+    method: &str,
+    code: u32,
+) -> Result<Vec<Transfer>, Failure> {
+    let Ok(a) = v8::Local::<v8::Array>::try_from(v) else { return Ok(Vec::new()) };
+    let mut out = Vec::with_capacity(a.length() as usize);
+    for i in 0..a.length() {
+        let e = a.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
+        out.push(match (i, method) {
+            (1, "setSync") => capture_code(scope, st, e, code, Fallback::Reject)?,
+            (1, _) if e.is_array() => Transfer::List(list(scope, st, e, code, Fallback::Reject)?),
+            _ => capture_code(scope, st, e, 1, Fallback::Reject)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether the arguments in `[recv, args, options]` hold a promise.
+fn has_promise_arg<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> bool {
+    let Some(args) = v8::Local::<v8::Array>::try_from(v).ok().and_then(|a| a.get_index(scope, 1)) else { return false };
+    let Ok(args) = v8::Local::<v8::Array>::try_from(args) else { return false };
+    (0..args.length()).any(|i| args.get_index(scope, i).is_some_and(|e| e.is_promise()))
 }
 
 /// `checkSyncPromise(resultOption)`: the checks `applySyncPromise` makes
