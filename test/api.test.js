@@ -666,3 +666,33 @@ test('loading the library and running an isolate writes nothing to stderr', { ti
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
 });
+
+// ---------------------------------------------------------------------------
+// Repeated eval of the same source (the isolate remembers the last script)
+
+test('eval of the same code again runs it again, in its own context and origin', { timeout: 10000 }, (t) => {
+  const { isolate, context } = setup(t);
+  const other = isolate.createContextSync();
+  t.after(() => other.release());
+  const code = 'globalThis.n = (globalThis.n || 0) + 1';
+  assert.equal(context.evalSync(code), 1);
+  assert.equal(context.evalSync(code), 2);
+  assert.equal(other.evalSync(code), 1, 'bound to the context it runs in');
+  assert.equal(context.evalSync(code), 3);
+  const thrower = 'null.x';
+  const where = (opts) => {
+    try {
+      context.evalSync(thrower, opts);
+    } catch (e) {
+      return e.stack.split('\n')[1];
+    }
+    assert.fail('expected a throw');
+  };
+  assert.match(where({ filename: 'a.js' }), /a\.js:1:/);
+  assert.match(where({ filename: 'b.js' }), /b\.js:1:/);
+  assert.match(where({ filename: 'b.js', lineOffset: 4 }), /b\.js:5:/);
+  assert.match(where({ filename: 'b.js' }), /b\.js:1:/);
+  // A compile error is not remembered.
+  assert.throws(() => context.evalSync('(('), SyntaxError);
+  assert.throws(() => context.evalSync('(('), SyntaxError);
+});

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use super::inspector::InspMsg;
 use super::memory::Budget;
+use super::wait::Slot;
 use crate::transfer::{Failure, Outcome};
 
 /// Why running code was stopped. Later variants win over earlier ones.
@@ -34,8 +35,24 @@ impl Kill {
 
 /// Work run on the isolate thread. It gets the isolate and the thread's state.
 pub type Job = Box<dyn FnOnce(&mut v8::Isolate, &super::runner::State) -> Outcome + Send>;
-/// Receives the outcome of a job, on the isolate thread.
-pub type Done = Box<dyn FnOnce(Outcome) + Send>;
+/// Receives the outcome of a job, on the isolate thread: a reply slot that
+/// a blocked caller waits on (no allocation per sync call), or a function.
+pub enum Done {
+    Slot(Arc<Slot<Outcome>>),
+    Fn(Box<dyn FnOnce(Outcome) + Send>),
+}
+
+impl Done {
+    pub fn f(f: impl FnOnce(Outcome) + Send + 'static) -> Done {
+        Done::Fn(Box::new(f))
+    }
+    pub fn call(self, o: Outcome) {
+        match self {
+            Done::Slot(s) => s.put(o),
+            Done::Fn(f) => f(o),
+        }
+    }
+}
 
 /// A unit of work plus where its outcome goes. Dropping a call that never ran
 /// reports "Isolate is disposed" to its caller, so nothing waits forever.
@@ -56,7 +73,7 @@ impl Call {
     pub fn fail(mut self, failure: Failure) {
         self.job.take();
         if let Some(done) = self.done.take() {
-            done(Err(failure));
+            done.call(Err(failure));
         }
     }
 }
@@ -65,10 +82,26 @@ impl Drop for Call {
     fn drop(&mut self) {
         if let Some(done) = self.done.take() {
             self.job.take();
-            done(Err(Failure::IsolateDisposed));
+            done.call(Err(Failure::IsolateDisposed));
         }
     }
 }
+
+/// A value on cache lines of its own: fields written by one thread on every
+/// call (the caller's mailbox, the isolate thread's frames and counters) must
+/// not share a line with fields the other thread reads on every call.
+#[repr(align(128))]
+pub struct Padded<T>(pub T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The sync fast lane's storage for one call (see `IsolateHost::mailbox`).
+pub struct CallCell(Option<Call>);
 
 pub enum Msg {
     Call(Call),
@@ -126,13 +159,17 @@ pub struct IsolateHost {
     doorbell: Arc<AtomicU64>,
     /// A one-call fast lane for sync calls (the common case: one Node thread
     /// making one sync call at a time); the sync queue takes the rest.
-    mailbox: AtomicPtr<Call>,
+    mailbox: Padded<AtomicPtr<CallCell>>,
+    /// An emptied mailbox cell kept for the next sync call: the cell is
+    /// allocated by the caller's thread and emptied by the isolate's, so
+    /// reusing it spares a cross-thread malloc/free pair per call.
+    spare: Padded<AtomicPtr<CallCell>>,
     /// The heap went over the limit while no call was running.
     over_limit: AtomicBool,
     /// Bumped whenever a frame is killed: a cheap "was anything killed?".
     kill_epoch: AtomicU64,
     handle: v8::IsolateHandle,
-    exec: Mutex<Exec>,
+    exec: Padded<Mutex<Exec>>,
     disposed: AtomicBool,
     memory_hit: AtomicBool,
     pub budget: Arc<Budget>,
@@ -140,8 +177,8 @@ pub struct IsolateHost {
     pub memory_limit: usize,
     pthread: libc::pthread_t,
     cpu: Mutex<Cpu>,
-    spin_ns: AtomicU64,
-    wall_ns: AtomicU64,
+    spin_ns: Padded<AtomicU64>,
+    wall_ns: Padded<AtomicU64>,
     refs: AtomicUsize,
     catastrophe: Mutex<Option<String>>,
     owner: once_cell::sync::OnceCell<std::sync::Weak<Owner>>,
@@ -176,6 +213,19 @@ unsafe impl Sync for IsolateHost {}
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+impl Drop for IsolateHost {
+    fn drop(&mut self) {
+        for cell in [&*self.mailbox, &*self.spare] {
+            let p = cell.swap(std::ptr::null_mut(), Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: nobody else can reach the host any more; the cell is
+                // a leaked Box<CallCell> (a call left in it reports disposal).
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
 impl IsolateHost {
     pub(crate) fn new(
         sync_tx: Sender<Msg>,
@@ -191,11 +241,12 @@ impl IsolateHost {
             sync_tx,
             task_tx,
             doorbell,
-            mailbox: AtomicPtr::new(std::ptr::null_mut()),
+            mailbox: Padded(AtomicPtr::new(std::ptr::null_mut())),
+            spare: Padded(AtomicPtr::new(std::ptr::null_mut())),
             kill_epoch: AtomicU64::new(0),
             over_limit: AtomicBool::new(false),
             handle,
-            exec: Mutex::new(Exec::default()),
+            exec: Padded(Mutex::new(Exec::default())),
             disposed: AtomicBool::new(false),
             memory_hit: AtomicBool::new(false),
             budget,
@@ -203,8 +254,8 @@ impl IsolateHost {
             // SAFETY: pthread_self has no preconditions.
             pthread: unsafe { libc::pthread_self() },
             cpu: Mutex::new(Cpu { alive: true, base: thread_cpu_ns(), final_ns: 0 }),
-            spin_ns: AtomicU64::new(0),
-            wall_ns: AtomicU64::new(0),
+            spin_ns: Padded(AtomicU64::new(0)),
+            wall_ns: Padded(AtomicU64::new(0)),
             refs: AtomicUsize::new(0),
             catastrophe: Mutex::new(None),
             owner: Default::default(),
@@ -258,14 +309,22 @@ impl IsolateHost {
         if self.is_disposed() {
             return call.fail(Failure::IsolateDisposed);
         }
-        let p = Box::into_raw(Box::new(call));
+        let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
+        let p = if p.is_null() {
+            Box::into_raw(Box::new(CallCell(Some(call))))
+        } else {
+            // SAFETY: a pointer swapped out of `spare` is an empty cell owned
+            // by whoever took it (see `take_mailbox`).
+            unsafe { (*p).0 = Some(call) };
+            p
+        };
         let stored = self
             .mailbox
             .compare_exchange(std::ptr::null_mut(), p, Ordering::SeqCst, Ordering::Relaxed)
             .is_ok();
         if !stored {
             // SAFETY: `p` was not published; we still own it.
-            let call = *unsafe { Box::from_raw(p) };
+            let call = unsafe { Box::from_raw(p) }.0.take().expect("a filled cell");
             self.submit(&self.sync_tx, call);
             self.thread.unpark();
             return;
@@ -274,7 +333,9 @@ impl IsolateHost {
             // The thread may have drained the mailbox already: take it back.
             if self.mailbox.compare_exchange(p, std::ptr::null_mut(), Ordering::SeqCst, Ordering::Relaxed).is_ok() {
                 // SAFETY: taken back before anyone else could take it.
-                unsafe { Box::from_raw(p) }.fail(Failure::IsolateDisposed);
+                if let Some(call) = unsafe { Box::from_raw(p) }.0.take() {
+                    call.fail(Failure::IsolateDisposed);
+                }
                 return;
             }
         }
@@ -288,9 +349,17 @@ impl IsolateHost {
             return None;
         }
         let p = self.mailbox.swap(std::ptr::null_mut(), Ordering::SeqCst);
-        // SAFETY: a non-null pointer in the mailbox is a leaked Box<Call>
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null pointer in the mailbox is a leaked Box<CallCell>
         // whose ownership passes to whoever swaps it out.
-        (!p.is_null()).then(|| *unsafe { Box::from_raw(p) })
+        let call = unsafe { (*p).0.take() };
+        if self.spare.compare_exchange(std::ptr::null_mut(), p, Ordering::Release, Ordering::Relaxed).is_err() {
+            // SAFETY: still owned here (not published as the spare).
+            drop(unsafe { Box::from_raw(p) });
+        }
+        call
     }
 
     /// Queues a call on the FIFO task path (async and ignored work).
@@ -435,7 +504,9 @@ impl IsolateHost {
         }
         // A kill of the whole isolate also covers frames opened after it, and
         // a heap found over the limit between calls fails the next call.
-        if self.over_limit.swap(false, Ordering::AcqRel) {
+        // Read before swapping: a write on every call would pull the line
+        // away from threads that only read it.
+        if self.over_limit.load(Ordering::Relaxed) && self.over_limit.swap(false, Ordering::AcqRel) {
             self.memory_hit.store(true, Ordering::Release);
         }
         let inherited = if self.hit_memory_limit() {

@@ -71,6 +71,10 @@ pub struct State {
     pub hooks: RefCell<crate::ops::module::Hooks>,
     /// The isolate's inspector, made on first use.
     pub inspector: RefCell<Option<Rc<super::inspector::Agent>>>,
+    /// The script of the last `eval`, by source and origin: evaluating the
+    /// same code again (a host's per-tick code) skips V8's string creation,
+    /// hashing and compilation-cache lookup.
+    pub last_eval: RefCell<Option<(String, crate::ops::Origin, v8::Global<v8::UnboundScript>)>>,
 }
 
 impl State {
@@ -84,6 +88,7 @@ impl State {
             guest_objects: RefCell::new(HashMap::new()),
             templates: RefCell::new(HashMap::new()),
             last_context: RefCell::new(None),
+            last_eval: RefCell::new(None),
             current_seq: std::cell::Cell::new(0),
             caller_blocked: std::cell::Cell::new(false),
             result_settlers: RefCell::new(Vec::new()),
@@ -306,6 +311,7 @@ impl State {
         self.default_context.borrow_mut().take();
         self.spare_context.borrow_mut().take();
         self.last_context.borrow_mut().take();
+        self.last_eval.borrow_mut().take();
     }
 }
 
@@ -351,7 +357,7 @@ thread_local! {
 pub(crate) fn abandon_current_calls() {
     let running: Vec<Done> = RUNNING.with(|r| std::mem::take(&mut *r.borrow_mut()));
     for done in running.into_iter().rev() {
-        done(Err(Failure::MemoryLimit));
+        done.call(Err(Failure::MemoryLimit));
     }
     if let Some(inbox) = INBOX.with(|i| i.borrow().clone()) {
         drain(&inbox);
@@ -482,12 +488,17 @@ fn spin_cost(start: Instant, cpu0: Option<u64>) -> u64 {
     }
 }
 
+/// The longest a busy isolate goes without running V8's foreground tasks.
+const PUMP_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Spins this long on wall time alone; past it, the thread's CPU clock (a
 /// syscall) measures the spin, since the thread may have been descheduled.
 const SHORT_SPIN: u32 = 256;
 
 /// The next message, and whether it came from the sync path.
-fn next_msg(inbox: &Inbox, host: &IsolateHost) -> (Msg, bool) {
+/// `idle` runs once if no message arrives within a short spin (before the
+/// thread spins on or parks): the time to run V8's background-posted tasks.
+fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut()) -> (Msg, bool) {
     let poll = || match host.take_mailbox() {
         Some(c) => Ok((Msg::Call(c), true)),
         None => inbox.sync_rx.try_recv().map(|m| (m, true)).or_else(|_| inbox.task_rx.try_recv().map(|m| (m, false))),
@@ -513,6 +524,7 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost) -> (Msg, bool) {
             }
         }
         if i == SHORT_SPIN {
+            idle();
             let spent = start.elapsed().as_nanos() as u64;
             cpu0 = Some(super::isolate::thread_cpu_ns().saturating_sub(spent));
         }
@@ -531,8 +543,12 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost) -> (Msg, bool) {
 
 fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, state: std::rc::Rc<State>) {
     let platform = platform::platform();
+    let mut last_pump = Instant::now();
     loop {
-        let (msg, sync) = next_msg(inbox, &host);
+        let (msg, sync) = next_msg(inbox, &host, &mut || {
+            pump(isolate, &state, &platform);
+            last_pump = Instant::now();
+        });
         match msg {
             Msg::Call(call) => run_call(isolate, &state, call, sync),
             Msg::Release(id) => state.remove(id),
@@ -543,7 +559,14 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
         if host.hit_memory_limit() || host.is_disposed() {
             break;
         }
-        pump(isolate, &state, &platform);
+        // V8's foreground tasks (GC finalisation, FinalizationRegistry
+        // cleanup, Atomics.waitAsync...) run when the thread goes idle, and at
+        // least every millisecond while calls keep arriving back to back:
+        // pumping after every call cost a lock and three clock reads each.
+        if last_pump.elapsed() >= PUMP_EVERY {
+            pump(isolate, &state, &platform);
+            last_pump = Instant::now();
+        }
     }
     host.mark_disposed();
     host.dispose_children();
@@ -695,7 +718,7 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call, sync: bool
     };
     let done = RUNNING.with(|r| r.borrow_mut().pop());
     if let Some(done) = done {
-        done(out);
+        done.call(out);
     }
 }
 

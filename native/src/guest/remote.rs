@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::throw::throw_failure;
-use crate::engine::isolate::{Call, IsolateHost, Job, Kill};
+use crate::engine::isolate::{Call, Done, IsolateHost, Job, Kill};
 use crate::engine::runner::{self, State};
 use crate::engine::wait::Slot;
 use crate::transfer::materialize::materialize;
@@ -60,7 +60,7 @@ pub fn call<'s>(
             }
         }
         Variant::Ignored => {
-            target.submit_task(Call::new(job, timeout, Box::new(|_| {})));
+            target.submit_task(Call::new(job, timeout, Done::f(|_| {})));
             rv.set_undefined();
         }
     }
@@ -84,7 +84,7 @@ pub fn fail<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, variant: Variant, 
 pub fn call_sync(scope: &mut v8::PinScope, st: &State, target: &Arc<IsolateHost>, timeout: Option<Duration>, job: Job) -> Outcome {
     let slot = Slot::<Outcome>::new();
     let filler = slot.clone();
-    let done = Box::new(move |o| filler.put(o));
+    let done = Done::Slot(filler);
     if Arc::ptr_eq(target, &st.host) {
         // This isolate: a nested call, right here.
         runner::run_call(scope, st, Call::new(job, timeout, done), st.caller_blocked());
@@ -130,6 +130,6 @@ pub fn call_async<'s>(
 ) -> Option<v8::Local<'s, v8::Promise>> {
     let resolver = v8::PromiseResolver::new(scope)?;
     let done = super::callback::settle_later(scope, st, resolver);
-    target.submit_task(Call::new(job, timeout, done));
+    target.submit_task(Call::new(job, timeout, Done::Fn(done)));
     Some(resolver.get_promise(scope))
 }

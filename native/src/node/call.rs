@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use neon::prelude::*;
 
-use crate::engine::isolate::{Call, IsolateHost, Job};
+use crate::engine::isolate::{Call, Done, IsolateHost, Job};
 use crate::engine::wait::{Slot, Step};
 use crate::transfer::node::{failure_to_js, to_js};
 use crate::transfer::{Failure, Outcome};
@@ -66,7 +66,7 @@ pub fn dispatch<'a>(
         Variant::Sync => {
             let slot = reply_slot();
             let filler = slot.clone();
-            host.submit_sync(Call::new(job, timeout, Box::new(move |o| filler.put(o))));
+            host.submit_sync(Call::new(job, timeout, Done::Slot(filler)));
             // While blocked, run the calls into Node that the isolate (or
             // others) make: they may be what the isolate is waiting for.
             let link = super::envlink::link(cx);
@@ -111,7 +111,7 @@ pub fn dispatch<'a>(
             host.submit_task(Call::new(
                 job,
                 timeout,
-                Box::new(move |o| {
+                Done::f(move |o| {
                     link.complete(deferred, site, o);
                     drop(keep);
                 }),
@@ -120,7 +120,7 @@ pub fn dispatch<'a>(
         }
         Variant::Ignored => {
             let keep = host.owner();
-            host.submit_task(Call::new(job, timeout, Box::new(move |_| drop(keep))));
+            host.submit_task(Call::new(job, timeout, Done::f(move |_| drop(keep))));
             Ok(cx.undefined().upcast())
         }
     }

@@ -167,7 +167,7 @@ pub fn import_settle(mut cx: FunctionContext) -> JsResult<JsUndefined> {
             out
         }),
         None,
-        Box::new(|_| {}),
+        crate::engine::isolate::Done::f(|_| {}),
     ));
     Ok(cx.undefined())
 }

@@ -78,17 +78,40 @@ pub fn run_script(iso: &mut v8::Isolate, st: &State, script: u64, context: u64, 
     }
 }
 
+/// Sources up to this size are remembered by `eval` (see `State::last_eval`).
+const EVAL_CACHE_MAX: usize = 64 << 10;
+
 /// Compiles and runs code in a context (Context.eval).
 pub fn eval(iso: &mut v8::Isolate, st: &State, context: u64, code: String, o: Origin, mode: Mode) -> Outcome {
     let ctx = st.context(context).ok_or_else(|| Failure::error(CONTEXT_RELEASED))?;
     v8::scope_with_context!(let scope, iso, &ctx);
     v8::tc_scope!(let tc, scope);
-    let src = source_string(tc, &code)?;
-    let origin = origin(tc, &o);
-    let Some(script) = v8::Script::compile(tc, src, Some(&origin)) else {
-        let (exc, msg) = (tc.exception(), tc.message());
-        return Err(capture_compile_error(tc, exc, msg));
+    let cached = match &*st.last_eval.borrow() {
+        Some((c, co, u)) if *c == code && *co == o => Some(v8::Local::new(tc, u)),
+        _ => None,
     };
+    let unbound = match cached {
+        Some(u) => u,
+        None => {
+            let src = source_string(tc, &code)?;
+            let origin = origin(tc, &o);
+            let mut source = v8::script_compiler::Source::new(src, Some(&origin));
+            let Some(u) = v8::script_compiler::compile_unbound_script(
+                tc,
+                &mut source,
+                v8::script_compiler::CompileOptions::NoCompileOptions,
+                v8::script_compiler::NoCacheReason::NoReason,
+            ) else {
+                let (exc, msg) = (tc.exception(), tc.message());
+                return Err(capture_compile_error(tc, exc, msg));
+            };
+            if code.len() <= EVAL_CACHE_MAX {
+                *st.last_eval.borrow_mut() = Some((code, o, v8::Global::new(tc, u)));
+            }
+            u
+        }
+    };
+    let script = unbound.bind_to_current_context(tc);
     match script.run(tc) {
         Some(v) => crate::transfer::promise::result(tc, st, v, mode),
         None => {

@@ -10,7 +10,7 @@ pub mod profiler;
 pub mod reference;
 
 /// Where compiled code says it came from.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Origin {
     pub filename: String,
     pub line_offset: i32,

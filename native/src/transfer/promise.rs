@@ -266,6 +266,6 @@ pub fn settle_later(host: &Arc<crate::engine::isolate::IsolateHost>, rid: u64, o
             Ok(Transfer::Undefined)
         }),
         None,
-        Box::new(|_| {}),
+        crate::engine::isolate::Done::f(|_| {}),
     ));
 }
