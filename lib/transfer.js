@@ -52,47 +52,76 @@ function isLeaf(v) {
 
 // Whether a handle is reachable from `value` the way the serializer walks it
 // (own enumerable properties, array elements, Map and Set entries). A first
-// walk keeps no visited set (most values are small trees); past `budget`
-// objects (a large graph, or a cycle) the walk starts again with one.
+// walk keeps no visited set, which costs a quarter of one with a set: it is
+// exact for trees and DAGs, and gives up on a path deeper than DEPTH (a
+// cycle, or a very deep list) or after BUDGET objects (a DAG that shares a
+// lot); the walk then starts again with a set.
+const DEPTH = 128;
+const BUDGET = 1 << 20;
 function hasHandle(value) {
   if (typeof value !== 'object' || value === null) return false;
-  const found = walk(value, null, 4096);
-  return found === undefined ? walk(value, new Set(), Infinity) : found;
+  budget = BUDGET;
+  const found = walkTree(value, 0);
+  return found === GAVE_UP ? walk(value) : found === FOUND;
 }
 
-// true / false, or undefined when `budget` ran out.
-function walk(value, seen, budget) {
-  const stack = [value];
-  const push = (e) => {
-    if (typeof e === 'object' && e !== null) {
-      if (seen !== null) {
-        if (seen.has(e)) return;
-        seen.add(e);
-      }
-      stack.push(e);
+let budget = 0;
+const NONE = 0;
+const FOUND = 1;
+const GAVE_UP = 2;
+
+// A walk without a visited set (recursive: the depth is the path length).
+function walkTree(v, depth) {
+  if (--budget < 0 || depth > DEPTH) return GAVE_UP;
+  if (v[HANDLE] === true) return FOUND;
+  let r = NONE;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length && r === NONE; i++) {
+      const e = v[i];
+      if (typeof e === 'object' && e !== null) r = walkTree(e, depth + 1);
     }
-  };
+  } else if (Object.getPrototypeOf(v) === OBJECT_PROTO) {
+    // `for...in` reads the enum cache without allocating (Object.prototype
+    // has no enumerable properties).
+    for (const k in v) {
+      const e = v[k];
+      if (typeof e === 'object' && e !== null) r = walkTree(e, depth + 1);
+      if (r !== NONE) break;
+    }
+  } else if (!isLeaf(v)) {
+    for (const e of children(v)) {
+      if (typeof e === 'object' && e !== null) r = walkTree(e, depth + 1);
+      if (r !== NONE) break;
+    }
+  }
+  return r;
+}
+
+// What the serializer reads of a Map, a Set or another object.
+function children(v) {
+  if (isMap(v)) {
+    const out = [];
+    for (const [k, e] of v) out.push(k, e);
+    return out;
+  }
+  if (isSet(v)) return [...v];
+  return Object.keys(v).map((k) => v[k]);
+}
+
+// The same walk with a visited set, for graphs with cycles.
+function walk(value) {
+  const seen = new Set([value]);
+  const stack = [value];
   while (stack.length > 0) {
-    if (--budget < 0) return undefined;
     const v = stack.pop();
     if (v[HANDLE] === true) return true;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) push(v[i]);
-    } else if (Object.getPrototypeOf(v) === OBJECT_PROTO) {
-      // `for...in` reads the enum cache without allocating (Object.prototype
-      // has no enumerable properties).
-      for (const k in v) push(v[k]);
-    } else if (isLeaf(v)) {
-      continue;
-    } else if (isMap(v)) {
-      for (const [k, e] of v) {
-        push(k);
-        push(e);
+    const list = Array.isArray(v) ? v : Object.getPrototypeOf(v) === OBJECT_PROTO ? Object.values(v) : isLeaf(v) ? [] : children(v);
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      if (typeof e === 'object' && e !== null && !seen.has(e)) {
+        seen.add(e);
+        stack.push(e);
       }
-    } else if (isSet(v)) {
-      for (const e of v) push(e);
-    } else {
-      for (const k of Object.keys(v)) push(v[k]);
     }
   }
   return false;
