@@ -186,3 +186,22 @@ test('handles inside a copy stay handles for Node-side References too', () => {
   ref.applySync(undefined, [{ inner }], { arguments: { copy: true } });
   assert.equal(seen[0].inner, inner);
 });
+
+test('ExternalCopies nested in a guest-made ExternalCopy count against its memory limit', { timeout: 20000 }, (t) => {
+  const { context } = withLibrary(t, { memoryLimit: 16 });
+  // Releasing the inner copies must not free budget while the outer keeps
+  // their memory alive.
+  const out = context.evalSync(`
+    let outer = null, i = 0;
+    try {
+      for (; i < 200; i++) {
+        const inner = new ivm.ExternalCopy(new ArrayBuffer(1 << 20));
+        outer = new ivm.ExternalCopy([inner, outer]);
+        inner.release();
+      }
+      'no limit';
+    } catch (e) { e.name + ' ' + i }
+  `);
+  assert.match(out, /^RangeError \d+$/);
+  assert.ok(Number(out.split(' ')[1]) < 32, out);
+});

@@ -135,7 +135,7 @@ pub(crate) fn construct<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::Function
                 let made = build(scope, &st, args.get(0), args.get(1)).and_then(|(d, fresh)| {
                     let c = Copy::new(d.clone());
                     if fresh {
-                        *c.charge.borrow_mut() = charge_new(scope, &st, d.size())?;
+                        *c.charge.borrow_mut() = charge_new(scope, &st, d.charged_size())?;
                     }
                     Ok(c)
                 });

@@ -218,6 +218,8 @@ pub fn total_size() -> usize {
 pub struct ExternalData {
     stored: Mutex<Stored>,
     size: AtomicUsize,
+    /// What the ExternalCopies nested in a clone hold (see `charged_size`).
+    nested: usize,
 }
 
 pub const INVALID_BUFFER: &str = "Array buffer is invalid";
@@ -237,12 +239,30 @@ fn size_of(s: &Stored) -> usize {
 impl ExternalData {
     pub fn new(stored: Stored) -> Arc<ExternalData> {
         let size = size_of(&stored);
+        let nested = match &stored {
+            Stored::Serialized(_, handles) => handles
+                .iter()
+                .map(|h| match h {
+                    Transfer::External(d) => d.charged_size(),
+                    _ => 0,
+                })
+                .fold(0usize, usize::saturating_add),
+            _ => 0,
+        };
         TOTAL.fetch_add(size, Ordering::Relaxed);
-        Arc::new(ExternalData { stored: Mutex::new(stored), size: AtomicUsize::new(size) })
+        Arc::new(ExternalData { stored: Mutex::new(stored), size: AtomicUsize::new(size), nested })
     }
 
     pub fn size(&self) -> usize {
         self.size.load(Ordering::Relaxed)
+    }
+
+    /// The size plus that of the ExternalCopies nested inside (which this
+    /// data keeps alive): what a guest's new ExternalCopy counts against its
+    /// budget, so that releasing the inner copies frees nothing it could
+    /// reuse. Shared data may be counted more than once.
+    pub fn charged_size(&self) -> usize {
+        self.size().saturating_add(self.nested)
     }
 
     /// A copy of what is held, for materialising; with `transfer_in`, a
