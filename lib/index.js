@@ -1442,7 +1442,7 @@ function startPolling() {
 
 // A guest called a method of its Reference to a Node value: run it here and
 // encode the result for the guest (References stay References).
-function hostRefOp(ref, op, args) {
+function hostRefOp(ref, op, ...args) {
   if (op === 'applySyncPromise') return ref[APPLY_PROMISE](...args);
   const result = ref[op](...args);
   if (isPromise(result)) {
@@ -1461,7 +1461,8 @@ function hostRefOp(ref, op, args) {
     }, (e) => native.promiseSettle(box, false, e));
     return [T.KIND_PROMISE, box];
   }
-  return hostResult(result);
+  // Primitives come back as themselves (cheaper than a pair).
+  return T.isPrimitive(result) ? result : hostResult(result);
 }
 
 function hostResult(result) {

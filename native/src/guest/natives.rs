@@ -556,12 +556,12 @@ fn host_ref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>
     let mode = args.get(4).is_number().then(|| code(args.get(4)));
     let res = match mode {
         Some(c) if c & 4 != 0 && method != "getSync" && method != "deleteSync" && method != "copySync" => {
-            host_ref_promised(scope, st, args.get(3), method, c)
+            host_ref_args(scope, st, args.get(3), method, c)
         }
         // A promise is not transferable without `{promise: true}` (Node would
         // refuse any object under the default mode; it cannot even be cloned).
         Some(0) if method == "applySync" && has_promise_arg(scope, args.get(3)) => Err(Failure::type_error(NON_TRANSFERABLE)),
-        _ => list(scope, st, args.get(3), 1, Fallback::Reject),
+        _ => host_ref_args(scope, st, args.get(3), method, 1),
     };
     let Some(list) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
     let env = r.env.clone();
@@ -588,12 +588,13 @@ fn host_ref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>
     Ok(())
 }
 
-/// The arguments of a Reference-to-Node method called with `{promise: true}`
-/// on its arguments (`apply*`) or value (`set*`): `[recv, args, options]` or
-/// `[key, value, options]`, with each argument (or the value) sent as a
-/// promise that settles, in Node, with the guest's result transferred under
-/// the other flags.
-fn host_ref_promised<'s>(
+/// The arguments of a method of a Reference to a Node value:
+/// `[recv, args, options]` or `[key, value, options]`. The arguments of an
+/// apply (or the value of a set) travel under `code`, one by one, so a list
+/// of primitives needs no structured clone. With `{promise: true}` each
+/// argument (or the value) is sent as a promise that settles, in Node, with
+/// the guest's result transferred under the other flags. The rest is copied.
+fn host_ref_args<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     st: &State,
     v: v8::Local<'s, v8::Value>,

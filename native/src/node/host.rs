@@ -167,16 +167,7 @@ fn apply_sync_promise<'a>(cx: &mut impl Context<'a>, r: &HostRef, args: Vec<Tran
         Reply::Async(done) => done,
         Reply::Ignored => Box::new(|_| {}),
     };
-    let called = cx.try_catch(|cx| {
-        let obj = r.obj.to_inner(cx).upcast();
-        let op = cx.string("applySyncPromise").upcast();
-        let list = cx.empty_array();
-        for (i, a) in args.into_iter().enumerate() {
-            let v = to_js(cx, a)?;
-            list.set(cx, i as u32, v)?;
-        }
-        helpers::call(cx, helpers::HOST_REF_OP, &[obj, op, list.upcast()])
-    });
+    let called = cx.try_catch(|cx| call_ref_op(cx, r, "applySyncPromise", args));
     match called {
         Ok(promise) => {
             if let Err(done) = await_then(cx, promise, done) {
@@ -217,17 +208,26 @@ fn await_then<'a>(cx: &mut impl Context<'a>, promise: Handle<'a, JsValue>, done:
 /// Runs a Reference method on the Node side for a guest; the JS layer does
 /// the work and encodes the result for the guest.
 fn ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: Vec<Transfer>) -> NeonResult<Transfer> {
-    let obj = r.obj.to_inner(cx).upcast();
-    let op = cx.string(op).upcast();
-    let list = cx.empty_array();
-    for (i, a) in args.into_iter().enumerate() {
-        let v = to_js(cx, a)?;
-        list.set(cx, i as u32, v)?;
+    let pair = call_ref_op(cx, r, op, args)?;
+    // A primitive result comes back as itself, anything else as a pair.
+    if let Some(t) = crate::transfer::node::try_primitive(cx, pair) {
+        return Ok(t);
     }
-    let pair = helpers::call(cx, helpers::HOST_REF_OP, &[obj, op, list.upcast()])?;
     let pair = pair.downcast_or_throw::<JsArray, _>(cx)?;
     let kind: Handle<JsNumber> = pair.get(cx, 0)?;
     let kind = kind.value(cx) as u32;
     let payload: Handle<JsValue> = pair.get(cx, 1)?;
     decode(cx, kind, payload)
+}
+
+/// `hostRefOp(ref, op, ...args)` in the JS layer (arguments passed as they
+/// are: no array to build).
+fn call_ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: Vec<Transfer>) -> JsResult<'a, JsValue> {
+    let mut values = Vec::with_capacity(args.len() + 2);
+    values.push(r.obj.to_inner(cx).upcast());
+    values.push(cx.string(op).upcast());
+    for a in args {
+        values.push(to_js(cx, a)?);
+    }
+    helpers::call(cx, helpers::HOST_REF_OP, &values)
 }

@@ -359,7 +359,9 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
             obj.upcast()
         }
         Transfer::List(items) => {
-            let arr = cx.empty_array();
+            // Sized up front: growing an empty array element by element
+            // reallocates its backing store.
+            let arr = JsArray::new(cx, items.len());
             for (i, v) in items.into_iter().enumerate() {
                 let v = to_js(cx, v)?;
                 arr.set(cx, i as u32, v)?;
