@@ -99,12 +99,14 @@ function withCallerFrames(e, site) {
   return e;
 }
 
-async function settleAsync(result, site) {
-  try {
-    return await result;
-  } catch (e) {
+// A rejection handler rather than an async function: one promise less per
+// call. V8 still finds whoever awaits the returned promise when the handler
+// captures the stack.
+function settleAsync(result, site) {
+  if (!isPromise(result)) return Promise.resolve(result);
+  return result.then(undefined, (e) => {
     throw withCallerFrames(e, site);
-  }
+  });
 }
 
 // Async methods report every failure through their promise.

@@ -3,7 +3,7 @@
 //! lives on its own thread (see `runner`); everything here may be touched from
 //! any thread.
 
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -164,6 +164,10 @@ pub struct IsolateHost {
     /// allocated by the caller's thread and emptied by the isolate's, so
     /// reusing it spares a cross-thread malloc/free pair per call.
     spare: Padded<AtomicPtr<CallCell>>,
+    /// The CPU the isolate thread last ran on, and the CPU of the thread that
+    /// last called it (see `wait::Spin`).
+    pub iso_cpu: Padded<AtomicU32>,
+    pub caller_cpu: Padded<AtomicU32>,
     /// The heap went over the limit while no call was running.
     over_limit: AtomicBool,
     /// Bumped whenever a frame is killed: a cheap "was anything killed?".
@@ -243,6 +247,8 @@ impl IsolateHost {
             doorbell,
             mailbox: Padded(AtomicPtr::new(std::ptr::null_mut())),
             spare: Padded(AtomicPtr::new(std::ptr::null_mut())),
+            iso_cpu: Padded(AtomicU32::new(u32::MAX)),
+            caller_cpu: Padded(AtomicU32::new(u32::MAX)),
             kill_epoch: AtomicU64::new(0),
             over_limit: AtomicBool::new(false),
             handle,
@@ -309,6 +315,7 @@ impl IsolateHost {
         if self.is_disposed() {
             return call.fail(Failure::IsolateDisposed);
         }
+        self.caller_cpu.store(super::wait::current_cpu(), Ordering::Relaxed);
         let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
         let p = if p.is_null() {
             Box::into_raw(Box::new(CallCell(Some(call))))
@@ -364,6 +371,7 @@ impl IsolateHost {
 
     /// Queues a call on the FIFO task path (async and ignored work).
     pub fn submit_task(&self, call: Call) {
+        self.caller_cpu.store(super::wait::current_cpu(), Ordering::Relaxed);
         self.submit(&self.task_tx, call);
         self.thread.unpark();
     }
@@ -808,5 +816,17 @@ pub struct Inbox {
 impl Inbox {
     pub fn bell(&self) -> u64 {
         self.doorbell.load(Ordering::Acquire)
+    }
+}
+
+impl IsolateHost {
+    /// The isolate thread waiting for its caller (idle, or in a call into Node).
+    pub fn spin_as_isolate(&self) -> super::wait::Spin<'_> {
+        super::wait::Spin { me: &self.iso_cpu, partner: &self.caller_cpu }
+    }
+
+    /// A caller waiting for the isolate thread.
+    pub fn spin_as_caller(&self) -> super::wait::Spin<'_> {
+        super::wait::Spin { me: &self.caller_cpu, partner: &self.iso_cpu }
     }
 }

@@ -528,7 +528,7 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut()) -> (Msg, 
             let spent = start.elapsed().as_nanos() as u64;
             cpu0 = Some(super::isolate::thread_cpu_ns().saturating_sub(spent));
         }
-        super::wait::relax(i);
+        super::wait::relax(i, Some(&host.spin_as_isolate()));
     }
     host.add_spin(spin_cost(start, cpu0));
     // Park until a sender unparks this thread (every send does).

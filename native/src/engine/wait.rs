@@ -3,21 +3,45 @@
 //! common case of a fast call.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 
 use super::runner::{SPIN, SPIN_TIME};
 
-/// One step of a spin: a pause, and every few steps a yield. On a machine
-/// with more runnable threads than cores, the thread being waited for may be
-/// queued on this very core: a long run of pauses would burn the timeslice it
-/// needs (1024 pauses cost ~45 µs here, more than the whole call), while a
-/// yield hands it the core at once. With a core to spare, the yield returns at
-/// once and costs a fraction of a microsecond of this (idle) thread's time.
+/// Who a spinning thread waits for: both threads publish the CPU they last
+/// spun on, so a spinner can tell when the thread it waits for is queued on
+/// its own core.
+pub struct Spin<'a> {
+    pub me: &'a AtomicU32,
+    pub partner: &'a AtomicU32,
+}
+
+/// The CPU the calling thread runs on (a vDSO call).
+pub fn current_cpu() -> u32 {
+    // SAFETY: sched_getcpu has no preconditions; -1 (error) maps to u32::MAX.
+    unsafe { libc::sched_getcpu() as u32 }
+}
+
+/// One step of a spin: a pause, and now and then a look at the CPUs. When the
+/// thread waited for last ran on this very core (more runnable threads than
+/// cores), spinning would only burn the timeslice it needs, so the spinner
+/// yields at once. Otherwise it keeps its core: a yield would hand it to
+/// other processes for a whole timeslice, far longer than the wait. Long
+/// spins yield now and then anyway.
 #[inline]
-pub fn relax(i: u32) {
+pub fn relax(i: u32, spin: Option<&Spin>) {
     if i % 32 == 31 {
+        if let Some(s) = spin {
+            let cpu = current_cpu();
+            s.me.store(cpu, Ordering::Relaxed);
+            if s.partner.load(Ordering::Relaxed) == cpu {
+                std::thread::yield_now();
+                return;
+            }
+        }
+    }
+    if i >= 1024 && i % 256 == 255 {
         std::thread::yield_now();
     } else {
         std::hint::spin_loop();
@@ -82,7 +106,7 @@ impl<T> Slot<T> {
     /// when there is nothing to do), for work that arrives for this thread
     /// while it waits; its argument says whether the thread has started
     /// parking. Work done restarts the spin (more is likely to follow).
-    pub fn wait_or(&self, mut service: impl FnMut(bool) -> Step) -> Option<T> {
+    pub fn wait_or(&self, spin: Option<&Spin>, mut service: impl FnMut(bool) -> Step) -> Option<T> {
         let mut start = std::time::Instant::now();
         let mut i = 0u32;
         let mut parked = false;
@@ -106,7 +130,7 @@ impl<T> Slot<T> {
                     parked = true;
                     continue;
                 }
-                relax(i);
+                relax(i, spin);
             } else {
                 std::thread::park_timeout(std::time::Duration::from_millis(20));
             }
@@ -115,8 +139,8 @@ impl<T> Slot<T> {
 
     /// Waits for the value, running `service` meanwhile (see `wait_or`); the
     /// service returns whether it did any work.
-    pub fn wait(&self, mut service: impl FnMut() -> bool) -> T {
-        self.wait_or(|_| if service() { Step::Worked } else { Step::Idle })
+    pub fn wait(&self, spin: Option<&Spin>, mut service: impl FnMut() -> bool) -> T {
+        self.wait_or(spin, |_| if service() { Step::Worked } else { Step::Idle })
             .expect("a wait that is never abandoned")
     }
 }
@@ -141,7 +165,7 @@ mod tests {
                 std::thread::sleep(std::time::Duration::from_millis(delay));
                 filler.put(7);
             });
-            assert_eq!(slot.wait(|| false), 7);
+            assert_eq!(slot.wait(None, || false), 7);
             t.join().unwrap();
         }
     }
@@ -151,14 +175,14 @@ mod tests {
         let slot = Slot::<u32>::new();
         slot.put(1);
         slot.put(2);
-        assert_eq!(slot.wait(|| false), 1);
+        assert_eq!(slot.wait(None, || false), 1);
     }
 
     #[test]
     fn the_service_runs_while_waiting_and_can_abandon() {
         let slot = Slot::<u32>::new();
         let mut calls = 0;
-        let r = slot.wait_or(|_| {
+        let r = slot.wait_or(None, |_| {
             calls += 1;
             if calls < 10 {
                 Step::Idle

@@ -95,7 +95,7 @@ pub fn call_node(
     target: Target,
     args: Vec<Transfer>,
 ) -> Outcome {
-    request_sync(env, target, args).wait(|| runner::serve_nested(scope, st))
+    request_sync(env, target, args).wait(Some(&st.host.spin_as_isolate()), || runner::serve_nested(scope, st))
 }
 
 /// Queues `target` on Node's thread with a reply slot to wait on.
@@ -116,19 +116,19 @@ pub fn call_node_abortable(
     args: Vec<Transfer>,
 ) -> Outcome {
     let slot = request_sync(env, target, args);
-    wait_abortable(scope, st, &slot).unwrap_or(Err(Failure::Disposed))
+    wait_abortable(scope, st, &slot, &st.host.spin_as_isolate()).unwrap_or(Err(Failure::Disposed))
 }
 
 /// Waits for `slot`, serving this isolate's incoming sync calls; gives up
 /// (None) when any frame of this isolate is killed (a timeout of this call
 /// or of one it is nested in, dispose).
-pub fn wait_abortable(scope: &mut v8::PinScope, st: &State, slot: &Slot<Outcome>) -> Option<Outcome> {
+pub fn wait_abortable(scope: &mut v8::PinScope, st: &State, slot: &Slot<Outcome>, spin: &crate::engine::wait::Spin) -> Option<Outcome> {
     let host = st.host.clone();
     // No epoch seen yet: the first idle turn checks the frames. A kill that
     // lands between the request and the first look (Node may run the
     // function and dispose before this thread gets here) is not missed.
     let mut epoch = None;
-    slot.wait_or(|_| {
+    slot.wait_or(Some(spin), |_| {
         if runner::serve_nested(scope, st) {
             return Step::Worked;
         }

@@ -88,7 +88,7 @@ pub fn call_sync(scope: &mut v8::PinScope, st: &State, target: &Arc<IsolateHost>
     if Arc::ptr_eq(target, &st.host) {
         // This isolate: a nested call, right here.
         runner::run_call(scope, st, Call::new(job, timeout, done), st.caller_blocked());
-        return slot.wait(|| false);
+        return slot.wait(None, || false);
     }
     super::rules::check_sync_into_isolate(st)?;
     // The target's frame, once the job starts, so that a wait abandoned
@@ -104,7 +104,8 @@ pub fn call_sync(scope: &mut v8::PinScope, st: &State, target: &Arc<IsolateHost>
         job(iso, tst)
     });
     target.submit_sync(Call::new(job, timeout, done));
-    let out = super::callback::wait_abortable(scope, st, &slot);
+    let spin = crate::engine::wait::Spin { me: &st.host.iso_cpu, partner: &target.iso_cpu };
+    let out = super::callback::wait_abortable(scope, st, &slot, &spin);
     match out {
         Some(o) => o,
         None => {

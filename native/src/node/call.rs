@@ -73,7 +73,8 @@ pub fn dispatch<'a>(
             let mut probe: Option<Instant> = None;
             let mut give_up: Option<Instant> = None;
             let mut terminating = false;
-            let out = slot.wait_or(|parked| {
+            let spin = host.spin_as_caller();
+            let out = slot.wait_or(Some(&spin), |parked| {
                 if link.has_calls() && super::envlink::serve_calls(cx) > 0 {
                     return Step::Worked;
                 }
