@@ -145,6 +145,30 @@ impl<T> Slot<T> {
     }
 }
 
+thread_local! {
+    /// Reply slots for sync calls made from this thread, reused.
+    static SLOTS: std::cell::RefCell<Vec<Arc<Slot<crate::transfer::Outcome>>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A reply slot whose waiter is this thread: a used one when there is one.
+pub fn reply_slot() -> Arc<Slot<crate::transfer::Outcome>> {
+    SLOTS.with(|s| s.borrow_mut().pop()).unwrap_or_else(Slot::new)
+}
+
+/// Keeps a slot for the next `reply_slot` of this thread, if nobody else
+/// holds it any more.
+pub fn recycle(slot: Arc<Slot<crate::transfer::Outcome>>) {
+    if Arc::strong_count(&slot) == 1 {
+        slot.reset();
+        SLOTS.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < 8 {
+                s.push(slot);
+            }
+        });
+    }
+}
+
 /// What a waiter's service step did.
 pub enum Step {
     Idle,

@@ -95,12 +95,15 @@ pub fn call_node(
     target: Target,
     args: Vec<Transfer>,
 ) -> Outcome {
-    request_sync(env, target, args).wait(Some(&st.host.spin_as_isolate()), || runner::serve_nested(scope, st))
+    let slot = request_sync(env, target, args);
+    let out = slot.wait(Some(&st.host.spin_as_isolate()), || runner::serve_nested(scope, st));
+    crate::engine::wait::recycle(slot);
+    out
 }
 
 /// Queues `target` on Node's thread with a reply slot to wait on.
 fn request_sync(env: &crate::node::envlink::EnvLink, target: Target, args: Vec<Transfer>) -> Arc<Slot<Outcome>> {
-    let slot = Slot::<Outcome>::new();
+    let slot = crate::engine::wait::reply_slot();
     env.request(MainReq { target, args, reply: Reply::Sync(slot.clone()) });
     slot
 }
@@ -116,7 +119,9 @@ pub fn call_node_abortable(
     args: Vec<Transfer>,
 ) -> Outcome {
     let slot = request_sync(env, target, args);
-    wait_abortable(scope, st, &slot, &st.host.spin_as_isolate()).unwrap_or(Err(Failure::Disposed))
+    let out = wait_abortable(scope, st, &slot, &st.host.spin_as_isolate()).unwrap_or(Err(Failure::Disposed));
+    crate::engine::wait::recycle(slot);
+    out
 }
 
 /// Waits for `slot`, serving this isolate's incoming sync calls; gives up

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use neon::prelude::*;
 
 use crate::engine::isolate::{Call, Done, IsolateHost, Job};
-use crate::engine::wait::{Slot, Step};
+use crate::engine::wait::Step;
 use crate::transfer::node::{failure_to_js, to_js};
 use crate::transfer::{Failure, Outcome};
 
@@ -64,7 +64,7 @@ pub fn dispatch<'a>(
 ) -> JsResult<'a, JsValue> {
     match variant {
         Variant::Sync => {
-            let slot = reply_slot();
+            let slot = crate::engine::wait::reply_slot();
             let filler = slot.clone();
             host.submit_sync(Call::new(job, timeout, Done::Slot(filler)));
             // While blocked, run the calls into Node that the isolate (or
@@ -94,7 +94,7 @@ pub fn dispatch<'a>(
                     Step::Abandon
                 }
             });
-            recycle(slot);
+            crate::engine::wait::recycle(slot);
             if terminating {
                 // No JS can run any more in this environment: just return.
                 return Ok(cx.undefined().upcast());
@@ -124,27 +124,6 @@ pub fn dispatch<'a>(
             host.submit_task(Call::new(job, timeout, Done::f(move |_| drop(keep))));
             Ok(cx.undefined().upcast())
         }
-    }
-}
-
-thread_local! {
-    /// Reply slots for sync calls made from this thread, reused.
-    static SLOTS: std::cell::RefCell<Vec<Arc<Slot<Outcome>>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn reply_slot() -> Arc<Slot<Outcome>> {
-    SLOTS.with(|s| s.borrow_mut().pop()).unwrap_or_else(Slot::new)
-}
-
-fn recycle(slot: Arc<Slot<Outcome>>) {
-    if Arc::strong_count(&slot) == 1 {
-        slot.reset();
-        SLOTS.with(|s| {
-            let mut s = s.borrow_mut();
-            if s.len() < 8 {
-                s.push(slot);
-            }
-        });
     }
 }
 
