@@ -208,6 +208,10 @@ function encodeInto(out, value, mode) {
     out.push(T.KIND_SCRIPT, Script[INTERNAL](value));
     return;
   }
+  if (value instanceof Module) {
+    out.push(T.KIND_MODULE, Module[INTERNAL](value));
+    return;
+  }
   if (value instanceof Reference) {
     const box = value[INTERNAL]();
     if (box !== undefined && mode !== T.MODE_COPY) {
@@ -427,8 +431,8 @@ class Isolate {
     );
   }
 
-  #newModule([h, id, specifiers, cachedData, rejected]) {
-    const m = new Module(INTERNAL, h[0], this.#h, specifiers, cachedData, rejected);
+  #newModule([compiled, id, specifiers, cachedData, rejected]) {
+    const m = new Module(INTERNAL, Module[INTERNAL](compiled), specifiers, cachedData, rejected);
     const registry = moduleRegistry(this.#h);
     registry.set(id, new WeakRef(m));
     moduleCleanup.register(m, { registry, id });
@@ -750,24 +754,28 @@ function moduleRegistry(isoHandle) {
 }
 
 class Module {
+  // This handle's share of the module (other handles to the same module,
+  // made when it crossed into or out of an isolate, have their own).
   #h;
-  #iso;
   #specifiers;
-  #linked = false;
   #linking = false;
   #namespace;
 
-  constructor(token, h, iso, specifiers, cachedData, rejected) {
+  constructor(token, h, specifiers, cachedData, rejected) {
     if (token !== INTERNAL) throw new TypeError('Module cannot be constructed directly; use isolate.compileModule()');
     this.#h = h;
-    this.#iso = iso;
     this.#specifiers = Object.freeze(specifiers);
     defineCachedData(this, cachedData, rejected);
     Object.freeze(this);
   }
 
   #live() {
-    if (native.isReleased(this.#h)) throw new Error(MODULE_RELEASED);
+    if (native.moduleStatus(this.#h) < 0) throw new Error(MODULE_RELEASED);
+  }
+
+  // Linked by V8, through this handle or another one.
+  get #linked() {
+    return native.moduleStatus(this.#h) > 0;
   }
 
   get dependencySpecifiers() {
@@ -782,6 +790,7 @@ class Module {
   }
 
   static [INTERNAL](m) {
+    m.#live();
     return m.#h;
   }
 
@@ -801,7 +810,6 @@ class Module {
         if (wait) dep = yield dep;
         if (!(dep instanceof Module)) throw new TypeError(NOT_MODULE);
         dep.#live();
-        if (dep.#iso !== root.#iso) throw new TypeError('Resolved dependency belongs to another isolate');
         links.push(m.#h, specifier, dep.#h);
         if (!dep.#linked && !seen.has(dep)) {
           seen.add(dep);
@@ -841,18 +849,13 @@ class Module {
     if (this.#linking) throw new Error('Module is currently being linked by another linker');
   }
 
-  static #markLinked(seen) {
-    for (const m of seen) m.#linked = true;
-  }
-
   instantiateSync(context, resolve) {
     this.#checkInstantiate(context, resolve, 'instantiateSync');
     if (this.#linked) return undefined;
     this.#linking = true;
     try {
-      const [links, seen] = Module.#collectSync(this, resolve);
+      const [links] = Module.#collectSync(this, resolve);
       native.moduleInstantiate(this.#h, Context[INTERNAL](context), links, SYNC);
-      Module.#markLinked(seen);
     } finally {
       this.#linking = false;
     }
@@ -865,9 +868,8 @@ class Module {
       if (this.#linked) return undefined;
       this.#linking = true;
       try {
-        const [links, seen] = await Module.#collect(this, resolve);
+        const [links] = await Module.#collect(this, resolve);
         await native.moduleInstantiate(this.#h, Context[INTERNAL](context), links, ASYNC, undefined);
-        Module.#markLinked(seen);
       } finally {
         this.#linking = false;
       }
@@ -900,9 +902,10 @@ class Module {
     return asyncCall(this.evaluate, () => this.#evaluate(ASYNC, options, undefined));
   }
 
+  // Releases this handle only: copies of it elsewhere keep the module.
   release() {
     this.#live();
-    native.release(this.#h);
+    native.moduleRelease(this.#h);
   }
 }
 
@@ -916,7 +919,7 @@ async function dynamicImport(isoHandle, hook, specifier, referrerId, filename, r
     const resolve = (s, r) => hook(s, r, r === undefined ? filename : undefined);
     const m = await hook(specifier, referrer, filename);
     const [h, links] = await linkDynamic(m, resolve);
-    if (!native.isolateOwns(isoHandle, h)) throw new TypeError('Resolved dependency belongs to another isolate');
+    if (!native.moduleOwnedBy(isoHandle, h)) throw new TypeError('Resolved dependency belongs to another isolate');
     native.moduleImportSettle(isoHandle, rid, h, links);
   } catch (e) {
     let encoded;
@@ -1487,13 +1490,15 @@ function wrapHandle(kind, a, b) {
       return new Context(INTERNAL, a, b);
     case 'script':
       return new Script(INTERNAL, a);
+    case 'module':
+      return new Module(INTERNAL, a, b);
     default:
       return library;
   }
 }
 
 // The library's objects cross as handles inside structured clones too.
-for (const C of [Reference, ExternalCopy, ExternalCopyInto, Dereference, Callback, Isolate, Context, Script]) {
+for (const C of [Reference, ExternalCopy, ExternalCopyInto, Dereference, Callback, Isolate, Context, Script, Module]) {
   Object.defineProperty(C.prototype, T.HANDLE, { value: true });
 }
 T.setHandleEncoder((value) => {

@@ -19,6 +19,7 @@ const KIND_LIBRARY = 9;
 const KIND_ISOLATE = 10;
 const KIND_CONTEXT = 11;
 const KIND_SCRIPT = 12;
+const KIND_MODULE = 13;
 
 // Transfer mode codes shared with native code.
 const MODE_DEFAULT = 0;
@@ -290,6 +291,7 @@ module.exports = {
   KIND_ISOLATE,
   KIND_CONTEXT,
   KIND_SCRIPT,
+  KIND_MODULE,
   MODE_DEFAULT,
   MODE_COPY,
   MODE_EXTERNAL_COPY,

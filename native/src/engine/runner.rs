@@ -182,9 +182,11 @@ impl State {
         }
         None
     }
-    /// Records the context a module was linked in (the first one wins).
+    /// Records the context a module was linked in (the first one wins) and
+    /// tells its handles it is linked.
     pub fn set_module_context(&self, id: u64, ctx: &v8::Global<v8::Context>) {
         if let Some(Entry::Module(m)) = self.handles.borrow_mut().get_mut(&id) {
+            m.linked.store(true, std::sync::atomic::Ordering::Release);
             if m.context.is_none() {
                 m.context = Some(ctx.clone());
             }

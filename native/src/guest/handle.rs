@@ -20,6 +20,8 @@ pub enum Backing {
     Value(Arc<Remote>, Typeof),
     Context(Arc<Remote>),
     Script(Arc<Remote>),
+    /// This handle's share of a module.
+    Module(Arc<crate::transfer::ModuleRef>),
     Isolate(IsolateRef),
 }
 

@@ -215,11 +215,11 @@
     }
 
     compileModuleSync(code, options) {
-      return newModule(this.#compileModule(SYNC, code, options));
+      return this.#compileModule(SYNC, code, options);
     }
 
     compileModule(code, options) {
-      return later(() => this.#compileModule(ASYNC, code, options).then(newModule));
+      return later(() => this.#compileModule(ASYNC, code, options));
     }
 
     getHeapStatisticsSync() {
@@ -389,13 +389,12 @@
   const MODULE_RELEASED = 'Module has been released';
   const NOT_MODULE = 'Resolved dependency was not `Module`';
 
-  // The compile result `[script handle, specifiers]` as a Module.
-  const newModule = ([script, specifiers]) => new Module(INTERNAL, h.Script(script), specifiers);
-
+  // A Module object is this context's handle to the module: the module
+  // lives while any handle to it (here, in Node, in other isolates) does;
+  // whether it is linked is V8's state, shared by all of them.
   class Module {
     #h;
     #specifiers;
-    #linked = false;
     #linking = false;
     #released = false;
     #namespace;
@@ -404,15 +403,21 @@
       if (token !== INTERNAL) throw new $TypeError('Module cannot be constructed directly; use isolate.compileModule()');
       this.#h = handle;
       this.#specifiers = freeze(specifiers);
+      brand(this);
       freeze(this);
     }
 
     static {
       is.Module = (v) => isObject(v) && #h in v;
+      h.Module = (m) => m.#h;
     }
 
     #live() {
       if (this.#released) throw new $Error(MODULE_RELEASED);
+    }
+
+    get #linked() {
+      return N.moduleLinked(this.#h);
     }
 
     get dependencySpecifiers() {
@@ -470,18 +475,13 @@
       if (this.#linking) throw new $Error('Module is currently being linked by another linker');
     }
 
-    static #markLinked(seen) {
-      for (const m of seen) m.#linked = true;
-    }
-
     instantiateSync(context, resolve) {
       this.#checkInstantiate(context, resolve, 'instantiateSync');
       if (this.#linked) return undefined;
       this.#linking = true;
       try {
-        const [links, seen] = Module.#walk(this, resolve, false).next().value;
+        const [links] = Module.#walk(this, resolve, false).next().value;
         N.moduleInstantiate(this.#h, h.Context(context), links, SYNC);
-        Module.#markLinked(seen);
       } finally {
         this.#linking = false;
       }
@@ -493,9 +493,8 @@
       if (this.#linked) return undefined;
       this.#linking = true;
       try {
-        const [links, seen] = await Module.#collect(this, resolve);
+        const [links] = await Module.#collect(this, resolve);
         await N.moduleInstantiate(this.#h, h.Context(context), links, ASYNC);
-        Module.#markLinked(seen);
       } finally {
         this.#linking = false;
       }
@@ -797,6 +796,7 @@
   const K_DEREF = 5;
   const K_CALLBACK = 6;
   const K_LIBRARY = 7;
+  const K_MODULE = 8;
 
   function wrap(kind, a, b, c) {
     switch (kind) {
@@ -810,6 +810,8 @@
         return new Isolate(INTERNAL, a);
       case K_FUNCTION:
         return wrapFunction(a, b, c);
+      case K_MODULE:
+        return new Module(INTERNAL, a, b);
       default:
         return lib;
     }
@@ -821,6 +823,7 @@
     if (is.Reference(v)) return [K_REFERENCE, h.Reference(v)];
     if (is.Context(v)) return [K_CONTEXT, h.Context(v), h.Reference(v.global)];
     if (is.Script(v)) return [K_SCRIPT, h.Script(v)];
+    if (is.Module(v)) return [K_MODULE, h.Module(v)];
     if (is.Isolate(v)) return [K_ISOLATE, h.Isolate(v)];
     if (is.Dereference(v)) return [K_DEREF, h.Dereference(v)];
     if (is.Callback(v)) return [K_CALLBACK, h.Callback(v)];

@@ -22,6 +22,7 @@ pub const K_FUNCTION: u32 = 4;
 const K_DEREF: u32 = 5;
 const K_CALLBACK: u32 = 6;
 pub const K_LIBRARY: u32 = 7;
+const K_MODULE: u32 = 8;
 
 fn key<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Private> {
     let name = v8::String::new(scope, "v8-isolates#library").unwrap();
@@ -129,6 +130,12 @@ pub fn wrap<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, t: Transfer) -> Re
         }
         Transfer::Script(s) => (K_SCRIPT, vec![handle::make(scope, st, Backing::Script(s)).into()]),
         Transfer::Isolate(o) => (K_ISOLATE, vec![handle::make(scope, st, Backing::Isolate(o)).into()]),
+        Transfer::Module(m) => {
+            let specifiers: Vec<v8::Local<v8::Value>> =
+                m.specifiers.iter().map(|s| v8::String::new(scope, s).unwrap_or_else(|| v8::String::empty(scope)).into()).collect();
+            let specifiers = v8::Array::new_with_elements(scope, &specifiers);
+            (K_MODULE, vec![handle::make(scope, st, Backing::Module(m)).into(), specifiers.into()])
+        }
         _ => (K_LIBRARY, vec![]),
     };
     let mut all = vec![v8::Integer::new_from_unsigned(scope, kind).into()];
@@ -155,6 +162,7 @@ pub fn unwrap<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s,
     let released = match kind {
         K_CONTEXT => crate::ops::code::CONTEXT_RELEASED,
         K_SCRIPT => crate::ops::code::SCRIPT_RELEASED,
+        K_MODULE => crate::ops::module::MODULE_RELEASED,
         K_ISOLATE => "Isolate is disposed",
         _ => crate::ops::reference::RELEASED,
     };
@@ -172,6 +180,7 @@ pub fn unwrap<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s,
             }
         }
         (Backing::Script(s), K_SCRIPT) => Transfer::Script(s.clone()),
+        (Backing::Module(m), K_MODULE) => Transfer::Module(m.clone()),
         (Backing::Isolate(o), K_ISOLATE) => Transfer::Isolate(o.clone()),
         _ => return Err(Failure::type_error(crate::transfer::capture::NON_TRANSFERABLE)),
     }))

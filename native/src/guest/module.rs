@@ -1,10 +1,12 @@
 //! ES modules compiled by guest code (`isolate.compileModule()` inside an
 //! isolate): the native side of lib.js's Module class. The work is the Node
-//! side's (`ops::module`); a module travels to the guest as a Script-like
-//! handle (a `Remote` to its handle-table entry) that lib.js wraps.
+//! side's (`ops::module`); a module travels as `Transfer::Module` (a share of
+//! its handle-table entry, with its specifiers and linked flag), which
+//! library.rs turns into a handle lib.js wraps.
 
 use std::sync::Arc;
 
+use super::handle::{self, Backing};
 use super::natives::{code, ok_or_deliver, on, on_isolate, origin, remote_of, string, target, timeout, Args, Rv};
 use super::remote::{self, Variant};
 use crate::engine::runner::State;
@@ -12,24 +14,29 @@ use crate::ops::module::{self as modops, Link, MODULE_RELEASED};
 use crate::transfer::{Failure, Outcome, Remote, Transfer};
 
 /// `isolateCompileModule(h, variant, code, filename, lineOffset, columnOffset)`:
-/// `[handle, specifiers]`.
+/// the Module.
 pub fn compile<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
     let src = string(scope, args.get(2)).unwrap_or_default();
     let o = origin(scope, args, 3);
     on_isolate(scope, st, args, rv, move |i, st| compiled(modops::compile_module(i, st, src, o, Default::default(), None)))
 }
 
-/// compile_module's `[[id], id, specifiers, ..]` as `[handle, specifiers]`.
+/// The module out of compile_module's `[module, id, specifiers, ..]`.
 fn compiled(out: Outcome) -> Outcome {
-    let Transfer::List(mut items) = out? else { return Err(Failure::error("Unexpected compile result")) };
-    items.truncate(3);
-    let specifiers = items.pop().unwrap_or(Transfer::List(Vec::new()));
-    match items.swap_remove(0) {
-        Transfer::Handles(ids, iso) if ids.len() == 1 => {
-            Ok(Transfer::List(vec![Transfer::Script(Arc::new(Remote::new(iso, ids[0]))), specifiers]))
-        }
+    match out? {
+        Transfer::List(mut items) if !items.is_empty() => Ok(items.swap_remove(0)),
         _ => Err(Failure::error("Unexpected compile result")),
     }
+}
+
+/// `moduleLinked(handle)`: whether V8 linked the module (through any handle).
+pub fn linked<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let linked = match &*handle::backing(scope, st, args.get(0), MODULE_RELEASED)? {
+        Backing::Module(m) => m.is_linked(),
+        _ => false,
+    };
+    rv.set_bool(linked);
+    Ok(())
 }
 
 /// Reads lib.js's flat `[referrer, specifier, dependency, ...]` list of

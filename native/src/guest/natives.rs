@@ -55,6 +55,7 @@ const NATIVES: &[(&str, Native)] = &[
     ("checkSyncPromise", check_sync_promise),
     ("isolateCompileModule", super::module::compile),
     ("moduleInstantiate", super::module::instantiate),
+    ("moduleLinked", super::module::linked),
     ("moduleEvaluate", super::module::evaluate),
     ("moduleNamespace", super::module::namespace),
 ];
@@ -150,6 +151,7 @@ fn isolate_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s,
 pub(super) fn remote_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, released: &str) -> Result<Arc<Remote>, Failure> {
     let r = match &*handle::backing(scope, st, v, released)? {
         Backing::Value(r, _) | Backing::Context(r) | Backing::Script(r) => r.clone(),
+        Backing::Module(m) => m.remote.clone(),
         _ => return Err(Failure::type_error("Invalid handle")),
     };
     if r.is_released() {

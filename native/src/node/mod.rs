@@ -58,6 +58,9 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("moduleEvaluate", module::evaluate)?;
     cx.export_function("moduleNamespace", module::namespace)?;
     cx.export_function("moduleImportSettle", module::import_settle)?;
+    cx.export_function("moduleStatus", module::status)?;
+    cx.export_function("moduleRelease", module::release)?;
+    cx.export_function("moduleOwnedBy", module::owned_by)?;
     cx.export_function("refGet", reference::get)?;
     cx.export_function("refSet", reference::set)?;
     cx.export_function("refDelete", reference::delete)?;

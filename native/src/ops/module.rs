@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::{CacheOptions, Origin};
@@ -13,7 +14,7 @@ use crate::guest::throw::{failure_value, throw_failure};
 use crate::node::host::{HostFn, MainReq, Reply, Target};
 use crate::transfer::capture::{capture, reference};
 use crate::transfer::error::{capture_compile_error, capture_exception};
-use crate::transfer::{Failure, Fallback, Mode, Outcome, Transfer};
+use crate::transfer::{Failure, Fallback, Mode, ModuleRef, Outcome, Remote, Transfer};
 
 pub const MODULE_RELEASED: &str = "Module has been released";
 pub const UNINSTANTIATED: &str = "Module is uninstantiated";
@@ -33,6 +34,8 @@ pub struct ModuleRec {
     pub context: Option<v8::Global<v8::Context>>,
     /// The Node function that fills `import.meta`.
     pub meta: Option<Arc<HostFn>>,
+    /// Set once linked: shared with every handle's `ModuleRef`.
+    pub linked: Arc<AtomicBool>,
 }
 
 /// Isolate-wide hooks (isolate options) and the rejections to report.
@@ -77,7 +80,7 @@ fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, o: &Origin, id: u64) -> v8::Scri
     v8::ScriptOrigin::new(scope, name.into(), o.line_offset, o.column_offset, false, 0, None, false, false, true, Some(opts.into()))
 }
 
-/// Compiles a module. Result: `[[handle], id, specifiers, cachedData?, cachedDataRejected?]`.
+/// Compiles a module. Result: `[module, id, specifiers, cachedData?, cachedDataRejected?]`.
 pub fn compile_module(
     iso: &mut v8::Isolate,
     st: &State,
@@ -117,7 +120,7 @@ pub fn compile_module(
     for i in 0..requests.length() {
         let Some(data) = requests.get(tc, i) else { continue };
         if let Ok(r) = v8::Local::<v8::ModuleRequest>::try_from(data) {
-            specifiers.push(Transfer::String(r.get_specifier().to_rust_string_lossy(tc)));
+            specifiers.push(r.get_specifier().to_rust_string_lossy(tc));
         }
     }
     let produced = if cache.produce && rejected != Some(false) {
@@ -126,12 +129,16 @@ pub fn compile_module(
     } else {
         None
     };
-    let rec = ModuleRec { module: v8::Global::new(tc, m), hash: m.get_identity_hash().get(), context: None, meta };
+    let owner = st.owner()?;
+    let linked = Arc::new(AtomicBool::new(false));
+    let rec = ModuleRec { module: v8::Global::new(tc, m), hash: m.get_identity_hash().get(), context: None, meta, linked: linked.clone() };
     st.insert_at(id, Entry::Module(Box::new(rec)));
+    let list = Transfer::List(specifiers.iter().cloned().map(Transfer::String).collect());
+    let remote = Arc::new(Remote::new(owner, id));
     Ok(Transfer::List(vec![
-        Transfer::Handles(vec![id], st.owner()?),
+        Transfer::Module(Arc::new(ModuleRef { remote, specifiers, linked })),
         Transfer::Number(id as f64),
-        Transfer::List(specifiers),
+        list,
         produced.unwrap_or(Transfer::Undefined),
         rejected.map(Transfer::Bool).unwrap_or(Transfer::Undefined),
     ]))

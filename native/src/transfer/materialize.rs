@@ -43,6 +43,7 @@ pub fn materialize<'s>(
         | Transfer::HostRef(_)
         | Transfer::Context(..)
         | Transfer::Script(_)
+        | Transfer::Module(_)
         | Transfer::Isolate(_)
         | Transfer::Library) => crate::guest::library::wrap(scope, state, t)?,
         Transfer::Callback(hf) => crate::guest::callback::make_function(scope, state, hf)?.into(),

@@ -54,6 +54,8 @@ pub enum Transfer {
     Context(Arc<Remote>, Arc<Remote>),
     /// A compiled Script.
     Script(Arc<Remote>),
+    /// A compiled Module.
+    Module(Arc<ModuleRef>),
     /// Engine data (heap statistics and such), as a plain object.
     Record(Vec<(&'static str, Transfer)>),
     List(Vec<Transfer>),
@@ -87,6 +89,7 @@ impl Transfer {
             Transfer::Isolate(o) => Transfer::Isolate(o.clone()),
             Transfer::Context(c, g) => Transfer::Context(c.clone(), g.clone()),
             Transfer::Script(s) => Transfer::Script(s.clone()),
+            Transfer::Module(m) => Transfer::Module(m.clone()),
             Transfer::Library => Transfer::Library,
             _ => return None,
         })
@@ -150,6 +153,25 @@ impl Remote {
 impl Drop for Remote {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+/// A compiled module, shared by every handle to it (Node's and each guest's,
+/// however many times it crossed): its entry in the table lives while one of
+/// them does, and a handle released drops only its own share.
+pub struct ModuleRef {
+    pub remote: Arc<Remote>,
+    /// The module's import specifiers, read when it was compiled.
+    pub specifiers: Vec<String>,
+    /// Whether V8 linked it (through any handle). Set on the isolate thread
+    /// (the module's record holds the same flag) before the call that
+    /// linked it returns, read by every handle to skip the resolver.
+    pub linked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ModuleRef {
+    pub fn is_linked(&self) -> bool {
+        self.linked.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 

@@ -45,6 +45,8 @@ pub mod kind {
     pub const CONTEXT: u32 = 11;
     /// A Script's native handle.
     pub const SCRIPT: u32 = 12;
+    /// A Module's native handle (`node::module::ModuleBox`).
+    pub const MODULE: u32 = 13;
 }
 
 pub struct PromiseBox(pub Arc<super::promise::Pending>);
@@ -242,6 +244,14 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
             }
             Ok(Transfer::Script(b.remote.clone()))
         }
+        kind::MODULE => {
+            let b = payload.downcast_or_throw::<JsBox<crate::node::module::ModuleBox>, _>(cx)?;
+            let m = b.module();
+            match m {
+                Some(m) => Ok(Transfer::Module(m)),
+                None => cx.throw_error(crate::ops::module::MODULE_RELEASED),
+            }
+        }
         kind::CALLBACK => {
             use crate::node::host::{host_fn, CallbackMode};
             if let Ok(f) = payload.downcast::<JsFunction, _>(cx) {
@@ -350,6 +360,7 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
             let b = cx.boxed(RemoteBox { remote: s, type_of: Typeof::Object }).upcast();
             helpers::call(cx, helpers::WRAP_HANDLE, &[k, b])?
         }
+        Transfer::Module(m) => crate::node::module::wrap(cx, m)?,
         Transfer::Record(fields) => {
             let obj = cx.empty_object();
             for (k, v) in fields {
