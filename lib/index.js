@@ -1394,6 +1394,8 @@ function localValue(value, mode) {
   }
   if (value instanceof Callback) return value[INTERNAL]()[0];
   if (value instanceof ExternalCopy) return value;
+  // Isolates, Contexts, Scripts and Modules arrived as handles already.
+  if (value instanceof Isolate || value instanceof Context || value instanceof Script || value instanceof Module) return value;
   if (mode === T.MODE_EXTERNAL_COPY) return new ExternalCopy(value);
   if (mode === T.MODE_COPY) return localResult(value, T.MODE_COPY);
   if (mode === T.MODE_REFERENCE) return new Reference(value);
