@@ -1,6 +1,5 @@
 //! The Isolate class, Node side.
 
-use std::sync::Arc;
 
 use neon::prelude::*;
 use neon::types::JsBigInt;
@@ -9,7 +8,6 @@ use super::call::{dispatch, variant};
 use crate::engine::isolate::IsolateRef;
 use crate::engine::pool;
 use crate::ops::{self, Origin};
-use crate::transfer::node::RemoteBox;
 
 pub struct IsoBox(pub IsolateRef);
 
@@ -158,14 +156,6 @@ pub fn reference_count(mut cx: FunctionContext) -> JsResult<JsNumber> {
     let iso = this_iso(&mut cx)?;
     let n = iso.0.host.reference_count();
     Ok(cx.number(n as f64))
-}
-
-/// `sameIsolate(isoHandle, remoteHandle)`: whether a handle belongs to it.
-pub fn owns(mut cx: FunctionContext) -> JsResult<JsBoolean> {
-    let iso = this_iso(&mut cx)?;
-    let r = cx.argument::<JsBox<RemoteBox>>(1)?;
-    let same = Arc::ptr_eq(&iso.0.host, r.remote.host());
-    Ok(cx.boolean(same))
 }
 
 /// `isolatePing(h, variant)`: an empty call, to measure the round trip.

@@ -37,7 +37,6 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("isolateCpuTime", isolate::cpu_time)?;
     cx.export_function("isolateWallTime", isolate::wall_time)?;
     cx.export_function("isolateReferenceCount", isolate::reference_count)?;
-    cx.export_function("isolateOwns", isolate::owns)?;
     cx.export_function("isolatePing", isolate::ping)?;
     cx.export_function("parkCount", isolate::park_count)?;
     cx.export_function("inspectorSessionNew", inspector::session_new)?;
