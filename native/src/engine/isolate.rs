@@ -54,19 +54,82 @@ impl Done {
     }
 }
 
+/// What a call runs: a boxed job, or one of the hot sync calls spelled out,
+/// so that making one allocates nothing on the caller's thread (blocks
+/// allocated by one thread and freed by another cost a glibc arena lock).
+pub enum Work {
+    Boxed(Job),
+    /// `context.evalSync(code)` without options.
+    Eval { context: u64, code: String },
+    /// `reference.applySync(undefined, args)` without options, up to
+    /// `INLINE_ARGS` arguments.
+    Apply { reference: u64, args: InlineArgs },
+}
+
+impl Work {
+    pub fn run(self, iso: &mut v8::Isolate, st: &super::runner::State) -> Outcome {
+        match self {
+            Work::Boxed(job) => job(iso, st),
+            Work::Eval { context, code } => crate::ops::code::eval(
+                iso,
+                st,
+                context,
+                code,
+                crate::ops::Origin::default(),
+                crate::transfer::Mode::Default(crate::transfer::Fallback::Undefined),
+            ),
+            Work::Apply { reference, args } => crate::ops::reference::apply(
+                iso,
+                st,
+                reference,
+                crate::transfer::Transfer::Undefined,
+                args.into_vec(),
+                crate::transfer::Mode::Default(crate::transfer::Fallback::Reference),
+            ),
+        }
+    }
+}
+
+/// Arguments kept inline (see `Work::Apply`).
+pub const INLINE_ARGS: usize = 4;
+
+#[derive(Default)]
+pub struct InlineArgs {
+    len: usize,
+    items: [Option<crate::transfer::Transfer>; INLINE_ARGS],
+}
+
+impl InlineArgs {
+    /// Adds an argument; false when full.
+    pub fn push(&mut self, t: crate::transfer::Transfer) -> bool {
+        if self.len == INLINE_ARGS {
+            return false;
+        }
+        self.items[self.len] = Some(t);
+        self.len += 1;
+        true
+    }
+    fn into_vec(self) -> Vec<crate::transfer::Transfer> {
+        self.items.into_iter().take(self.len).flatten().collect()
+    }
+}
+
 /// A unit of work plus where its outcome goes. Dropping a call that never ran
 /// reports "Isolate is disposed" to its caller, so nothing waits forever.
 pub struct Call {
-    job: Option<Job>,
+    job: Option<Work>,
     done: Option<Done>,
     pub timeout: Option<Duration>,
 }
 
 impl Call {
     pub fn new(job: Job, timeout: Option<Duration>, done: Done) -> Call {
-        Call { job: Some(job), done: Some(done), timeout }
+        Call::of(Work::Boxed(job), timeout, done)
     }
-    pub fn take(mut self) -> (Job, Done) {
+    pub fn of(work: Work, timeout: Option<Duration>, done: Done) -> Call {
+        Call { job: Some(work), done: Some(done), timeout }
+    }
+    pub fn take(mut self) -> (Work, Done) {
         (self.job.take().unwrap(), self.done.take().unwrap())
     }
     /// Reports a failure without running the job.

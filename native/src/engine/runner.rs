@@ -664,7 +664,9 @@ fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<
 pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call, sync: bool) {
     let timeout = call.timeout;
     let (job, done) = call.take();
-    let host = state.host.clone();
+    // Borrowed, not cloned: a clone per call would bounce the Arc's counter
+    // between this thread and the callers'.
+    let host = &state.host;
     let b = host.begin();
     let seq = b.seq;
     if let Some(t) = timeout {
@@ -679,7 +681,7 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call, sync: bool
         drop(job);
         Err(if k == Kill::Memory { Failure::MemoryLimit } else { Failure::IsolateDisposed })
     } else {
-        catch_unwind(AssertUnwindSafe(|| job(isolate, state)))
+        catch_unwind(AssertUnwindSafe(|| job.run(isolate, state)))
             .unwrap_or_else(|_| Err(Failure::Error("internal error in v8-isolates (panic)".into())))
     };
     state.current_seq.set(outer_seq);

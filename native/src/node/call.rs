@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use neon::prelude::*;
 
-use crate::engine::isolate::{Call, Done, IsolateHost, Job};
+use crate::engine::isolate::{Call, Done, IsolateHost, Job, Work};
 use crate::engine::wait::Step;
 use crate::transfer::node::{failure_to_js, to_js};
 use crate::transfer::{Failure, Outcome};
@@ -62,11 +62,23 @@ pub fn dispatch<'a>(
     site: Option<Handle<'a, JsValue>>,
     job: Job,
 ) -> JsResult<'a, JsValue> {
+    dispatch_work(cx, host, variant, timeout, site, Work::Boxed(job))
+}
+
+/// `dispatch` for any `Work`.
+pub fn dispatch_work<'a>(
+    cx: &mut FunctionContext<'a>,
+    host: &Arc<IsolateHost>,
+    variant: Variant,
+    timeout: Option<Duration>,
+    site: Option<Handle<'a, JsValue>>,
+    job: Work,
+) -> JsResult<'a, JsValue> {
     match variant {
         Variant::Sync => {
             let slot = crate::engine::wait::reply_slot();
             let filler = slot.clone();
-            host.submit_sync(Call::new(job, timeout, Done::Slot(filler)));
+            host.submit_sync(Call::of(job, timeout, Done::Slot(filler)));
             // While blocked, run the calls into Node that the isolate (or
             // others) make: they may be what the isolate is waiting for.
             let link = super::envlink::link(cx);
@@ -109,7 +121,7 @@ pub fn dispatch<'a>(
             // objects that own the isolate may be collected meanwhile (e.g.
             // `iso.createContext().then((c) => c.eval(...))` drops both).
             let keep = host.owner();
-            host.submit_task(Call::new(
+            host.submit_task(Call::of(
                 job,
                 timeout,
                 Done::f(move |o| {
@@ -121,7 +133,7 @@ pub fn dispatch<'a>(
         }
         Variant::Ignored => {
             let keep = host.owner();
-            host.submit_task(Call::new(job, timeout, Done::f(move |_| drop(keep))));
+            host.submit_task(Call::of(job, timeout, Done::f(move |_| drop(keep))));
             Ok(cx.undefined().upcast())
         }
     }

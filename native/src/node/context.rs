@@ -2,9 +2,9 @@
 
 use neon::prelude::*;
 
-use super::call::{dispatch, dispatch_result, fail, timeout, variant, Variant};
+use super::call::{dispatch_result, fail, timeout, variant, Variant};
 use super::isolate::read_origin;
-use crate::ops::{self, Origin};
+use crate::ops;
 use crate::transfer::node::{decode_list, RemoteBox};
 use crate::transfer::{Failure, Fallback, Mode};
 
@@ -42,10 +42,8 @@ pub fn eval_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
     if ctx.remote.is_released() {
         return fail(&mut cx, Variant::Sync, Failure::error(ops::code::CONTEXT_RELEASED));
     }
-    let id = ctx.remote.id;
-    let host = ctx.remote.host().clone();
-    let m = Mode::Default(Fallback::Undefined);
-    dispatch(&mut cx, &host, Variant::Sync, None, None, Box::new(move |i, st| ops::code::eval(i, st, id, code, Origin::default(), m)))
+    let work = crate::engine::isolate::Work::Eval { context: ctx.remote.id, code };
+    super::call::dispatch_work(&mut cx, ctx.remote.host(), Variant::Sync, None, None, work)
 }
 
 /// `contextEvalClosure(ctx, variant, code, filename, lineOffset, columnOffset, args, timeout, resultMode, site)`

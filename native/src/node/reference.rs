@@ -113,21 +113,31 @@ pub fn apply_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
     let r = handle(&mut cx, 0)?;
     let list = cx.argument::<JsArray>(1)?;
     let n = list.len(&mut cx);
-    let mut args = Vec::with_capacity(n as usize);
+    let mut args = Vec::new();
+    let mut inline = crate::engine::isolate::InlineArgs::default();
     for i in 0..n {
         let v: Handle<JsValue> = list.get(&mut cx, i)?;
-        match try_primitive(&mut cx, v) {
-            Some(t) => args.push(t),
-            None => args.push(encode_default(&mut cx, v)?),
+        let t = match try_primitive(&mut cx, v) {
+            Some(t) => t,
+            None => encode_default(&mut cx, v)?,
+        };
+        if (n as usize) <= crate::engine::isolate::INLINE_ARGS {
+            inline.push(t);
+        } else {
+            args.push(t);
         }
     }
     live!(cx, r, Variant::Sync);
     let id = r.remote.id;
-    let host = r.remote.host().clone();
-    let mode = crate::transfer::Mode::Default(Fallback::Reference);
-    dispatch(&mut cx, &host, Variant::Sync, None, None, Box::new(move |i, st| {
-        reference::apply(i, st, id, crate::transfer::Transfer::Undefined, args, mode)
-    }))
+    let work = if (n as usize) <= crate::engine::isolate::INLINE_ARGS {
+        crate::engine::isolate::Work::Apply { reference: id, args: inline }
+    } else {
+        let mode = crate::transfer::Mode::Default(Fallback::Reference);
+        crate::engine::isolate::Work::Boxed(Box::new(move |i, st| {
+            reference::apply(i, st, id, crate::transfer::Transfer::Undefined, args, mode)
+        }))
+    };
+    super::call::dispatch_work(&mut cx, r.remote.host(), Variant::Sync, None, None, work)
 }
 
 /// Encodes a non-primitive argument with the JS layer's default rules.
