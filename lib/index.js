@@ -1449,7 +1449,11 @@ function startPolling() {
 
 // A guest called a method of its Reference to a Node value: run it here and
 // encode the result for the guest (References stay References).
-function hostRefOp(ref, op, ...args) {
+// The methods by index (native/src/node/host.rs has the same list).
+const HOST_OPS = ['getSync', 'setSync', 'deleteSync', 'applySync', 'copySync', 'applySyncPromise'];
+
+function hostRefOp(ref, index, ...args) {
+  const op = HOST_OPS[index];
   if (op === 'applySyncPromise') return ref[APPLY_PROMISE](...args);
   const result = ref[op](...args);
   if (isPromise(result)) {

@@ -369,6 +369,11 @@ impl IsolateHost {
         self.memory_hit.load(Ordering::Acquire)
     }
 
+    /// The doorbell (bumped after every message sent to the isolate).
+    pub fn bell(&self) -> u64 {
+        self.doorbell.load(Ordering::Acquire)
+    }
+
     fn ring(&self) {
         self.doorbell.fetch_add(1, Ordering::Release);
     }

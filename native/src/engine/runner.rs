@@ -75,6 +75,10 @@ pub struct State {
     /// same code again (a host's per-tick code) skips V8's string creation,
     /// hashing and compilation-cache lookup.
     pub last_eval: RefCell<Option<(String, crate::ops::Origin, v8::Global<v8::UnboundScript>)>>,
+    /// The doorbell as `serve_nested` last found nothing to do at it.
+    nested_bell: std::cell::Cell<u64>,
+    /// Private symbols by name (see `private_key`).
+    privates: RefCell<HashMap<&'static str, v8::Global<v8::Private>>>,
 }
 
 impl State {
@@ -89,6 +93,8 @@ impl State {
             templates: RefCell::new(HashMap::new()),
             last_context: RefCell::new(None),
             last_eval: RefCell::new(None),
+            nested_bell: std::cell::Cell::new(u64::MAX),
+            privates: RefCell::new(HashMap::new()),
             current_seq: std::cell::Cell::new(0),
             caller_blocked: std::cell::Cell::new(false),
             result_settlers: RefCell::new(Vec::new()),
@@ -314,6 +320,7 @@ impl State {
         self.spare_context.borrow_mut().take();
         self.last_context.borrow_mut().take();
         self.last_eval.borrow_mut().take();
+        self.privates.borrow_mut().clear();
     }
 }
 
@@ -589,6 +596,21 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
 /// Runs the sync calls that arrive for this isolate while its thread waits
 /// inside a call (guest -> Node -> guest re-entrancy). Cheap when idle.
 pub fn serve_nested(iso: &mut v8::Isolate, st: &State) -> bool {
+    // Every message rings the doorbell: while it has not rung since the
+    // last empty look, there is nothing to look for (a waiter calls this on
+    // every turn of its spin).
+    let bell = st.host.bell();
+    if bell == st.nested_bell.get() {
+        return false;
+    }
+    let worked = serve_nested_now(iso, st);
+    if !worked {
+        st.nested_bell.set(bell);
+    }
+    worked
+}
+
+fn serve_nested_now(iso: &mut v8::Isolate, st: &State) -> bool {
     INBOX.with(|i| {
         let Some(inbox) = &*i.borrow() else { return false };
         let mut worked = false;
@@ -724,6 +746,24 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call, sync: bool
     if let Some(done) = done {
         done.call(out);
     }
+}
+
+/// The isolate's private symbol `name` (`v8::Private::for_api`), kept per
+/// isolate: making it from its name each time costs a string and a
+/// string-table lookup, on paths taken for every handle and cloned object.
+pub fn private_key<'s>(scope: &mut v8::PinScope<'s, '_>, name: &'static str) -> v8::Local<'s, v8::Private> {
+    let st = scope.get_slot::<std::rc::Rc<State>>().cloned();
+    if let Some(st) = &st {
+        if let Some(g) = st.privates.borrow().get(name) {
+            return v8::Local::new(scope, g);
+        }
+    }
+    let n = v8::String::new(scope, name).unwrap();
+    let key = v8::Private::for_api(scope, Some(n));
+    if let Some(st) = st {
+        st.privates.borrow_mut().insert(name, v8::Global::new(scope, key));
+    }
+    key
 }
 
 #[cfg(test)]

@@ -75,8 +75,7 @@ thread_local! {
 }
 
 fn key<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Private> {
-    let name = v8::String::new(scope, "v8-isolates#externalCopy").unwrap();
-    v8::Private::for_api(scope, Some(name))
+    crate::engine::runner::private_key(scope, "v8-isolates#externalCopy")
 }
 
 fn string<'s>(scope: &mut v8::PinScope<'s, '_>, s: &str) -> v8::Local<'s, v8::String> {

@@ -26,8 +26,7 @@ pub enum Backing {
 }
 
 fn key<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Private> {
-    let name = v8::String::new(scope, "v8-isolates#handle").unwrap();
-    v8::Private::for_api(scope, Some(name))
+    crate::engine::runner::private_key(scope, "v8-isolates#handle")
 }
 
 /// Gives `obj` native state: an id under the private `key`, pointing into

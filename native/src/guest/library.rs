@@ -25,8 +25,7 @@ pub const K_LIBRARY: u32 = 7;
 const K_MODULE: u32 = 8;
 
 fn key<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Private> {
-    let name = v8::String::new(scope, "v8-isolates#library").unwrap();
-    v8::Private::for_api(scope, Some(name))
+    crate::engine::runner::private_key(scope, "v8-isolates#library")
 }
 
 /// The library's internal object in the current context, if installed.

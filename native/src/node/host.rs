@@ -220,12 +220,21 @@ fn ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: Vec<Transf
     decode(cx, kind, payload)
 }
 
+/// The Reference methods a guest can run on a Node value, in the order of
+/// `HOST_OPS` in lib/index.js.
+const HOST_OPS: [&str; 6] = ["getSync", "setSync", "deleteSync", "applySync", "copySync", "applySyncPromise"];
+
 /// `hostRefOp(ref, op, ...args)` in the JS layer (arguments passed as they
 /// are: no array to build).
 fn call_ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: Vec<Transfer>) -> JsResult<'a, JsValue> {
+    // The method goes by its index in HOST_OPS (lib/index.js has the same
+    // list): a string made per call would be looked up in V8's string table.
+    let Some(index) = HOST_OPS.iter().position(|o| *o == op) else {
+        return cx.throw_type_error("Invalid method");
+    };
     let mut values = Vec::with_capacity(args.len() + 2);
     values.push(r.obj.to_inner(cx).upcast());
-    values.push(cx.string(op).upcast());
+    values.push(cx.number(index as f64).upcast());
     for a in args {
         values.push(to_js(cx, a)?);
     }

@@ -30,8 +30,7 @@ struct Shared {
 /// Marks guest objects that cross as handles inside a clone (the library's
 /// class instances, ExternalCopy objects). Checked for every object cloned.
 pub fn brand_key<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Private> {
-    let name = v8::String::new(scope, "v8-isolates#handleBrand").unwrap();
-    v8::Private::for_api(scope, Some(name))
+    crate::engine::runner::private_key(scope, "v8-isolates#handleBrand")
 }
 
 pub fn brand<'s>(scope: &mut v8::PinScope<'s, '_>, obj: v8::Local<'s, v8::Object>) {
