@@ -31,6 +31,11 @@ pub fn eval(mut cx: FunctionContext) -> JsResult<JsValue> {
         return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
     }
     let id = ctx.remote.id;
+    if code_bits == 0 && origin == ops::Origin::default() {
+        // The common call: no boxed job (see `Work`).
+        let work = crate::engine::isolate::Work::Eval { context: id, code };
+        return super::call::dispatch_work(&mut cx, ctx.remote.host(), v, t, site, work);
+    }
     let host = ctx.remote.host().clone();
     dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| ops::code::eval(i, st, id, code, origin, m)))
 }

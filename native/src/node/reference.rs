@@ -85,6 +85,15 @@ pub fn apply(mut cx: FunctionContext) -> JsResult<JsValue> {
     let site = cx.argument_opt(7);
     live!(cx, r, v);
     let id = r.remote.id;
+    if code_bits == 0 && matches!(recv, crate::transfer::Transfer::Undefined) && args.len() <= crate::engine::isolate::INLINE_ARGS {
+        // The common call: no boxed job (see `Work`).
+        let mut inline = crate::engine::isolate::InlineArgs::default();
+        for a in args {
+            inline.push(a);
+        }
+        let work = crate::engine::isolate::Work::Apply { reference: id, args: inline };
+        return super::call::dispatch_work(&mut cx, r.remote.host(), v, t, site, work);
+    }
     let host = r.remote.host().clone();
     dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| reference::apply(i, st, id, recv, args, mode)))
 }
