@@ -109,6 +109,21 @@ function settleAsync(result, site) {
   });
 }
 
+// An async call made while no other is in flight may wait a few
+// microseconds for its outcome and settle its promise before returning it
+// (native/src/node/call.rs, quick_async). Native code clears QUICK[0] when a
+// call does so; it is set again once the microtasks run, so that calls
+// awaited one after another settle early and a burst of calls made in one
+// go runs in parallel.
+const QUICK = new Uint8Array(1);
+QUICK[0] = 1;
+native.quickFlag(QUICK);
+let quickReset = false;
+function resetQuick() {
+  QUICK[0] = 1;
+  quickReset = false;
+}
+
 // Async methods report every failure through their promise.
 function asyncCall(method, fn) {
   const site = SITE_FRAMES > 0 ? captureSite(method) : NO_SITE;
@@ -117,6 +132,10 @@ function asyncCall(method, fn) {
     result = fn();
   } catch (e) {
     return Promise.reject(e);
+  }
+  if (QUICK[0] === 0 && !quickReset) {
+    quickReset = true;
+    queueMicrotask(resetQuick);
   }
   return settleAsync(result, site);
 }

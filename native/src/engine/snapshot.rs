@@ -333,7 +333,7 @@ fn run(scope: &mut v8::PinScope, s: &Source) -> Result<(), Failure> {
         return Ok(());
     }
     if tc.has_terminated() {
-        return Err(Failure::error("Script execution was terminated"));
+        return Err(Failure::terminated());
     }
     let line = tc.message().and_then(|m| m.get_line_number(tc)).unwrap_or(0);
     let exc = tc.exception();

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use neon::prelude::*;
 use neon::thread::LocalKey;
+use neon::types::buffer::TypedArray;
 use neon::types::Deferred;
 use parking_lot::Mutex;
 
@@ -168,28 +169,84 @@ fn drain<'a>(cx: &mut impl Context<'a>) -> usize {
     while let Ok(c) = q.rx.try_recv() {
         n += 1;
         let Completion { deferred, site, outcome } = c;
-        let _ = cx.try_catch(|cx| {
-            // No captured site means an async call whose JS wrapper adds the
-            // caller's frames itself (`true` tells makeError so).
-            let site = match site {
-                Some(s) => s.into_inner(cx).upcast(),
-                None => cx.boolean(true).upcast(),
-            };
-            let site = Some(site);
-            match cx.try_catch(|cx| settle(cx, outcome, site)) {
-                Ok(v) => deferred.resolve(cx, v),
-                Err(e) => deferred.reject(cx, e),
-            }
-            Ok(())
-        });
-        if q.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
-            q.keepalive.lock().unref(cx);
-        }
+        settle_one(cx, q, deferred, site, outcome);
     }
     if n > 0 {
         q.idle_turns.store(0, Ordering::Relaxed);
     }
     n
+}
+
+/// Settles one finished async call (registered by `begin`).
+fn settle_one<'a>(cx: &mut impl Context<'a>, q: &EnvQueue, deferred: Deferred, site: Option<Root<JsObject>>, outcome: Outcome) {
+    let _ = cx.try_catch(|cx| {
+        // No captured site means an async call whose JS wrapper adds the
+        // caller's frames itself (`true` tells makeError so).
+        let site = match site {
+            Some(s) => s.into_inner(cx).upcast(),
+            None => cx.boolean(true).upcast(),
+        };
+        let site = Some(site);
+        match cx.try_catch(|cx| settle(cx, outcome, site)) {
+            Ok(v) => deferred.resolve(cx, v),
+            Err(e) => deferred.reject(cx, e),
+        }
+        Ok(())
+    });
+    if q.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+        q.keepalive.lock().unref(cx);
+    }
+}
+
+/// Settles an async call whose outcome its caller already holds (see
+/// `call::dispatch_work`), as if it had come through the queue.
+pub fn settle_now<'a>(cx: &mut impl Context<'a>, deferred: Deferred, site: Option<Root<JsObject>>, outcome: Outcome) {
+    let q = queue(cx);
+    settle_one(cx, q, deferred, site, outcome);
+}
+
+/// Whether an async call may wait for its outcome before returning (see
+/// `call::quick_async`): no other async call of this environment is in
+/// flight, and none settled that way since JS last ran its microtasks. The
+/// JS layer holds that second flag in a one-byte array shared with us
+/// (`quickFlag`): we clear it when a call settles early, and it sets it again
+/// from a microtask. So calls awaited one after another settle early, while
+/// a burst of calls made in one go is not serialised.
+pub fn may_settle_early<'a>(cx: &mut impl Context<'a>) -> bool {
+    if queue(cx).in_flight.load(Ordering::Relaxed) != 0 {
+        return false;
+    }
+    let Some(flag) = QUICK_FLAG.get(cx) else { return false };
+    let p = flag.ptr as *mut u8;
+    // SAFETY: `p` points into the backing store of a Uint8Array that
+    // `QUICK_FLAG` keeps alive; only this environment's thread touches it.
+    unsafe {
+        if *p == 1 {
+            *p = 0;
+            return true;
+        }
+    }
+    false
+}
+
+struct QuickFlag {
+    _array: Root<JsObject>,
+    ptr: usize,
+}
+
+static QUICK_FLAG: LocalKey<QuickFlag> = LocalKey::new();
+
+/// `quickFlag(uint8Array)`: the JS layer's flag (see `may_settle_early`).
+pub fn quick_flag(mut cx: FunctionContext) -> JsResult<JsUndefined> {
+    let mut array = cx.argument::<JsTypedArray<u8>>(0)?;
+    if array.len(&mut cx) < 1 {
+        return cx.throw_range_error("quickFlag needs one byte");
+    }
+    let ptr = array.as_mut_slice(&mut cx).as_mut_ptr() as usize;
+    let root = array.upcast::<JsObject>().root(&mut cx);
+    let mut fresh = Some(QuickFlag { _array: root, ptr });
+    QUICK_FLAG.get_or_init(&mut cx, || fresh.take().unwrap());
+    Ok(cx.undefined())
 }
 
 /// `poll()`: settles finished calls; returns whether the JS layer should keep

@@ -39,6 +39,7 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("isolateReferenceCount", isolate::reference_count)?;
     cx.export_function("isolatePing", isolate::ping)?;
     cx.export_function("parkCount", isolate::park_count)?;
+    cx.export_function("quickFlag", envlink::quick_flag)?;
     cx.export_function("inspectorSessionNew", inspector::session_new)?;
     cx.export_function("inspectorSessionDispatch", inspector::session_dispatch)?;
     cx.export_function("inspectorSessionDispose", inspector::session_dispose)?;

@@ -28,7 +28,7 @@ fn constructor_name<'s>(scope: &mut v8::PinScope<'s, '_>, obj: v8::Local<'s, v8:
 /// `Failure::Error("terminated")`; the runner replaces it with the reason.
 pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option<v8::Local<'s, v8::Value>>) -> Failure {
     let Some(exc) = exception else {
-        return Failure::error("Script execution was terminated");
+        return Failure::terminated();
     };
     if exc.is_native_error() {
         let obj = exc.to_object(scope).unwrap();

@@ -245,7 +245,17 @@ impl Failure {
     pub fn error(msg: impl Into<String>) -> Failure {
         Failure::Error(msg.into())
     }
+    /// The failure of work cut short by V8's termination (dispose, memory
+    /// limit, timeout) before the runner names the reason.
+    pub fn terminated() -> Failure {
+        Failure::Error(TERMINATED.into())
+    }
+    pub fn is_terminated(&self) -> bool {
+        matches!(self, Failure::Error(m) if m == TERMINATED)
+    }
 }
+
+const TERMINATED: &str = "Script execution was terminated";
 
 pub type Outcome = Result<Transfer, Failure>;
 

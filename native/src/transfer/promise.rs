@@ -39,6 +39,13 @@ impl Settler {
         Settler { to: Some(SettleTo::Pending(p)), mode }
     }
     pub fn settle(mut self, out: Outcome) {
+        // A value that could not be taken because the isolate was being
+        // stopped (dispose, memory limit) is no result: the promise is
+        // abandoned.
+        let out = match out {
+            Err(f) if f.is_terminated() => Err(Failure::error("Promise was abandoned")),
+            o => o,
+        };
         self.deliver(out);
     }
     fn deliver(&mut self, out: Outcome) {

@@ -167,7 +167,7 @@ pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Loc
         }
         _ => {
             if tc.has_terminated() {
-                return Err(Failure::error("Script execution was terminated"));
+                return Err(Failure::terminated());
             }
             if let Some(f) = shared.borrow_mut().failure.take() {
                 return Err(f);
@@ -205,7 +205,7 @@ pub fn deserialize_bytes<'s>(
             Some(v) => Ok(v8::Global::new(tc, v)),
             None => {
                 if tc.has_terminated() {
-                    return Err(Failure::error("Script execution was terminated"));
+                    return Err(Failure::terminated());
                 }
                 if let Some(f) = shared.borrow_mut().failure.take() {
                     return Err(f);
