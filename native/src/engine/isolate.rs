@@ -890,11 +890,11 @@ impl Inbox {
 impl IsolateHost {
     /// The isolate thread waiting for its caller (idle, or in a call into Node).
     pub fn spin_as_isolate(&self) -> super::wait::Spin<'_> {
-        super::wait::Spin { me: &self.iso_cpu, partner: &self.caller_cpu }
+        super::wait::Spin { me: &self.iso_cpu, partner: &self.caller_cpu, migrate: true }
     }
 
     /// A caller waiting for the isolate thread.
     pub fn spin_as_caller(&self) -> super::wait::Spin<'_> {
-        super::wait::Spin { me: &self.caller_cpu, partner: &self.iso_cpu }
+        super::wait::Spin { me: &self.caller_cpu, partner: &self.iso_cpu, migrate: false }
     }
 }

@@ -15,6 +15,46 @@ use super::runner::{SPIN, SPIN_TIME};
 pub struct Spin<'a> {
     pub me: &'a AtomicU32,
     pub partner: &'a AtomicU32,
+    /// Whether this spinner (an isolate thread) moves itself to another CPU
+    /// when it finds the thread it waits for on its own.
+    pub migrate: bool,
+}
+
+/// Moves the calling thread off `cpu` (to any other CPU it may run on), at
+/// most once per `MIGRATE_EVERY`; false when it did not. Two threads handing
+/// calls to each other were seen to stay on one core for seconds, at a
+/// context switch per hop.
+fn move_off(cpu: u32) -> bool {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+    }
+    const MIGRATE_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
+    let now = std::time::Instant::now();
+    if LAST.with(|l| l.get().is_some_and(|t| now.duration_since(t) < MIGRATE_EVERY)) {
+        return false;
+    }
+    LAST.with(|l| l.set(Some(now)));
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: cpu_set_t is plain data; the calls read and write only the
+    // sets passed, for the calling thread (pid 0).
+    unsafe {
+        let mut orig: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, size, &mut orig) != 0 || (cpu as usize) >= libc::CPU_SETSIZE as usize {
+            return false;
+        }
+        let mut others = orig;
+        libc::CPU_CLR(cpu as usize, &mut others);
+        if libc::CPU_COUNT(&others) == 0 {
+            return false;
+        }
+        // The first call moves the thread at once; the second gives it its
+        // old freedom back without moving it again.
+        if libc::sched_setaffinity(0, size, &others) != 0 {
+            return false;
+        }
+        libc::sched_setaffinity(0, size, &orig);
+    }
+    true
 }
 
 /// The CPU the calling thread runs on (a vDSO call).
@@ -36,7 +76,9 @@ pub fn relax(i: u32, spin: Option<&Spin>) {
             let cpu = current_cpu();
             s.me.store(cpu, Ordering::Relaxed);
             if s.partner.load(Ordering::Relaxed) == cpu {
-                std::thread::yield_now();
+                if !(s.migrate && move_off(cpu)) {
+                    std::thread::yield_now();
+                }
                 return;
             }
         }

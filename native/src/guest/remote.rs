@@ -104,7 +104,7 @@ pub fn call_sync(scope: &mut v8::PinScope, st: &State, target: &Arc<IsolateHost>
         job(iso, tst)
     });
     target.submit_sync(Call::new(job, timeout, done));
-    let spin = crate::engine::wait::Spin { me: &st.host.iso_cpu, partner: &target.iso_cpu };
+    let spin = crate::engine::wait::Spin { me: &st.host.iso_cpu, partner: &target.iso_cpu, migrate: true };
     let out = super::callback::wait_abortable(scope, st, &slot, &spin);
     match out {
         Some(o) => o,
