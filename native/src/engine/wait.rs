@@ -20,6 +20,15 @@ pub struct Spin<'a> {
     pub migrate: bool,
 }
 
+thread_local! {
+    /// Looks in a row that found the partner on this thread's core.
+    static TOGETHER: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Looks in a row (one per 32 pauses) on a shared core before a spinner
+/// moves itself.
+const LASTING: u32 = 256;
+
 /// Moves the calling thread off `cpu` (to any other CPU it may run on), at
 /// most once per `MIGRATE_EVERY`; false when it did not. Two threads handing
 /// calls to each other were seen to stay on one core for seconds, at a
@@ -76,11 +85,20 @@ pub fn relax(i: u32, spin: Option<&Spin>) {
             let cpu = current_cpu();
             s.me.store(cpu, Ordering::Relaxed);
             if s.partner.load(Ordering::Relaxed) == cpu {
-                if !(s.migrate && move_off(cpu)) {
+                // Moving is for a pairing that lasts (the scheduler keeping
+                // both threads on one core call after call); a brief one (a
+                // new thread starting next to its creator) only yields.
+                let lasting = TOGETHER.with(|t| {
+                    let n = t.get().saturating_add(1);
+                    t.set(n);
+                    n >= LASTING
+                });
+                if !(s.migrate && lasting && move_off(cpu)) {
                     std::thread::yield_now();
                 }
                 return;
             }
+            TOGETHER.with(|t| t.set(0));
         }
     }
     if i >= 1024 && i % 256 == 255 {
