@@ -1133,7 +1133,23 @@ class Reference {
 
   applySync(recv, args, options) {
     if (recv === undefined && options === undefined && this.#h !== undefined && Array.isArray(args)) {
-      return native.refApplyFast(this.#h, args);
+      // Up to four arguments go as arguments of the native call (reading an
+      // array's elements through Node-API costs a call each).
+      const h = this.#h;
+      switch (args.length) {
+        case 0:
+          return native.refApplyArgs(h);
+        case 1:
+          return native.refApplyArgs(h, args[0]);
+        case 2:
+          return native.refApplyArgs(h, args[0], args[1]);
+        case 3:
+          return native.refApplyArgs(h, args[0], args[1], args[2]);
+        case 4:
+          return native.refApplyArgs(h, args[0], args[1], args[2], args[3]);
+        default:
+          return native.refApplyFast(h, args);
+      }
     }
     return this.#apply(SYNC, recv, args, options);
   }

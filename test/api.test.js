@@ -696,3 +696,17 @@ test('eval of the same code again runs it again, in its own context and origin',
   assert.throws(() => context.evalSync('(('), SyntaxError);
   assert.throws(() => context.evalSync('(('), SyntaxError);
 });
+
+test('applySync(undefined, args) with 0 to 6 arguments, holes and handles', { timeout: 10000 }, (t) => {
+  const { context } = setup(t);
+  const f = context.evalSync('(...a) => JSON.stringify(a.map((x) => (x === undefined ? "u" : typeof x === "object" ? x.constructor.name : x)))', { reference: true });
+  assert.equal(f.applySync(undefined, []), '[]');
+  assert.equal(f.applySync(undefined, [1]), '[1]');
+  assert.equal(f.applySync(undefined, [1, 'b']), '[1,"b"]');
+  assert.equal(f.applySync(undefined, [1, , 3]), '[1,"u",3]'); // eslint-disable-line no-sparse-arrays
+  assert.equal(f.applySync(undefined, [1, 2, 3, 4]), '[1,2,3,4]');
+  assert.equal(f.applySync(undefined, [1, 2, 3, 4, 5, 6]), '[1,2,3,4,5,6]');
+  const r = context.evalSync('({})', { reference: true });
+  assert.equal(f.applySync(undefined, [r, true]), '["Reference",true]'); // handles travel as themselves
+  assert.throws(() => f.applySync(undefined, [{}]), { name: 'TypeError', message: 'A non-transferable value was passed' });
+});

@@ -82,7 +82,7 @@ pub fn dispatch_work<'a>(
             host.submit_sync(Call::of(job, timeout, Done::Slot(filler)));
             // While blocked, run the calls into Node that the isolate (or
             // others) make: they may be what the isolate is waiting for.
-            let link = super::envlink::link(cx);
+            let link = super::envlink::link_ref(cx);
             let mut probe: Option<Instant> = None;
             let mut give_up: Option<Instant> = None;
             let mut terminating = false;

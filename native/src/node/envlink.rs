@@ -139,6 +139,12 @@ pub fn link<'a>(cx: &mut impl Context<'a>) -> Arc<EnvLink> {
     queue(cx).link.clone()
 }
 
+/// The same, borrowed for the environment's lifetime (no reference count
+/// to bump on every sync call).
+pub fn link_ref<'a>(cx: &mut impl Context<'a>) -> &'a EnvLink {
+    &queue(cx).link
+}
+
 /// Runs the calls into Node that are waiting; returns how many ran.
 pub fn serve_calls<'a>(cx: &mut impl Context<'a>) -> usize {
     let q = match QUEUE.get(cx) {

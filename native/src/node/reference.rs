@@ -149,6 +149,28 @@ pub fn apply_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
     super::call::dispatch_work(&mut cx, r.remote.host(), Variant::Sync, None, None, work)
 }
 
+/// `refApplyArgs(ref, ...args)`: `applySync(undefined, args)` with up to
+/// `INLINE_ARGS` arguments passed as they are.
+pub fn apply_args(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let n = cx.len().saturating_sub(1);
+    if n > crate::engine::isolate::INLINE_ARGS {
+        return cx.throw_range_error("refApplyArgs takes at most 4 arguments");
+    }
+    let mut inline = crate::engine::isolate::InlineArgs::default();
+    for i in 1..=n {
+        let v = cx.argument::<JsValue>(i)?;
+        let t = match try_primitive(&mut cx, v) {
+            Some(t) => t,
+            None => encode_default(&mut cx, v)?,
+        };
+        inline.push(t);
+    }
+    live!(cx, r, Variant::Sync);
+    let work = crate::engine::isolate::Work::Apply { reference: r.remote.id, args: inline };
+    super::call::dispatch_work(&mut cx, r.remote.host(), Variant::Sync, None, None, work)
+}
+
 /// Encodes a non-primitive argument with the JS layer's default rules.
 fn encode_default<'a>(cx: &mut FunctionContext<'a>, v: Handle<'a, JsValue>) -> NeonResult<crate::transfer::Transfer> {
     let pair = crate::node::helpers::call(cx, crate::node::helpers::ENCODE_ARG, &[v])?;
