@@ -67,6 +67,30 @@ pub enum Work {
 }
 
 impl Work {
+    /// `reference.apply(undefined, args)` with default options: inline up to
+    /// `INLINE_ARGS` arguments, boxed beyond.
+    pub fn apply(reference: u64, args: Vec<crate::transfer::Transfer>) -> Work {
+        if args.len() > INLINE_ARGS {
+            return Work::Boxed(Box::new(move |iso, st| Work::apply_now(iso, st, reference, args)));
+        }
+        let mut inline = InlineArgs::default();
+        for a in args {
+            inline.push(a);
+        }
+        Work::Apply { reference, args: inline }
+    }
+
+    fn apply_now(iso: &mut v8::Isolate, st: &super::runner::State, reference: u64, args: Vec<crate::transfer::Transfer>) -> Outcome {
+        crate::ops::reference::apply(
+            iso,
+            st,
+            reference,
+            crate::transfer::Transfer::Undefined,
+            args,
+            crate::transfer::Mode::Default(crate::transfer::Fallback::Reference),
+        )
+    }
+
     pub fn run(self, iso: &mut v8::Isolate, st: &super::runner::State) -> Outcome {
         match self {
             Work::Boxed(job) => job(iso, st),
@@ -78,20 +102,13 @@ impl Work {
                 crate::ops::Origin::default(),
                 crate::transfer::Mode::Default(crate::transfer::Fallback::Undefined),
             ),
-            Work::Apply { reference, args } => crate::ops::reference::apply(
-                iso,
-                st,
-                reference,
-                crate::transfer::Transfer::Undefined,
-                args.into_vec(),
-                crate::transfer::Mode::Default(crate::transfer::Fallback::Reference),
-            ),
+            Work::Apply { reference, args } => Work::apply_now(iso, st, reference, args.into_vec()),
         }
     }
 }
 
 /// Arguments kept inline (see `Work::Apply`).
-pub const INLINE_ARGS: usize = 4;
+const INLINE_ARGS: usize = 4;
 
 #[derive(Default)]
 pub struct InlineArgs {
@@ -100,14 +117,10 @@ pub struct InlineArgs {
 }
 
 impl InlineArgs {
-    /// Adds an argument; false when full.
-    pub fn push(&mut self, t: crate::transfer::Transfer) -> bool {
-        if self.len == INLINE_ARGS {
-            return false;
-        }
+    /// Adds an argument (the caller checks that it fits).
+    fn push(&mut self, t: crate::transfer::Transfer) {
         self.items[self.len] = Some(t);
         self.len += 1;
-        true
     }
     fn into_vec(self) -> Vec<crate::transfer::Transfer> {
         self.items.into_iter().take(self.len).flatten().collect()

@@ -7,6 +7,7 @@ use super::context::{handle, read_mode};
 use crate::ops::reference::{self, GetOptions};
 use crate::ops::Key;
 use crate::transfer::node::{decode, decode_list, try_primitive};
+use crate::engine::isolate::Work;
 use crate::transfer::{Failure, Fallback};
 
 fn key(cx: &mut FunctionContext, i: usize) -> NeonResult<Key> {
@@ -85,14 +86,9 @@ pub fn apply(mut cx: FunctionContext) -> JsResult<JsValue> {
     let site = cx.argument_opt(7);
     live!(cx, r, v);
     let id = r.remote.id;
-    if code_bits == 0 && matches!(recv, crate::transfer::Transfer::Undefined) && args.len() <= crate::engine::isolate::INLINE_ARGS {
-        // The common call: no boxed job (see `Work`).
-        let mut inline = crate::engine::isolate::InlineArgs::default();
-        for a in args {
-            inline.push(a);
-        }
-        let work = crate::engine::isolate::Work::Apply { reference: id, args: inline };
-        return super::call::dispatch_work(&mut cx, r.remote.host(), v, t, site, work);
+    if code_bits == 0 && matches!(recv, crate::transfer::Transfer::Undefined) {
+        // The common call (see `Work`).
+        return super::call::dispatch_work(&mut cx, r.remote.host(), v, t, site, Work::apply(id, args));
     }
     let host = r.remote.host().clone();
     dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| reference::apply(i, st, id, recv, args, mode)))
@@ -119,56 +115,40 @@ pub fn type_of(mut cx: FunctionContext) -> JsResult<JsString> {
 /// options, and arguments passed as they are (primitives, References and
 /// functions; anything else goes through the JS layer's encoder).
 pub fn apply_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
-    let r = handle(&mut cx, 0)?;
     let list = cx.argument::<JsArray>(1)?;
     let n = list.len(&mut cx);
-    let mut args = Vec::new();
-    let mut inline = crate::engine::isolate::InlineArgs::default();
+    let mut args = Vec::with_capacity(n as usize);
     for i in 0..n {
         let v: Handle<JsValue> = list.get(&mut cx, i)?;
-        let t = match try_primitive(&mut cx, v) {
-            Some(t) => t,
-            None => encode_default(&mut cx, v)?,
-        };
-        if (n as usize) <= crate::engine::isolate::INLINE_ARGS {
-            inline.push(t);
-        } else {
-            args.push(t);
-        }
+        args.push(encode_arg(&mut cx, v)?);
     }
-    live!(cx, r, Variant::Sync);
-    let id = r.remote.id;
-    let work = if (n as usize) <= crate::engine::isolate::INLINE_ARGS {
-        crate::engine::isolate::Work::Apply { reference: id, args: inline }
-    } else {
-        let mode = crate::transfer::Mode::Default(Fallback::Reference);
-        crate::engine::isolate::Work::Boxed(Box::new(move |i, st| {
-            reference::apply(i, st, id, crate::transfer::Transfer::Undefined, args, mode)
-        }))
-    };
-    super::call::dispatch_work(&mut cx, r.remote.host(), Variant::Sync, None, None, work)
+    apply_sync(cx, args)
 }
 
-/// `refApplyArgs(ref, ...args)`: `applySync(undefined, args)` with up to
-/// `INLINE_ARGS` arguments passed as they are.
+/// `refApplyArgs(ref, ...args)`: the same with the arguments passed as
+/// arguments of the call (the JS layer does so up to four: reading an
+/// array's elements through Node-API costs a call each).
 pub fn apply_args(mut cx: FunctionContext) -> JsResult<JsValue> {
-    let r = handle(&mut cx, 0)?;
     let n = cx.len().saturating_sub(1);
-    if n > crate::engine::isolate::INLINE_ARGS {
-        return cx.throw_range_error("refApplyArgs takes at most 4 arguments");
-    }
-    let mut inline = crate::engine::isolate::InlineArgs::default();
+    let mut args = Vec::with_capacity(n);
     for i in 1..=n {
         let v = cx.argument::<JsValue>(i)?;
-        let t = match try_primitive(&mut cx, v) {
-            Some(t) => t,
-            None => encode_default(&mut cx, v)?,
-        };
-        inline.push(t);
+        args.push(encode_arg(&mut cx, v)?);
     }
+    apply_sync(cx, args)
+}
+
+fn apply_sync(mut cx: FunctionContext, args: Vec<crate::transfer::Transfer>) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
     live!(cx, r, Variant::Sync);
-    let work = crate::engine::isolate::Work::Apply { reference: r.remote.id, args: inline };
-    super::call::dispatch_work(&mut cx, r.remote.host(), Variant::Sync, None, None, work)
+    super::call::dispatch_work(&mut cx, r.remote.host(), Variant::Sync, None, None, Work::apply(r.remote.id, args))
+}
+
+fn encode_arg<'a>(cx: &mut FunctionContext<'a>, v: Handle<'a, JsValue>) -> NeonResult<crate::transfer::Transfer> {
+    match try_primitive(cx, v) {
+        Some(t) => Ok(t),
+        None => encode_default(cx, v),
+    }
 }
 
 /// Encodes a non-primitive argument with the JS layer's default rules.
