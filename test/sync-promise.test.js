@@ -81,11 +81,12 @@ test('a timeout ends the wait and the isolate stays usable', { timeout: 10000 },
   assert.equal(await context.eval('1 + 1'), 2);
 });
 
-test('disposing the isolate while it waits settles the call', { timeout: 10000 }, async (t) => {
-  const { isolate, context, global } = setup(t);
+// Disposes `isolate` once its guest waits in applySyncPromise on a Node
+// promise that never settles; the call must settle.
+async function disposeWhileWaiting(isolate, context) {
   let entered;
   const inside = new Promise((r) => { entered = r; });
-  await global.set('never', new ivm.Reference(() => {
+  await context.global.set('never', new ivm.Reference(() => {
     entered();
     return new Promise(() => {});
   }));
@@ -93,6 +94,11 @@ test('disposing the isolate while it waits settles the call', { timeout: 10000 }
   await inside;
   isolate.dispose();
   await assert.rejects(call, { message: 'Isolate was disposed during execution' });
+}
+
+test('disposing the isolate while it waits settles the call', { timeout: 10000 }, async (t) => {
+  const { isolate, context } = setup(t);
+  await disposeWhileWaiting(isolate, context);
 });
 
 test('a dispose that lands before the guest starts waiting still settles the call', { timeout: 30000 }, async () => {
@@ -100,17 +106,7 @@ test('a dispose that lands before the guest starts waiting still settles the cal
   // run the function and disposed, and then waited forever.
   for (let i = 0; i < 30; i++) {
     const isolate = new ivm.Isolate();
-    const context = isolate.createContextSync();
-    let entered;
-    const inside = new Promise((r) => { entered = r; });
-    await context.global.set('never', new ivm.Reference(() => {
-      entered();
-      return new Promise(() => {});
-    }));
-    const call = context.eval('never.applySyncPromise()');
-    await inside;
-    isolate.dispose();
-    await assert.rejects(call, { message: 'Isolate was disposed during execution' });
+    await disposeWhileWaiting(isolate, isolate.createContextSync());
   }
 });
 
