@@ -248,7 +248,8 @@ declare namespace V8Isolates {
   /** Without a mode, results of eval/run/evaluate: transferables pass, anything else becomes undefined. */
   type EvalFallback<V> = V extends Transferable ? V : undefined;
   /** Without a mode, results of get/apply: transferables pass, anything else becomes a Reference. */
-  type ReferenceFallback<V> = V extends Transferable ? V : Reference<V>;
+  /** Without a mode, get and apply give primitives and handles as they are, functions as callable functions, anything else as a Reference. */
+  type ReferenceFallback<V> = V extends Transferable ? V : V extends (...args: any[]) => any ? V : Reference<V>;
   /** Without a mode, the result of evalClosure must be transferable (or a TypeError is thrown). */
   type StrictFallback<V> = V extends Transferable ? V : Transferable;
 

@@ -11,6 +11,7 @@ const ASYNC = 1;
 const IGNORED = 2;
 const INTERNAL = Symbol('v8-isolates internal');
 const APPLY_PROMISE = Symbol('v8-isolates applySyncPromise');
+const APPLY_ARGS = Symbol('v8-isolates applyArgs');
 const DEFAULT_THREAD = 'This function may not be called from the default thread';
 const RESULT_OPTIONS = '`result` options are not available for `applySyncPromise`';
 const BOUNDARY = '\n    at (<isolated-vm boundary>)';
@@ -1070,7 +1071,7 @@ class Reference {
           !Reflect.defineProperty(obj, key, { value: v, writable: true, enumerable: true, configurable: true })) {
         throw new TypeError('Set failed');
       }
-      return true;
+      return undefined;
     }
     const out = [];
     encodeInto(out, value, mode);
@@ -1095,7 +1096,7 @@ class Reference {
     key = readKey(key);
     if (this.#h === undefined) {
       if (!Reflect.deleteProperty(Object(this.#value), key)) throw new TypeError('Delete failed');
-      return true;
+      return undefined;
     }
     return native.refDelete(this.#h, variant, key, site);
   }
@@ -1169,6 +1170,20 @@ class Reference {
     options = optionsObject(options, 'applySyncPromise', 3);
     if (options && options.result !== undefined) throw new TypeError(RESULT_OPTIONS);
     throw new Error(DEFAULT_THREAD);
+  }
+
+  // A guest's `applySync(undefined, args)` without options (the common
+  // call, kept short): what `#apply` does under the default modes, where
+  // the guest has already refused anything not transferable.
+  [APPLY_ARGS](args) {
+    if (this.#h !== undefined) return this.applySync(undefined, args);
+    this.#live();
+    if (typeof this.#value !== 'function') throw new TypeError('Reference is not a function');
+    for (let i = 0; i < args.length; i++) {
+      if (!T.isPrimitive(args[i])) args[i] = localValue(args[i], T.MODE_DEFAULT);
+    }
+    const r = Reflect.apply(this.#value, undefined, args);
+    return T.isPrimitive(r) ? r : localResult(r, T.MODE_DEFAULT);
   }
 
   // A guest's applySyncPromise: the promise (or value) the function returns.
@@ -1450,7 +1465,8 @@ function localResult(value, mode) {
     return T.isPrimitive(value) ? value : T.copyLocal(value);
   }
   if (mode === T.MODE_REFERENCE) return new Reference(value);
-  if (T.isPrimitive(value)) return value;
+  // Functions stay callable (isolated-vm's default for get and apply).
+  if (T.isPrimitive(value) || typeof value === 'function') return value;
   // Library handles transfer as themselves.
   if (value instanceof ExternalCopy || value instanceof Reference || value instanceof Callback) return value;
   return new Reference(value);
@@ -1485,9 +1501,14 @@ function startPolling() {
 // A guest called a method of its Reference to a Node value: run it here and
 // encode the result for the guest (References stay References).
 // The methods by index (native/src/node/host.rs has the same list).
-const HOST_OPS = ['getSync', 'setSync', 'deleteSync', 'applySync', 'copySync', 'applySyncPromise'];
+const HOST_OPS = ['getSync', 'setSync', 'deleteSync', 'applySync', 'copySync', 'applySyncPromise', 'applyArgs'];
+const HOST_APPLY_ARGS = 6;
 
 function hostRefOp(ref, index, ...args) {
+  if (index === HOST_APPLY_ARGS) {
+    const result = ref[APPLY_ARGS](args);
+    return T.isPrimitive(result) ? result : hostResult(result);
+  }
   const op = HOST_OPS[index];
   if (op === 'applySyncPromise') return ref[APPLY_PROMISE](...args);
   const result = ref[op](...args);

@@ -673,6 +673,23 @@
     }
 
     applySync(recv, args, options) {
+      if (this.#host && recv === undefined && options === undefined && !this.#released) {
+        // A Node function called plainly: up to four arguments go as
+        // arguments of the native call.
+        const h = this.#h;
+        switch (args === undefined ? 0 : isArray(args) ? args.length : -1) {
+          case 0:
+            return N.hostApply(h);
+          case 1:
+            return N.hostApply(h, args[0]);
+          case 2:
+            return N.hostApply(h, args[0], args[1]);
+          case 3:
+            return N.hostApply(h, args[0], args[1], args[2]);
+          case 4:
+            return N.hostApply(h, args[0], args[1], args[2], args[3]);
+        }
+      }
       return this.#apply(SYNC, recv, args, options);
     }
 

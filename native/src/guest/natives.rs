@@ -14,7 +14,7 @@ use crate::engine::runner::State;
 use crate::node::host::{MainReq, Reply, Target};
 use crate::ops::reference::{self as refops, GetOptions};
 use crate::ops::{self, Key, Origin};
-use crate::transfer::capture::{capture, capture_code, NON_TRANSFERABLE};
+use crate::transfer::capture::{capture, capture_code};
 use crate::transfer::promise::Settler;
 use crate::transfer::{Failure, Fallback, Mode, Outcome, Remote, Transfer};
 
@@ -52,6 +52,7 @@ const NATIVES: &[(&str, Native)] = &[
     ("refApply", ref_apply),
     ("refCopy", ref_copy),
     ("hostRef", host_ref),
+    ("hostApply", host_apply),
     ("checkSyncPromise", check_sync_promise),
     ("isolateCompileModule", super::module::compile),
     ("moduleInstantiate", super::module::instantiate),
@@ -555,17 +556,41 @@ fn host_ref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>
         Some("applySyncPromise") if variant == Variant::SyncPromise => "applySyncPromise",
         _ => return Err(Failure::type_error("Invalid method")),
     };
-    let mode = args.get(4).is_number().then(|| code(args.get(4)));
-    let res = match mode {
-        Some(c) if c & 4 != 0 && method != "getSync" && method != "deleteSync" && method != "copySync" => {
-            host_ref_args(scope, st, args.get(3), method, c)
-        }
-        // A promise is not transferable without `{promise: true}` (Node would
-        // refuse any object under the default mode; it cannot even be cloned).
-        Some(0) if method == "applySync" && has_promise_arg(scope, args.get(3)) => Err(Failure::type_error(NON_TRANSFERABLE)),
-        _ => host_ref_args(scope, st, args.get(3), method, 1),
-    };
+    // The transfer code of the arguments (or the value of a set); an
+    // invalid option object is refused by Node, after the capture.
+    let mode = if args.get(4).is_number() { code(args.get(4)) } else { 0 };
+    let res = host_ref_args(scope, st, args.get(3), method, mode);
     let Some(list) = ok_or_deliver(scope, st, variant, res, rv) else { return Ok(()) };
+    call_host(scope, st, r, method, variant, list, rv);
+    Ok(())
+}
+
+/// `hostApply(h, ...args)`: `applySync(undefined, args)` without options on
+/// a Reference to a Node function, its arguments passed as they are (the
+/// common call, without a list to build and read back).
+fn host_apply<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
+    let r = match &*handle::backing(scope, st, args.get(0), refops::RELEASED)? {
+        Backing::Host(r) => r.clone(),
+        _ => return Err(Failure::type_error("Invalid handle")),
+    };
+    let mut list = Vec::with_capacity(args.length().max(1) as usize - 1);
+    for i in 1..args.length() {
+        list.push(capture(scope, st, args.get(i), Mode::Default(Fallback::Reject))?);
+    }
+    call_host(scope, st, r, "applyArgs", Variant::Sync, list, rv);
+    Ok(())
+}
+
+/// Runs `method` of a Node-side Reference for this guest, as `variant`.
+fn call_host<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    r: Arc<crate::node::host::HostRef>,
+    method: &'static str,
+    variant: Variant,
+    list: Vec<Transfer>,
+    rv: Rv<'_, 's>,
+) {
     let env = r.env.clone();
     let target = Target::Ref(r, method);
     match variant {
@@ -587,7 +612,6 @@ fn host_ref<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>
             super::callback::settle_value(scope, st, out, rv);
         }
     }
-    Ok(())
 }
 
 /// The arguments of a method of a Reference to a Node value:
@@ -607,20 +631,17 @@ fn host_ref_args<'s>(
     let mut out = Vec::with_capacity(a.length() as usize);
     for i in 0..a.length() {
         let e = a.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
+        let apply = matches!(method, "applySync" | "applySyncPromise");
         out.push(match (i, method) {
             (1, "setSync") => capture_code(scope, st, e, code, Fallback::Reject)?,
-            (1, _) if e.is_array() => Transfer::List(list(scope, st, e, code, Fallback::Reject)?),
+            (1, _) if apply && e.is_array() => Transfer::List(list(scope, st, e, code, Fallback::Reject)?),
+            // The receiver: transferred like an argument without options.
+            (0, _) if apply => capture(scope, st, e, Mode::Default(Fallback::Reject))?,
+            // Keys and options: Node reads them.
             _ => capture_code(scope, st, e, 1, Fallback::Reject)?,
         });
     }
     Ok(out)
-}
-
-/// Whether the arguments in `[recv, args, options]` hold a promise.
-fn has_promise_arg<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> bool {
-    let Some(args) = v8::Local::<v8::Array>::try_from(v).ok().and_then(|a| a.get_index(scope, 1)) else { return false };
-    let Ok(args) = v8::Local::<v8::Array>::try_from(args) else { return false };
-    (0..args.length()).any(|i| args.get_index(scope, i).is_some_and(|e| e.is_promise()))
 }
 
 /// `checkSyncPromise(resultOption)`: the checks `applySyncPromise` makes

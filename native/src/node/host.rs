@@ -222,7 +222,7 @@ fn ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: Vec<Transf
 
 /// The Reference methods a guest can run on a Node value, in the order of
 /// `HOST_OPS` in lib/index.js.
-const HOST_OPS: [&str; 6] = ["getSync", "setSync", "deleteSync", "applySync", "copySync", "applySyncPromise"];
+const HOST_OPS: [&str; 7] = ["getSync", "setSync", "deleteSync", "applySync", "copySync", "applySyncPromise", "applyArgs"];
 
 /// `hostRefOp(ref, op, ...args)` in the JS layer (arguments passed as they
 /// are: no array to build).

@@ -115,7 +115,7 @@ pub fn set(iso: &mut v8::Isolate, st: &State, id: u64, key: Key, value: Transfer
     if !ok {
         return Err(Failure::type_error("Set failed"));
     }
-    Ok(Transfer::Bool(true))
+    Ok(Transfer::Undefined)
 }
 
 pub fn delete(iso: &mut v8::Isolate, st: &State, id: u64, key: Key) -> Outcome {
@@ -128,7 +128,7 @@ pub fn delete(iso: &mut v8::Isolate, st: &State, id: u64, key: Key) -> Outcome {
     }
     let name = key_name(tc, &key);
     match obj.delete(tc, name.into()) {
-        Some(true) => Ok(Transfer::Bool(true)),
+        Some(true) => Ok(Transfer::Undefined),
         Some(false) => Err(Failure::type_error("Delete failed")),
         None => {
             let exc = tc.exception();
