@@ -1,6 +1,6 @@
 'use strict';
 // The public API: isolated-vm-shaped classes over the native handles.
-const { isProxy, isPromise } = require('util').types;
+const { isProxy, isPromise, isNativeError } = require('util').types;
 const native = require('./native');
 const { TimeoutError, IsolateDisposedError, MemoryLimitError } = require('./errors');
 const T = require('./transfer');
@@ -59,14 +59,30 @@ function makeError(code, message, className, name, guestStack, site) {
     Object.defineProperty(err, 'name', { value: name, writable: true, configurable: true, enumerable: false });
   }
   const head = typeof guestStack === 'string' && guestStack.length ? guestStack : `${className}: ${message}`;
+  // A call refused before it reached the isolate has no guest side: no
+  // boundary line (isolated-vm finds these before queueing the call).
+  const refused = (code === 'isolate_disposed' || code === 'host') && REFUSED.has(message);
   Object.defineProperty(err, 'stack', {
-    value: head + BOUNDARY + callerFrames(site),
+    value: head + (refused ? '' : BOUNDARY) + callerFrames(site),
     writable: true,
     configurable: true,
     enumerable: false,
   });
+  if (refused && site === true) NEEDS_FRAMES.add(err);
   return err;
 }
+
+const REFUSED = new Set([
+  'Isolate is disposed',
+  'Context is released',
+  'Script has been released',
+  'Module has been released',
+  'Reference has been released',
+  'Invalid context',
+  'Module has not been instantiated.',
+]);
+// Refused async calls whose caller's frames settleAsync still has to add.
+const NEEDS_FRAMES = new WeakSet();
 
 // Async calls do not record their call site by default: capturing even one
 // frame with Error.captureStackTrace costs microseconds in Node (optimized
@@ -88,7 +104,7 @@ function captureSite(fn) {
 }
 
 function withCallerFrames(e, site) {
-  if (e !== null && typeof e === 'object' && typeof e.stack === 'string' && e.stack.endsWith(BOUNDARY)) {
+  if (e !== null && typeof e === 'object' && typeof e.stack === 'string' && (e.stack.endsWith(BOUNDARY) || NEEDS_FRAMES.has(e))) {
     const holder = {};
     Error.captureStackTrace(holder);
     const lines = String(site.stack).split('\n').slice(1);
@@ -125,13 +141,18 @@ function resetQuick() {
   quickReset = false;
 }
 
-// Async methods report every failure through their promise.
+// Async methods report failures through their promise, except a parameter
+// of the wrong type ("`x` requires parameter N to be ..."): that throws, as in
+// isolated-vm, which checks parameters before it makes a promise (the
+// contents of options, transfers and everything later reject).
+const PARAMETER_ERROR = /^`\w+` requires (parameter \d+ to be|at least)/;
 function asyncCall(method, fn) {
   const site = SITE_FRAMES > 0 ? captureSite(method) : NO_SITE;
   let result;
   try {
     result = fn();
   } catch (e) {
+    if (e instanceof TypeError && PARAMETER_ERROR.test(e.message)) throw e;
     return Promise.reject(e);
   }
   if (QUICK[0] === 0 && !quickReset) {
@@ -158,12 +179,18 @@ function optionsObject(options, method, n) {
   return options;
 }
 
+// An option that is absent: undefined or null (isolated-vm reads both so).
+const absent = (v) => v === undefined || v === null;
+
 function readOrigin(options) {
   if (options === undefined) return [undefined, undefined, undefined];
-  const { filename, lineOffset, columnOffset } = options;
-  if (filename !== undefined && typeof filename !== 'string') throw T.optionError('filename', 'a string');
-  if (lineOffset !== undefined && !Number.isInteger(lineOffset)) throw T.optionError('lineOffset', 'an integer');
-  if (columnOffset !== undefined && !Number.isInteger(columnOffset)) throw T.optionError('columnOffset', 'an integer');
+  let { filename, lineOffset, columnOffset } = options;
+  if (absent(filename)) filename = undefined;
+  else if (typeof filename !== 'string') throw T.optionError('filename', 'a string');
+  if (absent(lineOffset)) lineOffset = undefined;
+  else if (!T.isInt32(lineOffset)) throw T.optionError('lineOffset', 'a 32-bit number');
+  if (absent(columnOffset)) columnOffset = undefined;
+  else if (!T.isInt32(columnOffset)) throw T.optionError('columnOffset', 'a 32-bit number');
   return [filename, lineOffset, columnOffset];
 }
 
@@ -290,7 +317,7 @@ function bidirectional(options) {
 
 // `options.memoryLimit` (MB), checked, or `fallback` when absent.
 function readMemoryLimit(options, fallback) {
-  if (!options || options.memoryLimit === undefined) return fallback;
+  if (!options || absent(options.memoryLimit)) return fallback;
   const memoryLimit = options.memoryLimit;
   if (typeof memoryLimit !== 'number' || !Number.isFinite(memoryLimit)) {
     throw T.optionError('memoryLimit', 'a number');
@@ -302,11 +329,11 @@ function readMemoryLimit(options, fallback) {
 
 // Reads the options shared by `new Isolate()` and `new IsolatePool()`.
 function isolateOptions(options, method) {
-  if (options !== undefined && options !== null && typeof options !== 'object') {
+  if (options !== undefined && options !== null && typeof options !== 'object' && typeof options !== 'function') {
     throw new TypeError(`\`${method}\` requires parameter 1 to be an object`);
   }
   const memoryLimit = readMemoryLimit(options, 128);
-  const snapshot = options && options.snapshot !== undefined ? openSnapshot(options.snapshot) : undefined;
+  const snapshot = options && !absent(options.snapshot) ? openSnapshot(options.snapshot) : undefined;
   return { memoryLimit, snapshot };
 }
 
@@ -330,9 +357,9 @@ class Isolate {
     if (rejectionHook != null && typeof rejectionHook !== 'function') {
       throw T.optionError('onUnhandledRejection', 'a function');
     }
-    const inspector = Boolean(options && options.inspector);
+    const inspector = readBoolean(options, 'inspector');
     let onCatastrophicError;
-    if (options && options.onCatastrophicError !== undefined) {
+    if (options && !absent(options.onCatastrophicError)) {
       const f = options.onCatastrophicError;
       if (typeof f !== 'function') throw T.optionError('onCatastrophicError', 'a function');
       // Called from the event loop, never on the stack of a waiting call.
@@ -471,7 +498,7 @@ class Isolate {
 
   #context(options) {
     options = optionsObject(options, 'createContext', 1);
-    const inspector = Boolean(options && options.inspector);
+    const inspector = readBoolean(options, 'inspector');
     if (inspector && !this.#inspector) throw new Error('Inspector is not enabled for this isolate');
     return inspector;
   }
@@ -549,6 +576,7 @@ const SNAPSHOT_MEMORY = 128; // MB
 const OPENED = new WeakMap();
 
 function openSnapshot(snapshot) {
+  if (typeof snapshot !== 'object') throw T.optionError('snapshot', 'an object');
   if (!(snapshot instanceof ExternalCopy)) throw new TypeError('`snapshot` must be an ExternalCopy to ArrayBuffer');
   const h = snapshot[INTERNAL]();
   const cached = OPENED.get(h);
@@ -631,7 +659,7 @@ class Context {
     const [filename, lineOffset, columnOffset] = readOrigin(options);
     const timeout = T.readTimeout(options);
     const mode = T.transferMode(options);
-    if (options !== undefined && options.cachedData !== undefined) readCacheOptions(options); // checked, unused (as isolated-vm)
+    if (options !== undefined) readCacheOptions(options); // checked, unused (as isolated-vm)
     return native.contextEval(this.#h, variant, code, filename, lineOffset, columnOffset, timeout, mode, site);
   }
 
@@ -654,6 +682,7 @@ class Context {
     const [filename, lineOffset, columnOffset] = readOrigin(options);
     const timeout = T.readTimeout(options);
     const [argMode, resultMode] = bidirectional(options);
+    if (!absent(args) && !Array.isArray(args)) throw new TypeError('`evalClosure` requires parameter 2 to be an array');
     const list = encodeArgs(args, argMode);
     return native.contextEvalClosure(
       this.#h, variant, code, filename, lineOffset, columnOffset, list, timeout, resultMode, site,
@@ -714,7 +743,7 @@ class Script {
   }
 
   release() {
-    return native.release(this.#h);
+    native.release(this.#h);
   }
 
   static [INTERNAL](script) {
@@ -731,14 +760,23 @@ const CACHED_DATA_TYPE = '`cachedData` must be an ExternalCopy to ArrayBuffer';
 
 function readCacheOptions(options) {
   if (options === undefined) return [undefined, false];
-  const { cachedData, produceCachedData } = options;
+  const { cachedData } = options;
   let h;
-  if (cachedData !== undefined) {
+  if (!absent(cachedData)) {
+    if (typeof cachedData !== 'object') throw T.optionError('cachedData', 'an object');
     // Native code checks that the copy holds an ArrayBuffer.
     if (!(cachedData instanceof ExternalCopy)) throw new TypeError(CACHED_DATA_TYPE);
     h = cachedData[INTERNAL]();
   }
-  return [h, Boolean(produceCachedData)];
+  return [h, readBoolean(options, 'produceCachedData')];
+}
+
+// A boolean option: absent is false, anything but a boolean a TypeError.
+function readBoolean(options, name) {
+  const v = options ? options[name] : undefined;
+  if (absent(v)) return false;
+  if (typeof v !== 'boolean') throw T.optionError(name, 'a boolean');
+  return v;
 }
 
 function defineCachedData(obj, cachedData, rejected) {
@@ -883,18 +921,22 @@ class Module {
   }
 
   instantiate(context, resolve) {
-    return asyncCall(this.instantiate, async () => {
+    return asyncCall(this.instantiate, () => {
       this.#checkInstantiate(context, resolve, 'instantiate');
-      if (this.#linked) return undefined;
-      this.#linking = true;
-      try {
-        const [links] = await Module.#collect(this, resolve);
-        await native.moduleInstantiate(this.#h, Context[INTERNAL](context), links, ASYNC, undefined);
-      } finally {
-        this.#linking = false;
-      }
-      return undefined;
+      return this.#instantiateAsync(context, resolve);
     });
+  }
+
+  async #instantiateAsync(context, resolve) {
+    if (this.#linked) return undefined;
+    this.#linking = true;
+    try {
+      const [links] = await Module.#collect(this, resolve);
+      await native.moduleInstantiate(this.#h, Context[INTERNAL](context), links, ASYNC, undefined);
+    } finally {
+      this.#linking = false;
+    }
+    return undefined;
   }
 
   static {
@@ -1413,20 +1455,46 @@ function encodeCopy(value) {
   return [T.KIND_SERIALIZED, T.serialize(value)];
 }
 
+// What a Node function threw, for the guest that called it. The rules of
+// guest errors leaving an isolate (transfer/error.rs): an object is an error
+// if it is one or has a `message` or `stack`; Error and the four standard
+// subclasses keep their class, others become Error with their `name`; the
+// stack is `name: message` and the thrown stack's frames. Other objects are
+// isolated-vm's "not an instance of `Error`" Error; primitives pass as such.
 function describeThrown(e) {
-  if (e instanceof Error) {
-    const ctor = e.constructor && e.constructor.name;
-    const className = GUEST_CLASSES[ctor] === e.constructor ? ctor : 'Error';
-    const name = e.name !== className ? String(e.name) : undefined;
-    return [true, className, name, String(e.message), typeof e.stack === 'string' ? e.stack : undefined];
-  }
   if (T.isPrimitive(e)) return [false, T.KIND_PRIMITIVE, e];
-  try {
-    return [false, T.KIND_SERIALIZED, T.serialize(e)];
-  } catch {
-    return [true, 'Error', undefined, 'A non-cloneable value was thrown by a host function', undefined];
+  if (typeof e === 'symbol') return [true, 'Error', undefined, NOT_AN_ERROR, undefined];
+  const read = (key) => {
+    try {
+      return e[key];
+    } catch {
+      return undefined;
+    }
+  };
+  const message = read('message');
+  const stack = read('stack');
+  if (!isNativeError(e) && message === undefined && stack === undefined) {
+    return [true, 'Error', undefined, NOT_AN_ERROR, undefined];
   }
+  const ctor = read('constructor');
+  const ctorName = typeof ctor === 'function' ? ctor.name : undefined;
+  const known = Object.hasOwn(GUEST_CLASSES, ctorName);
+  const className = known ? ctorName : 'Error';
+  const rawName = known ? undefined : read('name');
+  const name = rawName === undefined ? undefined : String(rawName);
+  let text = '';
+  try {
+    text = message === undefined ? '' : String(message);
+  } catch {
+    /* a message that cannot be made a string reads as empty */
+  }
+  const at = typeof stack === 'string' ? stack.indexOf('\n    at ') : -1;
+  const frames = at >= 0 ? stack.slice(at) : '';
+  return [true, className, name, text, `${name ?? className}: ${text}${frames}`];
 }
+
+const NOT_AN_ERROR =
+  'An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.';
 
 // A value passed to a host Reference's set/apply, under a transfer mode: the
 // same rules as values sent into an isolate.

@@ -267,17 +267,23 @@ function transferMode(options, name = 'options') {
   return MODE_DEFAULT | p;
 }
 
+// A number that is a 32-bit signed integer (isolated-vm's option type).
+function isInt32(v) {
+  return typeof v === 'number' && Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff;
+}
+
 function readTimeout(options) {
   if (options === undefined || options === null) return undefined;
   const t = options.timeout;
   if (t === undefined || t === null) return undefined;
-  if (typeof t !== 'number' || Number.isNaN(t) || t < 0 || t > 0x7fffffff) {
-    throw new TypeError('`timeout` must be a non-negative 32-bit number of milliseconds');
-  }
+  if (!isInt32(t)) throw new TypeError('`timeout` must be a 32-bit number');
+  // isolated-vm accepts negative values (as no timeout); we refuse them.
+  if (t < 0) throw new TypeError('`timeout` must be a non-negative 32-bit number');
   return t;
 }
 
 module.exports = {
+  isInt32,
   KIND_PRIMITIVE,
   KIND_SERIALIZED,
   KIND_REFERENCE,

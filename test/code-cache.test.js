@@ -58,10 +58,12 @@ test('cached data from a different source is rejected and the code still runs', 
 test('cachedData must be an ExternalCopy to ArrayBuffer', (t) => {
   const { isolate } = setup(t);
   const message = '`cachedData` must be an ExternalCopy to ArrayBuffer';
-  for (const bad of [new ArrayBuffer(8), Buffer.alloc(8), new ivm.ExternalCopy('text'), new ivm.ExternalCopy({ a: 1 }), 1]) {
+  for (const bad of [new ArrayBuffer(8), Buffer.alloc(8), new ivm.ExternalCopy('text'), new ivm.ExternalCopy({ a: 1 })]) {
     assert.throws(() => isolate.compileScriptSync('1', { cachedData: bad }), { name: 'TypeError', message });
     assert.throws(() => isolate.compileModuleSync('1', { cachedData: bad }), { name: 'TypeError', message });
   }
+  // Not an object at all: isolated-vm's message for that.
+  assert.throws(() => isolate.compileScriptSync('1', { cachedData: 1 }), { name: 'TypeError', message: '`cachedData` must be an object' });
   return assert.rejects(isolate.compileScript('1', { cachedData: {} }), { name: 'TypeError', message });
 });
 

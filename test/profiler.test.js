@@ -65,7 +65,7 @@ test('profiler: bad arguments and disposed isolates', async (t) => {
   const { isolate } = setup(t);
   assert.throws(() => isolate.startCpuProfiler(), { name: 'TypeError', message: /`startCpuProfiler` requires parameter 1/ });
   assert.throws(() => isolate.startCpuProfiler(1), { name: 'TypeError' });
-  await assert.rejects(isolate.stopCpuProfiler(), { name: 'TypeError', message: /`stopCpuProfiler` requires parameter 1/ });
+  assert.throws(() => isolate.stopCpuProfiler(), { name: 'TypeError', message: /`stopCpuProfiler` requires parameter 1/ });
   assert.equal(typeof isolate.stopCpuProfilerSync, 'undefined');
   isolate.startCpuProfiler('pending');
   const pending = isolate.stopCpuProfiler('pending');

@@ -170,8 +170,12 @@ test('createSnapshot checks its arguments', () => {
 
 test('`snapshot` must be an ExternalCopy to ArrayBuffer', () => {
   const message = '`snapshot` must be an ExternalCopy to ArrayBuffer';
-  for (const bad of ['x', 1, {}, new ArrayBuffer(8), snapshot().copy(), new ivm.ExternalCopy({ a: 1 }), new ivm.ExternalCopy(5)]) {
+  for (const bad of [{}, new ArrayBuffer(8), snapshot().copy(), new ivm.ExternalCopy({ a: 1 }), new ivm.ExternalCopy(5)]) {
     assert.throws(() => new ivm.Isolate({ snapshot: bad }), { name: 'TypeError', message });
+  }
+  // Not an object at all: isolated-vm's message for that.
+  for (const bad of ['x', 1]) {
+    assert.throws(() => new ivm.Isolate({ snapshot: bad }), { name: 'TypeError', message: '`snapshot` must be an object' });
   }
   const released = new ivm.ExternalCopy(snapshot().copy());
   released.release();

@@ -16,7 +16,9 @@
   // Builtins are read once: guest code may replace the globals later.
   const { freeze, defineProperty } = Object;
   const { isArray } = Array;
-  const { isInteger, isNaN: numberIsNaN } = Number;
+  const { apply } = Reflect;
+  const { includes: strIncludes } = String.prototype;
+  const { isInteger } = Number;
   const $TypeError = TypeError;
   const $RangeError = RangeError;
   const $Error = Error;
@@ -78,18 +80,29 @@
     if (options === undefined || options === null) return undefined;
     const t = options.timeout;
     if (t === undefined || t === null) return undefined;
-    if (typeof t !== 'number' || numberIsNaN(t) || t < 0 || t > 0x7fffffff) {
-      throw new $TypeError('`timeout` must be a non-negative 32-bit number of milliseconds');
-    }
+    if (!isInt32(t)) throw new $TypeError('`timeout` must be a 32-bit number');
+    // isolated-vm accepts negative values (as no timeout); we refuse them.
+    if (t < 0) throw new $TypeError('`timeout` must be a non-negative 32-bit number');
     return t;
   }
 
+  // A number that is a 32-bit signed integer (isolated-vm's option type).
+  function isInt32(v) {
+    return typeof v === 'number' && isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff;
+  }
+
+  // An option that is absent: undefined or null (isolated-vm reads both so).
+  const absent = (v) => v === undefined || v === null;
+
   function readOrigin(options) {
     if (options === undefined) return [undefined, undefined, undefined];
-    const { filename, lineOffset, columnOffset } = options;
-    if (filename !== undefined && typeof filename !== 'string') throw optionError('filename', 'a string');
-    if (lineOffset !== undefined && !isInteger(lineOffset)) throw optionError('lineOffset', 'an integer');
-    if (columnOffset !== undefined && !isInteger(columnOffset)) throw optionError('columnOffset', 'an integer');
+    let { filename, lineOffset, columnOffset } = options;
+    if (absent(filename)) filename = undefined;
+    else if (typeof filename !== 'string') throw optionError('filename', 'a string');
+    if (absent(lineOffset)) lineOffset = undefined;
+    else if (!isInt32(lineOffset)) throw optionError('lineOffset', 'a 32-bit number');
+    if (absent(columnOffset)) columnOffset = undefined;
+    else if (!isInt32(columnOffset)) throw optionError('columnOffset', 'a 32-bit number');
     return [filename, lineOffset, columnOffset];
   }
 
@@ -105,10 +118,14 @@
   }
 
   // Async methods report every failure through their promise.
+  // Async methods report failures through their promise, except a parameter
+  // of the wrong type ("`x` requires parameter N to be ..."), which throws
+  // (as on the Node side, and in isolated-vm).
   function later(fn) {
     try {
       return fn();
     } catch (e) {
+      if (e instanceof $TypeError && typeof e.message === 'string' && apply(strIncludes, e.message, ['` requires '])) throw e;
       return reject(e);
     }
   }
@@ -121,11 +138,11 @@
       if (options === INTERNAL) {
         this.#h = arguments[1];
       } else {
-        if (options !== undefined && options !== null && typeof options !== 'object') {
+        if (!absent(options) && typeof options !== 'object' && typeof options !== 'function') {
           throw new $TypeError('`Isolate` requires parameter 1 to be an object');
         }
         let memoryLimit; // by default, what fits under this isolate's limit (see natives.rs)
-        if (options && options.memoryLimit !== undefined) {
+        if (options && !absent(options.memoryLimit)) {
           memoryLimit = options.memoryLimit;
           if (typeof memoryLimit !== 'number' || !(memoryLimit === memoryLimit && memoryLimit !== Infinity)) {
             throw optionError('memoryLimit', 'a number');
@@ -374,11 +391,11 @@
       this.#run(IGNORED, context, options);
     }
 
+    // Returns undefined, as isolated-vm's Script#release.
     release() {
-      if (this.#released) return false;
+      if (this.#released) return;
       this.#released = true;
       N.release(this.#h);
-      return true;
     }
   }
 

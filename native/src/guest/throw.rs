@@ -63,9 +63,9 @@ pub fn failure_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failur
                         obj.define_own_property(scope, k.into(), v.into(), v8::PropertyAttribute::DONT_ENUM);
                     }
                 }
-                if let Some(stack) = info.stack.as_deref() {
-                    stitch(scope, obj, stack);
-                }
+                // Every error from the other side gets the boundary line.
+                let head = format!("{}: {}", info.name.as_deref().unwrap_or(info.class.as_str()), info.message);
+                stitch(scope, obj, info.stack.as_deref().unwrap_or(&head));
             }
             e
         }
@@ -77,9 +77,19 @@ pub fn failure_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failur
                 Failure::RangeError(_) => v8::Exception::range_error(scope, msg),
                 _ => v8::Exception::error(scope, msg),
             };
-            if let (Failure::TimeoutAt(Some(inner)), Ok(obj)) = (&other, v8::Local::<v8::Object>::try_from(e)) {
-                // The frames that were running in the other isolate.
-                stitch(scope, obj, &format!("Error: Script execution timed out.\n{inner}"));
+            if let Ok(obj) = v8::Local::<v8::Object>::try_from(e) {
+                match &other {
+                    // The frames that were running in the other isolate.
+                    Failure::TimeoutAt(Some(inner)) => {
+                        stitch(scope, obj, &format!("Error: Script execution timed out.\n{inner}"))
+                    }
+                    // Failures of code that ran there (not calls refused
+                    // before they reached the other isolate) cross the boundary.
+                    Failure::Timeout | Failure::TimeoutAt(None) | Failure::Disposed | Failure::MemoryLimit => {
+                        stitch(scope, obj, &format!("Error: {}", message_of(&other).unwrap_or_default()))
+                    }
+                    _ => {}
+                }
             }
             e
         }

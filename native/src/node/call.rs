@@ -290,6 +290,8 @@ pub fn fail<'a>(cx: &mut FunctionContext<'a>, variant: Variant, f: Failure) -> J
             deferred.reject(cx, e);
             Ok(promise.upcast())
         }
-        Variant::Ignored => Ok(cx.undefined().upcast()),
+        // Refused before it was queued: isolated-vm throws these even for
+        // ignored calls (only what happens in the isolate is ignored).
+        Variant::Ignored => settle(cx, Err(f), None),
     }
 }

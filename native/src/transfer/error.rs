@@ -6,53 +6,64 @@ use super::{capture, ErrorClass, ErrorInfo, Failure};
 const NOT_AN_ERROR: &str =
     "An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.";
 
-fn get_string<'s>(scope: &mut v8::PinScope<'s, '_>, obj: v8::Local<'s, v8::Object>, key: &str) -> Option<String> {
+/// `obj[key]`, or None when it is undefined or reading it threw.
+fn get<'s>(scope: &mut v8::PinScope<'s, '_>, obj: v8::Local<'s, v8::Object>, key: &str) -> Option<v8::Local<'s, v8::Value>> {
     let k = v8::String::new(scope, key)?;
     v8::tc_scope!(let tc, scope);
-    let v = obj.get(tc, k.into())?;
-    if v.is_undefined() {
-        return None;
-    }
-    v.to_string(tc).map(|s| s.to_rust_string_lossy(tc))
+    obj.get(tc, k.into()).filter(|v| !v.is_undefined())
 }
 
-fn constructor_name<'s>(scope: &mut v8::PinScope<'s, '_>, obj: v8::Local<'s, v8::Object>) -> Option<String> {
-    let k = v8::String::new(scope, "constructor")?;
+/// `String(v)`, or "" when that throws.
+fn string_of<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> String {
     v8::tc_scope!(let tc, scope);
-    let ctor = obj.get(tc, k.into())?;
-    let f = v8::Local::<v8::Function>::try_from(ctor).ok()?;
-    Some(f.get_name(tc).to_rust_string_lossy(tc))
+    v.to_string(tc).map(|s| s.to_rust_string_lossy(tc)).unwrap_or_default()
 }
 
 /// Copies the exception held by a TryCatch. A terminated TryCatch gives
 /// `Failure::Error("terminated")`; the runner replaces it with the reason.
+///
+/// As isolated-vm: an object counts as an error when it is one or has a
+/// `message` or `stack`. Its class is the constructor V8 names, if one of
+/// Error, RangeError, ReferenceError, SyntaxError or TypeError; other
+/// constructors come back as Error carrying the object's `name`. The stack is
+/// rebuilt as `name: message` followed by the frames of the guest's `stack`.
 pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option<v8::Local<'s, v8::Value>>) -> Failure {
     let Some(exc) = exception else {
         return Failure::terminated();
     };
-    if exc.is_native_error() {
-        let obj = exc.to_object(scope).unwrap();
-        let ctor = constructor_name(scope, obj);
-        let name = get_string(scope, obj, "name");
-        let message = get_string(scope, obj, "message").unwrap_or_default();
-        let stack = get_string(scope, obj, "stack").map(|s| {
-            if s.contains(crate::guest::library::FILENAME) {
-                s.lines().filter(|l| !crate::guest::throw::is_library_frame(l)).collect::<Vec<_>>().join("\n")
-            } else {
-                s
-            }
-        });
-        let known = ctor.as_deref().and_then(ErrorClass::from_name);
+    if let Ok(obj) = v8::Local::<v8::Object>::try_from(exc) {
+        let message = get(scope, obj, "message");
+        let stack = get(scope, obj, "stack");
+        if !exc.is_native_error() && message.is_none() && stack.is_none() {
+            return Failure::Thrown(ErrorInfo {
+                class: ErrorClass::Error,
+                name: None,
+                message: NOT_AN_ERROR.into(),
+                stack: None,
+            });
+        }
+        let ctor = obj.get_constructor_name().to_rust_string_lossy(scope);
+        let known = ErrorClass::from_name(&ctor);
         let class = known.unwrap_or(ErrorClass::Error);
-        // Other constructors come back as Error carrying the guest's name.
-        let name = match (known, name) {
-            (None, n) => Some(n.unwrap_or_else(|| "Error".into())),
-            (Some(c), Some(n)) if n != c.as_str() => Some(n),
-            _ => None,
+        let name = match known {
+            Some(_) => None,
+            None => get(scope, obj, "name").map(|n| string_of(scope, n)),
         };
+        let message = message.map(|m| string_of(scope, m)).unwrap_or_default();
+        let frames = stack.filter(|s| s.is_string()).map(|s| string_of(scope, s)).and_then(|s| {
+            let at = s.find("\n    at ")?;
+            let frames = &s[at..];
+            Some(if frames.contains(crate::guest::library::FILENAME) {
+                frames.split('\n').filter(|l| !crate::guest::throw::is_library_frame(l)).collect::<Vec<_>>().join("\n")
+            } else {
+                frames.to_string()
+            })
+        });
+        let head = name.as_deref().unwrap_or(class.as_str());
+        let stack = Some(format!("{head}: {message}{}", frames.unwrap_or_default()));
         return Failure::Thrown(ErrorInfo { class, name, message, stack });
     }
-    if exc.is_object() || exc.is_symbol() {
+    if exc.is_symbol() {
         return Failure::Thrown(ErrorInfo {
             class: ErrorClass::Error,
             name: None,
