@@ -194,6 +194,11 @@ function readOrigin(options) {
   return [filename, lineOffset, columnOffset];
 }
 
+// isolated-vm's message for a call with too few arguments.
+function arity(name, n) {
+  return new TypeError(`\`${name}\` requires at least ${n} parameter${n === 1 ? '' : 's'}`);
+}
+
 function readKey(key) {
   if (typeof key === 'string') return key;
   if (typeof key === 'number' && Number.isInteger(key) && key >= 0 && key <= 0xffffffff) return key;
@@ -202,6 +207,17 @@ function readKey(key) {
 
 // Encodes `value` for native code under `mode`; pushes (kind, payload).
 function encodeInto(out, value, mode) {
+  if (mode & T.MODE_PROMISE && !isPromise(value)) {
+    // As in isolated-vm, a value that is not a promise is transferred now
+    // (so a value that cannot be sent throws here) and arrives in a
+    // resolved promise.
+    const o = [];
+    encodeInto(o, value, mode & 3);
+    const box = native.promiseNew();
+    native.promiseSettle(box, true, o[0], o[1]);
+    out.push(T.KIND_PROMISE, box);
+    return;
+  }
   if (mode & T.MODE_PROMISE) {
     // The target gets a promise settled with the value transferred (under
     // the other flags) once `value` settles.
@@ -224,7 +240,10 @@ function encodeInto(out, value, mode) {
     return;
   }
   if (value instanceof Dereference) {
-    out.push(T.KIND_DEREF, value[INTERNAL]());
+    const h = value[INTERNAL]();
+    // A Node value's derefInto() can only be used in Node.
+    if (h === undefined) throw new TypeError('Cannot dereference this into target isolate');
+    out.push(T.KIND_DEREF, h);
     return;
   }
   if (value instanceof ExternalCopy) {
@@ -271,7 +290,8 @@ function encodeInto(out, value, mode) {
       return;
     }
   }
-  if (mode === T.MODE_REFERENCE && !T.isPrimitive(value)) {
+  if (mode === T.MODE_REFERENCE) {
+    // Primitives too: `{reference: true}` always gives a Reference.
     const ref = new Reference(value);
     out.push(T.KIND_HOST_REF, [ref, ref.typeof]);
     return;
@@ -726,7 +746,7 @@ class Script {
     options = optionsObject(options, 'run', 2);
     const timeout = T.readTimeout(options);
     const mode = T.transferMode(options);
-    const release = Boolean(options && options.release);
+    const release = T.boolOption(options, 'release');
     return native.scriptRun(this.#h, Context[INTERNAL](context), variant, timeout, mode, release, site);
   }
 
@@ -1013,11 +1033,12 @@ class Reference {
       this.#h = options;
       this.#typeof = arguments[2];
     } else {
+      if (arguments.length < 1) throw arity('Reference', 1);
       options = optionsObject(options, 'Reference', 2);
       this.#value = value;
       this.#typeof = value === null ? 'null' : typeof value;
       if (this.#typeof === 'symbol' || this.#typeof === 'bigint') this.#typeof = 'object';
-      this.#inherit = Boolean(options && options.unsafeInherit);
+      this.#inherit = T.boolOption(options, 'unsafeInherit');
     }
     Object.freeze(this);
   }
@@ -1048,15 +1069,15 @@ class Reference {
     this.#live();
     if (this.#h !== undefined) throw new TypeError('Cannot dereference this from current isolate');
     const v = this.#value;
-    if (options && options.release) this.release();
+    if (T.boolOption(options, 'release')) this.release();
     return v;
   }
 
   derefInto(options) {
     this.#live();
     options = optionsObject(options, 'derefInto', 1);
-    if (this.#h === undefined) throw new TypeError('Cannot dereference this into target isolate');
-    return new Dereference(INTERNAL, this.#h, Boolean(options && options.release) ? this : undefined);
+    // For a Node value the check waits for the transfer (isolated-vm's order).
+    return new Dereference(INTERNAL, this.#h, T.boolOption(options, 'release') ? this : undefined, this.#value);
   }
 
   // -- get
@@ -1066,7 +1087,7 @@ class Reference {
     options = optionsObject(options, 'get', 2);
     const mode = T.transferMode(options);
     if (this.#h === undefined) return this.#localGet(key, options, mode);
-    const accessors = Boolean(options && options.accessors);
+    const accessors = T.boolOption(options, 'accessors');
     return native.refGet(this.#h, variant, key, mode, this.#inherit, accessors, site);
   }
 
@@ -1080,7 +1101,7 @@ class Reference {
     }
     const desc = Object.getOwnPropertyDescriptor(obj, key);
     let v;
-    if (desc && (desc.get || desc.set) && !(options && options.accessors)) throw new TypeError('Property is getter');
+    if (desc && (desc.get || desc.set) && !T.boolOption(options, 'accessors')) throw new TypeError('Property is getter');
     if (desc) v = desc.get || desc.set ? obj[key] : desc.value;
     else if (this.#inherit) v = obj[key];
     return localResult(v, mode);
@@ -1121,14 +1142,20 @@ class Reference {
   }
 
   setSync(key, value, options) {
+    if (arguments.length < 2) throw arity('setSync', 2);
     return this.#set(SYNC, key, value, options);
   }
 
   set(key, value, options) {
-    return asyncCall(this.set, () => this.#set(ASYNC, key, value, options, undefined));
+    const n = arguments.length;
+    return asyncCall(this.set, () => {
+      if (n < 2) throw arity('set', 2);
+      return this.#set(ASYNC, key, value, options, undefined);
+    });
   }
 
   setIgnored(key, value, options) {
+    if (arguments.length < 2) throw arity('setIgnored', 2);
     this.#set(IGNORED, key, value, options);
   }
 
@@ -1235,7 +1262,9 @@ class Reference {
     if (args !== undefined && args !== null && !Array.isArray(args)) throw new TypeError('`arguments` must be an array');
     const [argMode] = bidirectional(optionsObject(options, 'applySyncPromise', 3));
     const list = (args || []).map((a) => localValue(a, argMode));
-    return Promise.resolve(Reflect.apply(this.#value, localValue(recv, T.MODE_DEFAULT), list));
+    // The settled value follows isolated-vm's defaults (functions become
+    // callable, handles pass, other objects are refused).
+    return Promise.resolve(Reflect.apply(this.#value, localValue(recv, T.MODE_DEFAULT), list)).then(defaultTransferable);
   }
 
   // -- copy
@@ -1306,7 +1335,9 @@ class ExternalCopy {
       Object.freeze(this);
       return;
     }
+    if (arguments.length < 1) throw arity('ExternalCopy', 1);
     options = optionsObject(options, 'ExternalCopy', 2);
+    const transferOut = T.boolOption(options, 'transferOut');
     const transferList = options && options.transferList;
     if (transferList !== undefined) {
       if (!Array.isArray(transferList)) throw T.optionError('transferList', 'an array');
@@ -1324,7 +1355,7 @@ class ExternalCopy {
       let buffer = isView ? value.buffer : value;
       const shared = isSharedArrayBuffer(buffer);
       const moved = !shared && ((transferList && transferList.includes(buffer)) ||
-        Boolean(options && options.transferOut));
+        transferOut);
       const length = !isView ? 0 : kind === VIEW_KINDS.DataView ? value.byteLength : value.length;
       if (Buffer.isBuffer(value) && !moved) {
         // A Buffer may be a slice of Node's shared pool: copy its own bytes only.
@@ -1339,9 +1370,9 @@ class ExternalCopy {
       if (moved && buffer.byteLength) detach(buffer);
       if (transferList) for (const b of transferList) if (b !== value && b.byteLength) detach(b);
     } else {
-      if (value instanceof Reference || value instanceof Callback || typeof value === 'function') {
-        throw new TypeError(`${typeof value === 'function' ? String(value) : '#<Object>'} could not be cloned.`);
-      }
+      // The library's handles are copied as themselves (a Callback arrives as
+      // a function), as in isolated-vm; plain functions cannot be cloned.
+      if (typeof value === 'function') throw new TypeError(`${String(value)} could not be cloned.`);
       this.#h = native.externalCopyNew(T.KIND_SERIALIZED, T.serialize(value));
       if (transferList) for (const b of transferList) if (b.byteLength) detach(b);
     }
@@ -1358,15 +1389,15 @@ class ExternalCopy {
 
   copy(options) {
     options = optionsObject(options, 'copy', 1);
-    const v = native.externalCopyCopy(this.#h, Boolean(options && options.transferIn));
-    if (options && options.release) this.release();
+    const v = native.externalCopyCopy(this.#h, T.boolOption(options, 'transferIn'));
+    if (T.boolOption(options, 'release')) this.release();
     return v;
   }
 
   copyInto(options) {
     options = optionsObject(options, 'copyInto', 1);
-    const into = new ExternalCopyInto(INTERNAL, native.externalCopyInto(this.#h), Boolean(options && options.transferIn));
-    if (options && options.release) this.release();
+    const into = new ExternalCopyInto(INTERNAL, native.externalCopyInto(this.#h), T.boolOption(options, 'transferIn'));
+    if (T.boolOption(options, 'release')) this.release();
     return into;
   }
 
@@ -1407,12 +1438,21 @@ class Dereference {
   #h;
   #used = false;
   #release;
+  #value;
 
-  constructor(token, h, release) {
+  constructor(token, h, release, value) {
     if (token !== INTERNAL) throw new TypeError('Dereference cannot be constructed directly; use reference.derefInto()');
     this.#h = h;
     this.#release = release;
+    this.#value = value;
     Object.freeze(this);
+  }
+
+  // The Node value of a Node Reference's derefInto(), used once (for Node's
+  // own References' methods).
+  static [INTERNAL](d) {
+    d[INTERNAL]();
+    return d.#value;
   }
 
   [INTERNAL]() {
@@ -1435,7 +1475,10 @@ class Callback {
     if (typeof fn !== 'function') throw new TypeError('`Callback` requires parameter 1 to be a function');
     options = optionsObject(options, 'Callback', 2);
     this.#fn = fn;
-    this.#mode = options && options.async ? 1 : options && options.ignored ? 2 : 0;
+    const async = T.boolOption(options, 'async');
+    const ignored = T.boolOption(options, 'ignored');
+    T.boolOption(options, 'sync');
+    this.#mode = async ? 1 : ignored ? 2 : 0;
     Object.freeze(this);
   }
 
@@ -1447,6 +1490,10 @@ class Callback {
 // Values returned (or thrown) by Node functions that guests call.
 function encodeCopy(value) {
   if (T.isPrimitive(value)) return [T.KIND_PRIMITIVE, value];
+  // As in isolated-vm: a function returned is callable in the guest; a
+  // Symbol cannot be copied.
+  if (typeof value === 'function') return [T.KIND_CALLBACK, value];
+  if (typeof value === 'symbol') throw new TypeError('Unsupported type');
   if (value instanceof ExternalCopy || value instanceof ExternalCopyInto) {
     const out = [];
     encodeInto(out, value, T.MODE_DEFAULT);
@@ -1489,8 +1536,20 @@ function describeThrown(e) {
     /* a message that cannot be made a string reads as empty */
   }
   const at = typeof stack === 'string' ? stack.indexOf('\n    at ') : -1;
-  const frames = at >= 0 ? stack.slice(at) : '';
+  const frames = at >= 0 ? hostFrames(stack.slice(at)) : '';
   return [true, className, name, text, `${name ?? className}: ${text}${frames}`];
+}
+
+// A Node stack's frames without the library's own (they sit between the host
+// function and the Node code that made the call).
+function hostFrames(frames) {
+  if (!frames.includes(LIB_DIR)) return frames;
+  return frames.split('\n').filter((l) => !l.includes(LIB_DIR)).join('\n');
+}
+
+function defaultTransferable(v) {
+  if (T.isPrimitive(v) || typeof v === 'function' || v === library || (typeof v === 'object' && v[T.HANDLE] === true)) return v;
+  throw new TypeError(T.NON_TRANSFERABLE);
 }
 
 const NOT_AN_ERROR =
@@ -1511,6 +1570,7 @@ function localValue(value, mode) {
     return value;
   }
   if (value instanceof Callback) return value[INTERNAL]()[0];
+  if (value instanceof Dereference) return Dereference[INTERNAL](value);
   if (value instanceof ExternalCopy) return value;
   // Isolates, Contexts, Scripts and Modules arrived as handles already.
   if (value instanceof Isolate || value instanceof Context || value instanceof Script || value instanceof Module) return value;
@@ -1525,6 +1585,8 @@ function localValue(value, mode) {
 function localResult(value, mode) {
   if (mode & T.MODE_PROMISE) {
     const rest = mode & 3;
+    // A value that is not a promise is transferred now (errors throw now).
+    if (!isPromise(value)) return Promise.resolve(localResult(value, rest));
     return Promise.resolve(value).then((v) => localResult(v, rest));
   }
   mode &= 3;
@@ -1549,9 +1611,12 @@ function wrapReference(h, type) {
 function wrapFunction(h, name, length) {
   const ref = new Reference(INTERNAL, h, 'function');
   const options = { arguments: { copy: true }, result: { copy: true } };
-  const f = function (...args) {
-    return ref.applySync(undefined, args, options);
-  };
+  // A method: not a constructor and no `prototype`, like isolated-vm's.
+  const f = {
+    f(...args) {
+      return ref.applySync(undefined, args, options);
+    },
+  }.f;
   Object.defineProperty(f, 'name', { value: name });
   Object.defineProperty(f, 'length', { value: length });
   return f;
@@ -1657,6 +1722,22 @@ native.setup(
   wrapHandle,
 );
 
+// Calling a constructor without `new` gets isolated-vm's message instead of
+// V8's class-constructor one: the exported class is a proxy that refuses to be
+// called (the instances' `constructor` is that proxy, so both compare equal).
+function requireNew(C) {
+  const P = new Proxy(C, {
+    apply() {
+      throw new TypeError(`\`${C.name}\` must be called with \`new\``);
+    },
+  });
+  Object.defineProperty(C.prototype, 'constructor', { value: P, writable: true, configurable: true, enumerable: false });
+  return P;
+}
+const PublicReference = requireNew(Reference);
+const PublicExternalCopy = requireNew(ExternalCopy);
+const PublicCallback = requireNew(Callback);
+
 for (const C of [Isolate, IsolatePool, Context, Script, Module, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {
   Object.freeze(C.prototype);
   Object.freeze(C);
@@ -1667,9 +1748,9 @@ const library = Object.freeze({
   IsolatePool,
   Context,
   Script,
-  Reference,
-  Callback,
-  ExternalCopy,
+  Reference: PublicReference,
+  Callback: PublicCallback,
+  ExternalCopy: PublicExternalCopy,
   TimeoutError,
   MemoryLimitError,
   IsolateDisposedError,

@@ -240,6 +240,7 @@ function deserialize(buf, handles) {
 // A structured clone of a Node value for Node itself: handles inside stay
 // the same objects.
 function copyLocal(value) {
+  if (typeof value === 'symbol') throw new TypeError('Unsupported type');
   const [buf, handles] = serializeParts(value);
   return deserialize(buf, handles === null ? undefined : handles);
 }
@@ -253,11 +254,24 @@ function optionError(name, what) {
   return new TypeError(`\`${name}\` must be ${what}`);
 }
 
+// A boolean option: absent (undefined or null) is false; anything else but a
+// boolean is a TypeError, as in isolated-vm.
+function boolOption(options, name) {
+  if (options === undefined || options === null) return false;
+  const v = options[name];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw optionError(name, 'a boolean');
+  return v;
+}
+
 // Reads {copy, externalCopy, reference} (and validates `promise`).
 function transferMode(options, name = 'options') {
   if (options === undefined || options === null) return MODE_DEFAULT;
   if (typeof options !== 'object') throw optionError(name, 'an object');
-  const { copy, externalCopy, reference, promise } = options;
+  const copy = boolOption(options, 'copy');
+  const externalCopy = boolOption(options, 'externalCopy');
+  const reference = boolOption(options, 'reference');
+  const promise = boolOption(options, 'promise');
   const n = (copy ? 1 : 0) + (externalCopy ? 1 : 0) + (reference ? 1 : 0);
   if (n > 1) throw new TypeError('Only one of `copy`, `externalCopy`, or `reference` may be set');
   const p = promise ? MODE_PROMISE : 0;
@@ -313,4 +327,5 @@ module.exports = {
   transferMode,
   readTimeout,
   optionError,
+  boolOption,
 };

@@ -58,7 +58,15 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
     };
     let mut list = Vec::with_capacity(args.length() as usize);
     for i in 0..args.length() {
-        match capture(scope, &st, args.get(i), Mode::Copy) {
+        let a = args.get(i);
+        // Arguments are one structured clone in isolated-vm: a Symbol gets the
+        // clone's message ("Symbol(x) could not be cloned."), not "Unsupported type".
+        let t = if a.is_symbol() {
+            crate::transfer::serde::serialize(scope, &st, a).map(Transfer::Serialized)
+        } else {
+            capture(scope, &st, a, Mode::Copy)
+        };
+        match t {
             Ok(t) => list.push(t),
             Err(f) => return throw_failure(scope, &st, f),
         }

@@ -802,9 +802,12 @@
   function wrapFunction(h, name, length) {
     const ref = new Reference(INTERNAL, h, 'function', false);
     const options = freeze({ arguments: freeze({ copy: true }), result: freeze({ copy: true }) });
-    const f = function (...args) {
-      return ref.applySync(undefined, args, options);
-    };
+    // A method: not a constructor and no `prototype`, like isolated-vm's.
+    const f = {
+      f(...args) {
+        return ref.applySync(undefined, args, options);
+      },
+    }.f;
     defineProperty(f, 'name', { value: name });
     defineProperty(f, 'length', { value: length });
     return f;

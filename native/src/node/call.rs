@@ -247,7 +247,9 @@ fn env_terminating<'a>(cx: &mut impl Context<'a>) -> bool {
 
 /// `dispatch`, honouring `{promise: true}` (bit 4 of the transfer-mode code):
 /// then the call's result settles a new Node promise, which is returned in
-/// place of the call's own result.
+/// place of the call's own result. `fallback` is what the default mode does
+/// with a settled value that cannot be transferred (as in isolated-vm: a
+/// Reference for get and apply, a rejection for eval, evalClosure and run).
 #[allow(clippy::too_many_arguments)]
 pub fn dispatch_result<'a>(
     cx: &mut FunctionContext<'a>,
@@ -256,6 +258,7 @@ pub fn dispatch_result<'a>(
     timeout: Option<Duration>,
     site: Option<Handle<'a, JsValue>>,
     code: u32,
+    fallback: crate::transfer::Fallback,
     job: Job,
 ) -> JsResult<'a, JsValue> {
     if code & 4 == 0 || variant == Variant::Ignored {
@@ -263,7 +266,7 @@ pub fn dispatch_result<'a>(
     }
     let (deferred, promise) = cx.promise();
     let link = super::envlink::begin(cx)?;
-    let mode = crate::transfer::Mode::from_code(code, crate::transfer::Fallback::Undefined);
+    let mode = crate::transfer::Mode::from_code(code, fallback);
     let job = crate::transfer::promise::wrap(job, crate::transfer::promise::Settler::new(link, deferred, mode));
     match cx.try_catch(|cx| dispatch(cx, host, variant, timeout, site, job)) {
         Ok(outer) => {

@@ -37,7 +37,7 @@ pub fn eval(mut cx: FunctionContext) -> JsResult<JsValue> {
         return super::call::dispatch_work(&mut cx, ctx.remote.host(), v, t, site, work);
     }
     let host = ctx.remote.host().clone();
-    dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| ops::code::eval(i, st, id, code, origin, m)))
+    dispatch_result(&mut cx, &host, v, t, site, code_bits, crate::transfer::Fallback::Reject, Box::new(move |i, st| ops::code::eval(i, st, id, code, origin, m)))
 }
 
 /// `contextEvalFast(ctx, code)`: evalSync with no options (the hot path).
@@ -68,7 +68,7 @@ pub fn eval_closure(mut cx: FunctionContext) -> JsResult<JsValue> {
     }
     let id = ctx.remote.id;
     let host = ctx.remote.host().clone();
-    dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| ops::code::eval_closure(i, st, id, code, origin, args, m)))
+    dispatch_result(&mut cx, &host, v, t, site, code_bits, crate::transfer::Fallback::Reject, Box::new(move |i, st| ops::code::eval_closure(i, st, id, code, origin, args, m)))
 }
 
 /// `release(handle)`: false if it was already released.

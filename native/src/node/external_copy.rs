@@ -160,7 +160,13 @@ pub fn from_buffer(mut cx: FunctionContext) -> JsResult<JsValue> {
         None
     };
     let taken_back = ours.is_some();
-    let store = ours.unwrap_or_else(|| Store::copy_of(slice));
+    let store = match ours {
+        Some(s) => s,
+        // Node's SharedArrayBuffer memory cannot be shared through Node-API: copy it
+        // into a shared store (the guests that get it share that one).
+        None if shared => Store::shared_copy_of(slice),
+        None => Store::copy_of(slice),
+    };
     if taken_back {
         let buffer = cx.argument::<JsArrayBuffer>(6)?;
         let env = cx.to_raw();

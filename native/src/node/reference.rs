@@ -41,7 +41,7 @@ pub fn get(mut cx: FunctionContext) -> JsResult<JsValue> {
     let id = r.remote.id;
     let host = r.remote.host().clone();
     let o = GetOptions { inherit, accessors, mode };
-    dispatch_result(&mut cx, &host, v, None, site, code_bits, Box::new(move |i, st| reference::get(i, st, id, k, o)))
+    dispatch_result(&mut cx, &host, v, None, site, code_bits, crate::transfer::Fallback::Reference, Box::new(move |i, st| reference::get(i, st, id, k, o)))
 }
 
 /// `refSet(ref, variant, key, kind, payload, site)`
@@ -91,7 +91,7 @@ pub fn apply(mut cx: FunctionContext) -> JsResult<JsValue> {
         return super::call::dispatch_work(&mut cx, r.remote.host(), v, t, site, Work::apply(id, args));
     }
     let host = r.remote.host().clone();
-    dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| reference::apply(i, st, id, recv, args, mode)))
+    dispatch_result(&mut cx, &host, v, t, site, code_bits, crate::transfer::Fallback::Reference, Box::new(move |i, st| reference::apply(i, st, id, recv, args, mode)))
 }
 
 /// `refCopy(ref, variant, site)`

@@ -30,7 +30,7 @@ pub fn run(mut cx: FunctionContext) -> JsResult<JsValue> {
     }
     let (sid, cid) = (script.remote.id, ctx.remote.id);
     let host = script.remote.host().clone();
-    let out = dispatch_result(&mut cx, &host, v, t, site, code_bits, Box::new(move |i, st| ops::code::run_script(i, st, sid, cid, m)));
+    let out = dispatch_result(&mut cx, &host, v, t, site, code_bits, crate::transfer::Fallback::Reject, Box::new(move |i, st| ops::code::run_script(i, st, sid, cid, m)));
     if release {
         script.remote.release();
     }

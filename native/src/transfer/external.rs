@@ -59,6 +59,20 @@ impl Store {
         let s = unsafe { v8::ArrayBuffer::new_backing_store_from_ptr(p as *mut c_void, len, free_block, std::ptr::null_mut()) };
         Store(s.make_shared())
     }
+    /// A store for SharedArrayBuffers (V8 refuses to make one over an
+    /// ArrayBuffer's store) owning a copy of `bytes`, counted against no isolate.
+    pub fn shared_copy_of(bytes: &[u8]) -> Store {
+        let len = bytes.len();
+        let p = block::alloc(len);
+        if p.is_null() {
+            return Store(v8::SharedArrayBuffer::new_backing_store_from_vec(bytes.to_vec()).make_shared());
+        }
+        // SAFETY: `p` has room for `len` bytes; the regions do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, len) };
+        // SAFETY: `p` is a live block of `len` bytes that the store now owns.
+        let s = unsafe { v8::SharedArrayBuffer::new_backing_store_from_ptr(p as *mut c_void, len, free_block, std::ptr::null_mut()) };
+        Store(s.make_shared())
+    }
 }
 
 unsafe extern "C" fn free_block(p: *mut c_void, len: usize, _data: *mut c_void) {

@@ -8,7 +8,7 @@ use neon::types::Deferred;
 
 use super::capture::capture;
 use super::error::capture_exception;
-use super::{Failure, Mode, Outcome, Transfer};
+use super::{Failure, Fallback, Mode, Outcome, Transfer};
 use crate::engine::runner::State;
 use crate::node::envlink::EnvLink;
 
@@ -76,7 +76,8 @@ pub fn capture_promise<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::
 /// The result of a call made with `{promise: true}`: settles the call's
 /// Node promise now (a plain value, or a promise already settled) or when
 /// the guest promise settles.
-pub fn settle_with<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, s: Settler) {
+pub fn settle_with<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, mut s: Settler) {
+    s.mode = settled_mode(s.mode);
     let Ok(p) = v8::Local::<v8::Promise>::try_from(v) else {
         let mode = s.mode;
         return s.settle(capture(scope, st, v, mode));
@@ -101,6 +102,16 @@ pub fn settle_with<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Loca
                 p.then2(scope, ok, err);
             }
         }
+    }
+}
+
+/// The mode a promised value is transferred under. As in isolated-vm, the
+/// methods whose plain results turn untransferable values into `undefined`
+/// (eval, run) reject the promise instead.
+fn settled_mode(m: Mode) -> Mode {
+    match m {
+        Mode::Default(Fallback::Undefined) => Mode::Default(Fallback::Reject),
+        m => m,
     }
 }
 

@@ -1,0 +1,209 @@
+'use strict';
+// Transfer-model behaviour found different from isolated-vm 5.0.4 by the
+// differential run (scripts/conformance/run.js), each checked against it.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const ivm = require('../lib');
+const { setup, withLibrary } = require('./support/isolate');
+
+const NON_TRANSFERABLE = { name: 'TypeError', message: 'A non-transferable value was passed' };
+
+test('a Node SharedArrayBuffer sent to a guest in an ExternalCopy arrives as a SharedArrayBuffer (it aborted the process)', () => {
+  // Run in a child: before the fix V8 failed a fatal check.
+  const code = `
+    const ivm = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
+    const iso = new ivm.Isolate(); const ctx = iso.createContextSync();
+    const sab = new SharedArrayBuffer(4); new Uint8Array(sab)[1] = 7;
+    ctx.global.setSync('y', new ivm.ExternalCopy(sab).copyInto());
+    ctx.global.setSync('z', new ivm.ExternalCopy(new Int16Array(sab, 2, 1)));
+    process.stdout.write(ctx.evalSync('Object.prototype.toString.call(y) + new Uint8Array(y)[1] + " " + z.copy().constructor.name'));
+    iso.dispose();`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '[object SharedArrayBuffer]7 Int16Array');
+});
+
+test('{reference: true} gives a Reference for primitives too', (t) => {
+  const { context, global } = setup(t);
+  global.setSync('r', 5, { reference: true });
+  assert.equal(context.evalSync('r.typeof + ":" + r.copySync()'), 'number:5');
+  const f = context.evalSync('(a) => a.typeof', { reference: true });
+  assert.equal(f.applySync(undefined, ['s'], { arguments: { reference: true } }), 'string');
+  assert.equal(context.evalClosureSync('return $0.typeof', [null], { arguments: { reference: true } }), 'null');
+});
+
+test('{promise: true} on a value that is not a promise transfers it at once', async (t) => {
+  const { context, global } = setup(t);
+  // Refused now, not in a rejected promise later.
+  assert.throws(() => global.setSync('p', { a: 1 }, { promise: true }), NON_TRANSFERABLE);
+  assert.throws(() => global.setSync('p', () => 1, { promise: true, copy: true }), /could not be cloned/);
+  const f = context.evalSync('(a) => 1', { reference: true });
+  assert.throws(() => f.applySync(undefined, [{}], { arguments: { promise: true } }), NON_TRANSFERABLE);
+  global.setSync('p', 5, { promise: true });
+  assert.equal(context.evalSync('Object.prototype.toString.call(p)'), '[object Promise]');
+  assert.equal(await context.eval('p', { promise: true }), 5);
+  // A guest reading a Node value with {promise, copy}: a function fails now.
+  global.setSync('n', new ivm.Reference({ f() {} }));
+  assert.throws(() => context.evalSync('n.getSync("f", { promise: true, copy: true })'), { name: 'TypeError', message: /could not be cloned/ });
+});
+
+test('promised results that cannot be transferred: a Reference from get/apply, a rejection from eval/evalClosure', async (t) => {
+  const { context, global } = setup(t);
+  context.evalSync('globalThis.x = { a: 1 }');
+  const got = await global.getSync('x', { promise: true });
+  assert.ok(got instanceof ivm.Reference);
+  assert.equal(got.typeof, 'object');
+  const f = context.evalSync('() => ({})', { reference: true });
+  assert.ok((await f.applySync(undefined, [], { result: { promise: true } })) instanceof ivm.Reference);
+  await assert.rejects(context.evalSync('({})', { promise: true }), NON_TRANSFERABLE);
+  await assert.rejects(context.evalSync('Promise.resolve(new Date())', { promise: true }), NON_TRANSFERABLE);
+  await assert.rejects(context.evalClosureSync('return {}', [], { result: { promise: true } }), NON_TRANSFERABLE);
+  await assert.rejects(context.eval('Promise.resolve([1])', { promise: true }), NON_TRANSFERABLE);
+  // Transferable values still pass.
+  assert.equal(await context.evalSync('Promise.resolve(3)', { promise: true }), 3);
+});
+
+test('guest functions arriving in Node are not constructors and have no prototype', (t) => {
+  const { context, global } = setup(t);
+  const f = context.evalSync('(function f(a, b) { return a + b })');
+  assert.equal(f(1, 2), 3);
+  assert.equal(f.name, 'f');
+  assert.equal(f.length, 2);
+  assert.equal(Object.hasOwn(f, 'prototype'), false);
+  assert.throws(() => new f(), TypeError);
+  let seen;
+  global.setSync('n', new ivm.Reference((g) => { seen = g; }));
+  context.evalSync('n.applySync(undefined, [function g(x) { return x }])');
+  assert.equal(Object.hasOwn(seen, 'prototype'), false);
+  assert.equal(seen(4), 4);
+});
+
+test('guest functions arriving in another guest are not constructors either', (t) => {
+  const { context } = withLibrary(t);
+  assert.equal(context.evalSync(`
+    const i = new ivm.Isolate(); const c = i.createContextSync();
+    const f = c.evalSync('(function f(a) { return a * 2 })');
+    let constructible = true;
+    try { new f(1) } catch (e) { constructible = false }
+    const r = [f(2), Object.hasOwn(f, 'prototype'), constructible].join();
+    i.dispose();
+    r`), '4,false,false');
+});
+
+test('Symbols: top-level copies say "Unsupported type", Callback arguments the clone message', (t) => {
+  const { context, global } = setup(t);
+  assert.throws(() => new ivm.Reference(Symbol('q')).copySync(), { name: 'TypeError', message: 'Unsupported type' });
+  global.setSync('n', new ivm.Reference({ s: Symbol('q') }));
+  assert.throws(() => context.evalSync('n.getSync("s", { copy: true })'), { name: 'TypeError', message: 'Unsupported type' });
+  global.setSync('cb', new ivm.Callback(() => Symbol('r')));
+  assert.throws(() => context.evalSync('cb()'), { name: 'TypeError', message: 'Unsupported type' });
+  global.setSync('cb2', new ivm.Callback(() => 1));
+  assert.throws(() => context.evalSync('cb2(Symbol("q"))'), { name: 'TypeError', message: 'Symbol(q) could not be cloned.' });
+  global.setSync('pf', () => 1);
+  assert.throws(() => context.evalSync('pf(Symbol("q"))'), { name: 'TypeError', message: 'Symbol(q) could not be cloned.' });
+});
+
+test('functions returned by Node functions that guests call are callable in the guest', (t) => {
+  const { context, global } = setup(t);
+  global.setSync('cb', new ivm.Callback(() => (x) => x * 3));
+  assert.equal(context.evalSync('const g = cb(); typeof g + g(2)'), 'function6');
+  global.setSync('pf', () => function named() { return 'n'; });
+  assert.equal(context.evalSync('pf()()'), 'n');
+});
+
+test('a Node function that throws a non-Error object: the guest gets isolated-vm\'s Error', (t) => {
+  const { context, global } = setup(t);
+  const message = 'An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.';
+  global.setSync('cb', new ivm.Callback(() => { throw { a: 1 }; }));
+  assert.equal(context.evalSync('try { cb() } catch (e) { (e instanceof Error) + e.message }'), 'true' + message);
+  global.setSync('n', new ivm.Reference(() => { throw [1]; }));
+  assert.equal(context.evalSync('try { n.applySync() } catch (e) { e.constructor.name + e.message }'), 'Error' + message);
+  // Primitives still pass as themselves.
+  global.setSync('p', new ivm.Callback(() => { throw 'str'; }));
+  assert.equal(context.evalSync('try { p() } catch (e) { e }'), 'str');
+});
+
+test("a Node function's error stack shows no frames of the library between the host function and its caller", (t) => {
+  const { context, global } = setup(t);
+  global.setSync('cb', new ivm.Callback(function hostFn() { throw new Error('boom'); }));
+  global.setSync('n', new ivm.Reference(function hostFn2() { throw new Error('boom'); }));
+  for (const call of ['cb()', 'n.applySync()']) {
+    const stack = context.evalSync(`try { ${call} } catch (e) { e.stack }`);
+    const lines = stack.split('\n');
+    assert.match(lines[1], /at hostFn2? /);
+    assert.doesNotMatch(stack, /lib[\\/]index\.js/);
+    assert.match(stack, /at \(<isolated-vm boundary>\)/);
+  }
+});
+
+test('applySyncPromise results follow the default transfer rules', async (t) => {
+  const { context, global } = setup(t);
+  global.setSync('obj', new ivm.Reference(async () => ({ a: 1 })));
+  global.setSync('fn', new ivm.Reference(async () => (x) => x + 1));
+  global.setSync('num', new ivm.Reference(async () => 5));
+  const run = (code) => context.eval(`(async () => { try { return ${code} } catch (e) { return e.name + ': ' + e.message } })()`, { promise: true });
+  assert.equal(await run('obj.applySyncPromise(undefined, [])'), 'TypeError: A non-transferable value was passed');
+  assert.equal(await run('fn.applySyncPromise(undefined, [])(1)'), 2);
+  assert.equal(await run('num.applySyncPromise(undefined, [])'), 5);
+});
+
+test('library constructors called without new, or without arguments, give isolated-vm\'s messages', () => {
+  for (const name of ['Reference', 'ExternalCopy', 'Callback']) {
+    assert.throws(() => ivm[name](() => 1), { name: 'TypeError', message: `\`${name}\` must be called with \`new\`` });
+  }
+  assert.throws(() => new ivm.Reference(), { name: 'TypeError', message: '`Reference` requires at least 1 parameter' });
+  assert.throws(() => new ivm.ExternalCopy(), { name: 'TypeError', message: '`ExternalCopy` requires at least 1 parameter' });
+  // Still the classes users see.
+  const r = new ivm.Reference(1);
+  assert.ok(r instanceof ivm.Reference);
+  assert.equal(r.constructor, ivm.Reference);
+  assert.equal(ivm.ExternalCopy.name, 'ExternalCopy');
+  assert.equal(typeof ivm.ExternalCopy.totalExternalSize, 'number');
+  assert.ok(new ivm.Callback(() => 1) instanceof ivm.Callback);
+  class Sub extends ivm.Reference {}
+  assert.equal(new Sub({}).typeof, 'object');
+});
+
+test('set without a value is a TypeError', (t) => {
+  const { global } = setup(t);
+  assert.throws(() => global.setSync('a'), { name: 'TypeError', message: /requires at least 2 parameters/ });
+  assert.throws(() => global.setIgnored('a'), { name: 'TypeError', message: /requires at least 2 parameters/ });
+  assert.equal(global.setSync('a', undefined), undefined);
+});
+
+test('boolean options must be booleans (or absent)', (t) => {
+  const { context, global } = setup(t);
+  const bad = (f, name) => assert.throws(f, { name: 'TypeError', message: `\`${name}\` must be a boolean` });
+  bad(() => context.evalSync('1', { copy: 'yes' }), 'copy');
+  bad(() => context.evalSync('1', { externalCopy: 1 }), 'externalCopy');
+  bad(() => context.evalSync('1', { reference: 0 }), 'reference');
+  bad(() => context.evalSync('1', { promise: 'x' }), 'promise');
+  bad(() => context.evalClosureSync('return 1', [], { arguments: { copy: 'x' } }), 'copy');
+  bad(() => global.getSync('Object', { accessors: 1 }), 'accessors');
+  bad(() => new ivm.Reference(1).deref({ release: 'x' }), 'release');
+  bad(() => new ivm.Reference(1, { unsafeInherit: 'x' }), 'unsafeInherit');
+  bad(() => new ivm.ExternalCopy(1).copy({ transferIn: 'x' }), 'transferIn');
+  bad(() => new ivm.ExternalCopy(1, { transferOut: 'x' }), 'transferOut');
+  bad(() => new ivm.Callback(() => 1, { async: 'x' }), 'async');
+  assert.equal(context.evalSync('1', { copy: null, promise: undefined }), 1);
+  assert.deepEqual(context.evalSync('({a: 1})', { copy: true, promise: false }), { a: 1 });
+});
+
+test('ExternalCopy of a library handle copies the handle (a Callback arrives as a function)', (t) => {
+  const { context, global } = setup(t);
+  assert.equal(new ivm.ExternalCopy(new ivm.Reference(5)).copy().typeof, 'number');
+  global.setSync('y', new ivm.ExternalCopy(new ivm.Callback((a) => a + 1)).copyInto());
+  assert.equal(context.evalSync('typeof y + y(1)'), 'function2');
+  assert.throws(() => new ivm.ExternalCopy(function f() {}), { name: 'TypeError', message: 'function f() {} could not be cloned.' });
+});
+
+test("derefInto() of a Node value fails when sent into an isolate, and gives the value to Node's own References", (t) => {
+  const { global } = setup(t);
+  const obj = { a: 1 };
+  const d = new ivm.Reference(obj).derefInto();
+  assert.throws(() => global.setSync('y', d), { name: 'TypeError', message: 'Cannot dereference this into target isolate' });
+  const same = new ivm.Reference((x) => x === obj).applySync(undefined, [new ivm.Reference(obj).derefInto()]);
+  assert.equal(same, true);
+});
