@@ -377,7 +377,7 @@ class Isolate {
     if (rejectionHook != null && typeof rejectionHook !== 'function') {
       throw T.optionError('onUnhandledRejection', 'a function');
     }
-    const inspector = readBoolean(options, 'inspector');
+    const inspector = T.boolOption(options, 'inspector');
     let onCatastrophicError;
     if (options && !absent(options.onCatastrophicError)) {
       const f = options.onCatastrophicError;
@@ -518,7 +518,7 @@ class Isolate {
 
   #context(options) {
     options = optionsObject(options, 'createContext', 1);
-    const inspector = readBoolean(options, 'inspector');
+    const inspector = T.boolOption(options, 'inspector');
     if (inspector && !this.#inspector) throw new Error('Inspector is not enabled for this isolate');
     return inspector;
   }
@@ -788,15 +788,7 @@ function readCacheOptions(options) {
     if (!(cachedData instanceof ExternalCopy)) throw new TypeError(CACHED_DATA_TYPE);
     h = cachedData[INTERNAL]();
   }
-  return [h, readBoolean(options, 'produceCachedData')];
-}
-
-// A boolean option: absent is false, anything but a boolean a TypeError.
-function readBoolean(options, name) {
-  const v = options ? options[name] : undefined;
-  if (absent(v)) return false;
-  if (typeof v !== 'boolean') throw T.optionError(name, 'a boolean');
-  return v;
+  return [h, T.boolOption(options, 'produceCachedData')];
 }
 
 function defineCachedData(obj, cachedData, rejected) {
