@@ -1729,6 +1729,7 @@ function requireNew(C) {
 const PublicReference = requireNew(Reference);
 const PublicExternalCopy = requireNew(ExternalCopy);
 const PublicCallback = requireNew(Callback);
+const PublicIsolate = requireNew(Isolate);
 
 for (const C of [Isolate, IsolatePool, Context, Script, Module, Reference, Callback, Dereference, ExternalCopy, ExternalCopyInto]) {
   Object.freeze(C.prototype);
@@ -1736,7 +1737,7 @@ for (const C of [Isolate, IsolatePool, Context, Script, Module, Reference, Callb
 }
 
 const library = Object.freeze({
-  Isolate,
+  Isolate: PublicIsolate,
   IsolatePool,
   Context,
   Script,

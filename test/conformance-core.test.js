@@ -183,3 +183,47 @@ test('inside a guest, every failure of code run in a nested isolate has a bounda
   assert.match(list[3], /^Error: Isolate was disposed during execution\n/);
   for (const s of list) assert.ok(s.includes(BOUNDARY), s);
 });
+
+test('Isolate() without new is a TypeError with isolated-vm message; the class still works', () => {
+  assert.throws(() => ivm.Isolate(), { name: 'TypeError', message: '`Isolate` must be called with `new`' });
+  const isolate = new ivm.Isolate();
+  assert.ok(isolate instanceof ivm.Isolate);
+  assert.equal(isolate.constructor, ivm.Isolate);
+  assert.equal(typeof ivm.Isolate.createSnapshot, 'function');
+  isolate.dispose();
+});
+
+test('{promise: true} results that cannot be transferred reject instead of becoming undefined', async (t) => {
+  const { context } = setup(t);
+  const refused = { name: 'TypeError', message: 'A non-transferable value was passed' };
+  await assert.rejects(context.evalSync('Promise.resolve({ a: 1 })', { promise: true }), refused);
+  await assert.rejects(context.eval('Promise.resolve(Symbol())', { promise: true }), refused);
+  await assert.rejects(context.evalSync('({ then(r) { r({}) } })', { promise: true }), refused);
+  await assert.rejects(context.evalClosureSync('return Promise.resolve({})', [], { result: { promise: true } }), refused);
+  // Transferable values and explicit modes are unchanged.
+  assert.equal(await context.evalSync('Promise.resolve(5)', { promise: true }), 5);
+  assert.deepEqual(await context.evalSync('Promise.resolve({ a: 1 })', { promise: true, copy: true }), { a: 1 });
+});
+
+test('inside a guest: refused ignored calls throw, failures raised in the nested isolate have a boundary line', (t) => {
+  const { context } = withLibrary(t);
+  const out = JSON.parse(context.evalSync(`
+    const a = new ivm.Isolate();
+    const b = new ivm.Isolate();
+    const script = a.compileScriptSync('1');
+    const ctx = a.createContextSync();
+    const take = (fn) => { try { fn(); return 'no throw'; } catch (e) { return e.stack; } };
+    JSON.stringify([
+      take(() => script.runIgnored(b.createContextSync())),
+      take(() => ctx.evalClosureSync('return {}')),
+      take(() => a.compileModuleSync('export default 1').evaluateSync()),
+      take(() => a.createContextSync({ inspector: 'yes' })),
+    ]);`));
+  assert.match(out[0], /^Error: Invalid context\n/);
+  assert.ok(!out[0].includes(BOUNDARY), out[0]);
+  assert.match(out[1], /^TypeError: A non-transferable value was passed\n/);
+  assert.ok(out[1].includes(BOUNDARY), out[1]);
+  assert.match(out[2], /^Error: Module is uninstantiated\n/);
+  assert.ok(out[2].includes(BOUNDARY), out[2]);
+  assert.match(out[3], /^TypeError: `inspector` must be a boolean\n/);
+});

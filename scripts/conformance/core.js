@@ -949,4 +949,146 @@ add('guest: nested memory limit', (h) =>
     const ctx = iso.createContextSync();
     return { a: out(() => ctx.evalSync('const a = []; for (;;) a.push({x: Math.random()})')), d: out(() => iso.isDisposed) };`));
 
+// ---------------------------------------------------------------------------
+// More: lifecycle after kills, promise results, guests' async calls
+
+add('memory limit: state after kill', async (h) => {
+  const { iso, ctx } = h.ctx({ memoryLimit: 16 });
+  try { ctx.evalSync('const a = []; for (;;) a.push({x: Math.random()})'); } catch (e) { /* killed */ }
+  return all(h, {
+    disposed: () => iso.isDisposed,
+    dispose: () => iso.dispose(),
+    cpu: () => typeof iso.cpuTime,
+    heap: () => iso.getHeapStatisticsSync(),
+    create: () => iso.createContextSync(),
+    compile: () => iso.compileScriptSync('1'),
+  });
+});
+add('timeout: then state', async (h) => {
+  const { iso, ctx } = h.ctx();
+  return all(h, {
+    t0: () => ctx.evalSync('1', { timeout: 0 }),
+    loopAsyncFn: () => ctx.evalSync('(async () => { for(;;); })()', { timeout: 20 }),
+    microtasks: () => ctx.evalSync('Promise.resolve().then(() => { for(;;); }); 1', { timeout: 20 }),
+    after: () => ctx.evalSync('3'),
+    refCount: () => typeof iso.referenceCount,
+  });
+});
+add('eval: promise results', async (h) => {
+  const { ctx } = h.ctx();
+  return all(h, {
+    pending: () => { const p = ctx.evalSync('new Promise(() => {})', { promise: true }); return p instanceof Promise; },
+    resolvesFn: () => ctx.evalSync('Promise.resolve(function f() {})', { promise: true }),
+    resolvesSym: () => ctx.evalSync('Promise.resolve(Symbol())', { promise: true }),
+    resolvesRef: () => ctx.evalSync('Promise.resolve({a: 1})', { promise: true, reference: true }).then((r) => r.typeof),
+    resolvesExt: () => ctx.evalSync('Promise.resolve({a: 1})', { promise: true, externalCopy: true }).then((r) => r.copy()),
+    rejectsPrim: () => ctx.evalSync('Promise.reject(5)', { promise: true }),
+    rejectsObj: () => ctx.evalSync('Promise.reject({a: 1})', { promise: true }),
+    asyncEval: () => ctx.eval('Promise.resolve(7)', { promise: true }),
+    asyncEvalObj: () => ctx.eval('Promise.resolve({})', { promise: true }),
+    thenable: () => ctx.evalSync('({ then(r) { r(9) } })', { promise: true }),
+    closurePromise: () => ctx.evalClosureSync('return Promise.resolve({a: 1})', [], { result: { promise: true } }),
+    closurePromiseCopy: () => ctx.evalClosureSync('return Promise.resolve({a: 1})', [], { result: { promise: true, copy: true } }),
+    runPromise: () => h.lib && ctx.evalSync('Promise.resolve(8)', { promise: true }),
+  });
+});
+add('script: run in several contexts', async (h) => {
+  const { iso, ctx } = h.ctx();
+  const s = iso.compileScriptSync('typeof x === "undefined" ? (globalThis.x = 1) : ++x');
+  const c2 = iso.createContextSync();
+  return all(h, {
+    a: () => s.runSync(ctx),
+    b: () => s.runSync(ctx),
+    c: () => s.runSync(c2),
+    rel: () => s.runSync(c2, { release: true }),
+    after: () => s.runSync(ctx),
+    relAsync: () => iso.compileScriptSync('5').run(ctx, { release: true }),
+  });
+});
+add('guest: async calls validation', (h) =>
+  h.guestAsync(`
+    const iso = new ivm.Isolate();
+    const ctx = await iso.createContext();
+    const sync = (fn) => { try { const p = fn(); return p instanceof Promise ? 'promise' : 'value'; } catch (e) { return 'threw ' + e.constructor.name + ': ' + e.message; } };
+    const s = await iso.compileScript('1');
+    return {
+      evalNum: sync(() => ctx.eval(1)),
+      evalOpts: sync(() => ctx.eval('1', 1)),
+      evalTimeoutStr: await out(() => ctx.eval('1', { timeout: 'x' })),
+      closureArgs: sync(() => ctx.evalClosure('1', 5)),
+      closureNonTransferable: await out(() => ctx.evalClosure('1', [{}])),
+      compileNum: sync(() => iso.compileScript(1)),
+      runBad: sync(() => s.run({})),
+      moduleNum: sync(() => iso.compileModule(1)),
+      ctxNum: sync(() => iso.createContext(1)),
+      ignoredReleased: (() => { const c = iso.createContextSync ? 'n/a' : 'n/a'; return c; })(),
+    };`));
+add('guest: options parsing', (h) =>
+  h.guestSync(`
+    const iso = new ivm.Isolate({ memoryLimit: null });
+    const ctx = iso.createContextSync(null);
+    return {
+      nullOpts: out(() => ctx.evalSync('1', { filename: null, timeout: null })),
+      lineFrac: out(() => ctx.evalSync('1', { lineOffset: 1.5 })),
+      timeoutFrac: out(() => ctx.evalSync('1', { timeout: 0.5 })),
+      timeoutStr: out(() => ctx.evalSync('1', { timeout: 'x' })),
+      inspectorStr: out(() => iso.createContextSync({ inspector: 'x' })),
+      fnOpts: out(() => typeof new ivm.Isolate(() => {})),
+      produce: out(() => Object.keys(iso.compileScriptSync('1', { produceCachedData: true }))),
+      produceStr: out(() => iso.compileScriptSync('1', { produceCachedData: 'x' })),
+      cachedBad: out(() => iso.compileScriptSync('1', { cachedData: 1 })),
+    };`));
+add('guest: release and global', (h) =>
+  h.guestSync(`
+    const iso = new ivm.Isolate();
+    const ctx = iso.createContextSync();
+    const g = ctx.global;
+    const s = iso.compileScriptSync('1');
+    return {
+      globalSame: out(() => ctx.global === ctx.global),
+      globalType: out(() => g.typeof),
+      rel1: out(() => ctx.release()),
+      rel2: out(() => ctx.release()),
+      globalAfter: out(() => ctx.global),
+      evalAfter: out(() => ctx.evalSync('1')),
+      ignoredAfter: out(() => ctx.evalIgnored('1')),
+      runAfter: out(() => s.runSync(ctx)),
+      runIgnoredAfter: out(() => s.runIgnored(ctx)),
+      other: out(() => s.runSync(new ivm.Isolate().createContextSync())),
+      otherIgnored: out(() => s.runIgnored(new ivm.Isolate().createContextSync())),
+    };`));
+add('guest: value kinds from nested eval', (h) =>
+  h.guestSync(`
+    const iso = new ivm.Isolate();
+    const ctx = iso.createContextSync();
+    const r = {};
+    for (const [k, c] of Object.entries({
+      obj: '({a: 1})', fn: '(function f(a) { return a })', sym: 'Symbol()', big: '10n', date: 'new Date(0)',
+      negZero: '-0', str: '"s"', promise: 'Promise.resolve(1)', undef: 'undefined', nul: 'null',
+    })) r[k] = out(() => ctx.evalSync(c));
+    r.fnCall = out(() => ctx.evalSync('(function f(a) { return a * 2 })')(21));
+    r.copy = out(() => ctx.evalSync('({a: [1]})', { copy: true }));
+    r.ref = out(() => ctx.evalSync('({a: [1]})', { reference: true }).typeof);
+    r.closureObj = out(() => ctx.evalClosureSync('return {}'));
+    return r;`));
+add('guest: module errors', (h) =>
+  h.guestSync(`
+    const iso = new ivm.Isolate();
+    const ctx = iso.createContextSync();
+    const m = iso.compileModuleSync('import x from "x"; export default x;');
+    const dep = iso.compileModuleSync('export default 1');
+    return {
+      evalBefore: out(() => m.evaluateSync()),
+      nsBefore: out(() => m.namespace),
+      resolverThrows: out(() => m.instantiateSync(ctx, () => { throw new RangeError('res'); })),
+      resolverUndef: out(() => m.instantiateSync(ctx, () => undefined)),
+      inst: out(() => m.instantiateSync(ctx, () => dep)),
+      ev: out(() => m.evaluateSync()),
+      ns: out(() => m.namespace.getSync('default')),
+      throwing: out(() => { const t = iso.compileModuleSync('throw new TypeError("tm")'); t.instantiateSync(ctx, () => {}); return t.evaluateSync(); }),
+      syntax: out(() => iso.compileModuleSync('export default', { filename: 'mod.js' })),
+      timeout: out(() => { const t = iso.compileModuleSync('for(;;);'); t.instantiateSync(ctx, () => {}); return t.evaluateSync({ timeout: 20 }); }),
+      rel: out(() => dep.release()),
+    };`));
+
 main(cases);

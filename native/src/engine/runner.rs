@@ -264,7 +264,7 @@ impl State {
                 resolver.resolve(scope, v);
             }
             Err(f) => {
-                let e = crate::guest::throw::failure_value(scope, self, f);
+                let e = crate::guest::throw::remote_failure_value(scope, self, f);
                 resolver.reject(scope, e);
             }
         }

@@ -211,7 +211,9 @@
 
     #context(variant, options) {
       options = optionsObject(options, 'createContext', 1);
-      if (options && options.inspector) throw new $Error('Inspector is not enabled for this isolate');
+      const inspector = options ? options.inspector : undefined;
+      if (!absent(inspector) && typeof inspector !== 'boolean') throw optionError('inspector', 'a boolean');
+      if (inspector) throw new $Error('Inspector is not enabled for this isolate');
       return N.isolateCreateContext(this.#h, variant);
     }
 

@@ -52,7 +52,10 @@ pub fn call<'s>(
                 Ok(v) => rv.set(v),
                 Err(f) => throw_failure(scope, st, f),
             },
-            Err(f) => throw_failure(scope, st, f),
+            Err(f) => {
+                let e = super::throw::remote_failure_value(scope, st, f);
+                scope.throw_exception(e);
+            }
         },
         Variant::Async => {
             if let Some(p) = call_async(scope, st, target, timeout, job) {
@@ -76,7 +79,9 @@ pub fn fail<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, variant: Variant, 
             resolver.reject(scope, e);
             rv.set(resolver.get_promise(scope).into());
         }
-        Variant::Ignored => rv.set_undefined(),
+        // Refused before it was queued: thrown even for ignored calls, as in
+        // isolated-vm (and on the Node side).
+        Variant::Ignored => throw_failure(scope, st, f),
     }
 }
 

@@ -35,6 +35,36 @@ fn stitch<'s>(scope: &mut v8::PinScope<'s, '_>, err: v8::Local<'s, v8::Object>, 
     }
 }
 
+/// Failures of calls refused before they reached the other isolate: they
+/// carry no boundary line (as on the Node side, lib/index.js `REFUSED`).
+const REFUSED: [&str; 6] = [
+    "Context is released",
+    "Script has been released",
+    "Module has been released",
+    "Reference has been released",
+    "Invalid context",
+    "Module has not been instantiated.",
+];
+
+/// The guest value for a failure that came back from a call into another
+/// isolate: as `failure_value`, and a failure raised over there (a value
+/// that could not be transferred, "Module is uninstantiated"...) gets the
+/// boundary line too.
+pub fn remote_failure_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failure) -> v8::Local<'s, v8::Value> {
+    let head = match &f {
+        Failure::TypeError(m) => Some(format!("TypeError: {m}")),
+        Failure::RangeError(m) => Some(format!("RangeError: {m}")),
+        Failure::Error(m) => Some(format!("Error: {m}")),
+        _ => None,
+    };
+    let head = head.filter(|h| !REFUSED.iter().any(|r| h.ends_with(r)));
+    let e = failure_value(scope, st, f);
+    if let (Some(head), Ok(obj)) = (head, v8::Local::<v8::Object>::try_from(e)) {
+        stitch(scope, obj, &head);
+    }
+    e
+}
+
 /// Throws `f` as a guest exception in the current context.
 pub fn throw_failure<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failure) {
     let exc = failure_value(scope, st, f);
