@@ -176,8 +176,19 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
-/// The sync fast lane's storage for one call (see `IsolateHost::mailbox`).
+/// The sync fast lane's storage for one call (see `IsolateHost::lane`).
 pub struct CallCell(Option<Call>);
+
+/// The sync fast lane: both threads write both pointers on every call, so
+/// they share one cache line.
+struct Lane {
+    /// The call posted, not yet taken.
+    mailbox: AtomicPtr<CallCell>,
+    /// An emptied cell kept for the next sync call: the cell is allocated
+    /// by the caller's thread and emptied by the isolate's, so reusing it
+    /// spares a cross-thread malloc/free pair per call.
+    spare: AtomicPtr<CallCell>,
+}
 
 pub enum Msg {
     Call(Call),
@@ -235,11 +246,7 @@ pub struct IsolateHost {
     doorbell: Arc<AtomicU64>,
     /// A one-call fast lane for sync calls (the common case: one Node thread
     /// making one sync call at a time); the sync queue takes the rest.
-    mailbox: Padded<AtomicPtr<CallCell>>,
-    /// An emptied mailbox cell kept for the next sync call: the cell is
-    /// allocated by the caller's thread and emptied by the isolate's, so
-    /// reusing it spares a cross-thread malloc/free pair per call.
-    spare: Padded<AtomicPtr<CallCell>>,
+    lane: Padded<Lane>,
     /// The CPU the isolate thread last ran on, and the CPU of the thread that
     /// last called it (see `wait::Spin`).
     pub iso_cpu: Padded<AtomicU32>,
@@ -295,7 +302,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Drop for IsolateHost {
     fn drop(&mut self) {
-        for cell in [&*self.mailbox, &*self.spare] {
+        for cell in [&self.lane.mailbox, &self.lane.spare] {
             let p = cell.swap(std::ptr::null_mut(), Ordering::Acquire);
             if !p.is_null() {
                 // SAFETY: nobody else can reach the host any more; the cell is
@@ -321,8 +328,7 @@ impl IsolateHost {
             sync_tx,
             task_tx,
             doorbell,
-            mailbox: Padded(AtomicPtr::new(std::ptr::null_mut())),
-            spare: Padded(AtomicPtr::new(std::ptr::null_mut())),
+            lane: Padded(Lane { mailbox: AtomicPtr::new(std::ptr::null_mut()), spare: AtomicPtr::new(std::ptr::null_mut()) }),
             iso_cpu: Padded(AtomicU32::new(u32::MAX)),
             caller_cpu: Padded(AtomicU32::new(u32::MAX)),
             kill_epoch: AtomicU64::new(0),
@@ -396,8 +402,8 @@ impl IsolateHost {
         if self.is_disposed() {
             return call.fail(Failure::IsolateDisposed);
         }
-        self.caller_cpu.store(super::wait::current_cpu(), Ordering::Relaxed);
-        let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
+        super::wait::publish_cpu(&self.caller_cpu, super::wait::current_cpu());
+        let p = self.lane.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
         let p = if p.is_null() {
             Box::into_raw(Box::new(CallCell(Some(call))))
         } else {
@@ -407,6 +413,7 @@ impl IsolateHost {
             p
         };
         let stored = self
+            .lane
             .mailbox
             .compare_exchange(std::ptr::null_mut(), p, Ordering::SeqCst, Ordering::Relaxed)
             .is_ok();
@@ -419,7 +426,7 @@ impl IsolateHost {
         }
         if self.is_disposed() {
             // The thread may have drained the mailbox already: take it back.
-            if self.mailbox.compare_exchange(p, std::ptr::null_mut(), Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+            if self.lane.mailbox.compare_exchange(p, std::ptr::null_mut(), Ordering::SeqCst, Ordering::Relaxed).is_ok() {
                 // SAFETY: taken back before anyone else could take it.
                 if let Some(call) = unsafe { Box::from_raw(p) }.0.take() {
                     call.fail(Failure::IsolateDisposed);
@@ -433,17 +440,17 @@ impl IsolateHost {
 
     /// The call waiting in the sync fast lane, if any (isolate thread).
     pub(crate) fn take_mailbox(&self) -> Option<Call> {
-        if self.mailbox.load(Ordering::Relaxed).is_null() {
+        if self.lane.mailbox.load(Ordering::Relaxed).is_null() {
             return None;
         }
-        let p = self.mailbox.swap(std::ptr::null_mut(), Ordering::SeqCst);
+        let p = self.lane.mailbox.swap(std::ptr::null_mut(), Ordering::SeqCst);
         if p.is_null() {
             return None;
         }
         // SAFETY: a non-null pointer in the mailbox is a leaked Box<CallCell>
         // whose ownership passes to whoever swaps it out.
         let call = unsafe { (*p).0.take() };
-        if self.spare.compare_exchange(std::ptr::null_mut(), p, Ordering::Release, Ordering::Relaxed).is_err() {
+        if self.lane.spare.compare_exchange(std::ptr::null_mut(), p, Ordering::Release, Ordering::Relaxed).is_err() {
             // SAFETY: still owned here (not published as the spare).
             drop(unsafe { Box::from_raw(p) });
         }
@@ -452,7 +459,7 @@ impl IsolateHost {
 
     /// Queues a call on the FIFO task path (async and ignored work).
     pub fn submit_task(&self, call: Call) {
-        self.caller_cpu.store(super::wait::current_cpu(), Ordering::Relaxed);
+        super::wait::publish_cpu(&self.caller_cpu, super::wait::current_cpu());
         self.submit(&self.task_tx, call);
         self.thread.unpark();
     }

@@ -66,6 +66,15 @@ fn move_off(cpu: u32) -> bool {
     true
 }
 
+/// Stores `cpu` in `at` unless it is there already: the partner reads `at`
+/// all the time, and a store would take its cache line away every time.
+#[inline]
+pub fn publish_cpu(at: &AtomicU32, cpu: u32) {
+    if at.load(Ordering::Relaxed) != cpu {
+        at.store(cpu, Ordering::Relaxed);
+    }
+}
+
 /// The CPU the calling thread runs on (a vDSO call).
 pub fn current_cpu() -> u32 {
     // SAFETY: sched_getcpu has no preconditions; -1 (error) maps to u32::MAX.
@@ -83,7 +92,7 @@ pub fn relax(i: u32, spin: Option<&Spin>) {
     if i % 32 == 31 {
         if let Some(s) = spin {
             let cpu = current_cpu();
-            s.me.store(cpu, Ordering::Relaxed);
+            publish_cpu(s.me, cpu);
             if s.partner.load(Ordering::Relaxed) == cpu {
                 // Moving is for a pairing that lasts (the scheduler keeping
                 // both threads on one core call after call); a brief one (a

@@ -103,8 +103,13 @@ pub fn call_node(
     target: Target,
     args: Vec<Transfer>,
 ) -> Outcome {
+    let spin = st.host.spin_as_isolate();
+    let (target, args) = match crate::node::outbox::post(env, target, args) {
+        Ok(posted) => return posted.wait(&spin, || runner::serve_nested(scope, st)),
+        Err(back) => back,
+    };
     let slot = request_sync(env, target, args);
-    let out = slot.wait(Some(&st.host.spin_as_isolate()), || runner::serve_nested(scope, st));
+    let out = slot.wait(Some(&spin), || runner::serve_nested(scope, st));
     crate::engine::wait::recycle(slot);
     out
 }

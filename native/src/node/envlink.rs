@@ -44,12 +44,15 @@ pub struct EnvLink {
     calls_rx: Receiver<MainReq>,
     /// Calls queued and not yet taken (a cheap check for spinning waiters).
     pending: AtomicUsize,
+    /// A guest's sync call posted in place (see `outbox`), on a cache line
+    /// of its own.
+    lane: crate::engine::isolate::Padded<super::outbox::Lane>,
     thread: std::thread::Thread,
 }
 
 impl EnvLink {
     pub fn has_calls(&self) -> bool {
-        self.pending.load(Ordering::Acquire) > 0
+        self.lane.busy() || self.pending.load(Ordering::Acquire) > 0
     }
 
     /// Queues a call into Node and wakes the environment's thread. While
@@ -59,6 +62,12 @@ impl EnvLink {
     pub fn request(&self, req: MainReq) {
         let _ = self.calls.send(req);
         self.pending.fetch_add(1, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Wakes the environment's thread for a call just queued or posted: it
+    /// may be parked in a sync wait, or idle in the event loop.
+    pub fn wake(&self) {
         self.thread.unpark();
         if !self.polling.load(Ordering::SeqCst) && !self.wake_pending.swap(true, Ordering::SeqCst) {
             let _ = self.wake.try_send(|mut cx| {
@@ -66,6 +75,11 @@ impl EnvLink {
                 Ok(())
             });
         }
+    }
+
+    /// The fast lane for sync calls (see `outbox`).
+    pub fn lane(&self) -> &super::outbox::Lane {
+        &self.lane
     }
 
     /// Called on an isolate thread when an async call finishes.
@@ -113,6 +127,7 @@ fn queue<'a>(cx: &mut impl Context<'a>) -> &'a EnvQueue {
                 calls,
                 calls_rx,
                 pending: AtomicUsize::new(0),
+                lane: crate::engine::isolate::Padded(Default::default()),
                 thread: std::thread::current(),
             }),
             rx,
@@ -161,6 +176,10 @@ fn serve_counted<'a>(cx: &mut impl Context<'a>) -> (usize, usize) {
         None => return (0, 0),
     };
     let (mut n, mut sync) = (0, 0);
+    if super::outbox::serve(cx, &q.link) {
+        n += 1;
+        sync += 1;
+    }
     while let Ok(req) = q.link.calls_rx.try_recv() {
         q.link.pending.fetch_sub(1, Ordering::AcqRel);
         n += 1;

@@ -108,52 +108,59 @@ pub(crate) fn thrown<'a>(cx: &mut impl Context<'a>, e: Handle<'a, JsValue>) -> F
 /// promise is awaited first.
 pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
     let MainReq { target, args, reply } = req;
-    if let Target::Ref(r, "applySyncPromise") = &target {
-        return apply_sync_promise(cx, r, args, reply);
+    match (&target, reply) {
+        (Target::Ref(r, "applySyncPromise"), reply) => apply_sync_promise(cx, r, args, reply),
+        (Target::Fn(f), Reply::Async(done)) => {
+            let r = cx.try_catch(|cx| call_fn(cx, f, args));
+            match r {
+                Ok(v) if v.is_a::<JsPromise, _>(cx) => {
+                    if let Err(done) = await_then(cx, v, done) {
+                        done(Err(Failure::error("Could not wait for the Callback's promise")));
+                    }
+                }
+                r => done(fn_outcome(cx, r)),
+            }
+        }
+        (_, Reply::Sync(slot)) => slot.put(call_sync(cx, &target, args)),
+        (_, Reply::Async(done)) => done(call_sync(cx, &target, args)),
+        (_, Reply::Ignored) => drop(call_sync(cx, &target, args)),
     }
-    if let Target::Ref(r, op) = &target {
-        let outcome = match cx.try_catch(|cx| ref_op(cx, r, op, args)) {
+}
+
+/// Runs a call into Node whose caller takes the outcome as it is (not
+/// `applySyncPromise`, whose promise is awaited).
+pub fn call_sync<'a>(cx: &mut impl Context<'a>, target: &Target, args: impl IntoIterator<Item = Transfer>) -> Outcome {
+    match target {
+        Target::Ref(r, op) => match cx.try_catch(|cx| ref_op(cx, r, op, args)) {
             Ok(t) => Ok(t),
             Err(e) => Err(thrown(cx, e)),
-        };
-        match reply {
-            Reply::Sync(slot) => slot.put(outcome),
-            Reply::Async(done) => done(outcome),
-            Reply::Ignored => {}
+        },
+        Target::Fn(f) => {
+            let r = cx.try_catch(|cx| call_fn(cx, f, args));
+            fn_outcome(cx, r)
         }
-        return;
     }
-    let Target::Fn(target) = target else { return };
-    let r = cx.try_catch(|cx| {
-        let f = target.func.to_inner(cx);
-        let mut values = Vec::with_capacity(args.len());
-        for a in args {
-            values.push(to_js(cx, a)?);
-        }
-        let this = cx.undefined();
-        f.call(cx, this, &values)
-    });
-    let reply = match (reply, r) {
-        (Reply::Async(done), Ok(v)) if v.is_a::<JsPromise, _>(cx) => {
-            if let Err(done) = await_then(cx, v, done) {
-                done(Err(Failure::error("Could not wait for the Callback's promise")));
-            }
-            return;
-        }
-        (reply, r) => (reply, r),
-    };
-    let (reply, r) = reply;
-    let outcome = match r {
+}
+
+/// Calls a Callback's function (`this` undefined).
+fn call_fn<'a>(cx: &mut impl Context<'a>, target: &HostFn, args: impl IntoIterator<Item = Transfer>) -> JsResult<'a, JsValue> {
+    let f = target.func.to_inner(cx);
+    let mut values = Vec::new();
+    for a in args {
+        values.push(to_js(cx, a)?);
+    }
+    let this = cx.undefined();
+    f.call(cx, this, &values)
+}
+
+/// The outcome of a Callback's call: its result copied, or what it threw.
+fn fn_outcome<'a>(cx: &mut impl Context<'a>, r: Result<Handle<'a, JsValue>, Handle<'a, JsValue>>) -> Outcome {
+    match r {
         Ok(v) => match cx.try_catch(|cx| encode_result(cx, v)) {
             Ok(t) => Ok(t),
             Err(e) => Err(thrown(cx, e)),
         },
         Err(e) => Err(thrown(cx, e)),
-    };
-    match reply {
-        Reply::Sync(slot) => slot.put(outcome),
-        Reply::Async(done) => done(outcome),
-        Reply::Ignored => {}
     }
 }
 
@@ -207,7 +214,7 @@ fn await_then<'a>(cx: &mut impl Context<'a>, promise: Handle<'a, JsValue>, done:
 
 /// Runs a Reference method on the Node side for a guest; the JS layer does
 /// the work and encodes the result for the guest.
-fn ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: Vec<Transfer>) -> NeonResult<Transfer> {
+fn ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: impl IntoIterator<Item = Transfer>) -> NeonResult<Transfer> {
     let pair = call_ref_op(cx, r, op, args)?;
     // A primitive result comes back as itself, anything else as a pair.
     if let Some(t) = crate::transfer::node::try_primitive(cx, pair) {
@@ -226,13 +233,18 @@ const HOST_OPS: [&str; 7] = ["getSync", "setSync", "deleteSync", "applySync", "c
 
 /// `hostRefOp(ref, op, ...args)` in the JS layer (arguments passed as they
 /// are: no array to build).
-fn call_ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: Vec<Transfer>) -> JsResult<'a, JsValue> {
+fn call_ref_op<'a>(
+    cx: &mut impl Context<'a>,
+    r: &HostRef,
+    op: &str,
+    args: impl IntoIterator<Item = Transfer>,
+) -> JsResult<'a, JsValue> {
     // The method goes by its index in HOST_OPS (lib/index.js has the same
     // list): a string made per call would be looked up in V8's string table.
     let Some(index) = HOST_OPS.iter().position(|o| *o == op) else {
         return cx.throw_type_error("Invalid method");
     };
-    let mut values = Vec::with_capacity(args.len() + 2);
+    let mut values = Vec::with_capacity(6);
     values.push(r.obj.to_inner(cx).upcast());
     values.push(cx.number(index as f64).upcast());
     for a in args {

@@ -10,6 +10,7 @@ pub mod helpers;
 pub mod inspector;
 pub mod isolate;
 pub mod module;
+pub mod outbox;
 pub mod reference;
 pub mod pool;
 pub mod script;
