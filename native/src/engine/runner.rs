@@ -41,7 +41,7 @@ pub static PARKS: AtomicU64 = AtomicU64::new(0);
 /// can nest (guest -> host -> guest), so every borrow inside is brief.
 pub struct State {
     pub host: Arc<IsolateHost>,
-    handles: RefCell<HashMap<u64, Entry>>,
+    handles: RefCell<super::IdMap<Entry>>,
     /// A context for work that belongs to no user context (compiling).
     default_context: RefCell<Option<v8::Global<v8::Context>>>,
     /// A context made in advance (pooled isolates) for createContext.
@@ -57,13 +57,13 @@ pub struct State {
     /// `{promise: true}` calls in progress: (call seq, settler).
     result_settlers: RefCell<Vec<(u64, crate::transfer::promise::Settler)>>,
     /// Settlers waiting for a guest promise.
-    settlers: RefCell<HashMap<u64, crate::transfer::promise::Settler>>,
+    settlers: RefCell<super::IdMap<crate::transfer::promise::Settler>>,
     /// Node functions that guest functions of this isolate call.
-    host_fns: RefCell<HashMap<u64, (Arc<HostFn>, v8::Weak<v8::Function>)>>,
+    host_fns: RefCell<super::IdMap<(Arc<HostFn>, v8::Weak<v8::Function>)>>,
     /// Native state of guest objects: the guest library's handles (what an
     /// Isolate, Context, Reference... stands for), ExternalCopies; by id,
     /// dropped when the object is collected.
-    guest_objects: RefCell<HashMap<u64, (Rc<dyn std::any::Any>, v8::Weak<v8::Object>)>>,
+    guest_objects: RefCell<super::IdMap<(Rc<dyn std::any::Any>, v8::Weak<v8::Object>)>>,
     /// The guest library's class templates, by class name.
     templates: RefCell<HashMap<&'static str, v8::Global<v8::FunctionTemplate>>>,
     /// Isolate-wide hooks set by isolate options (dynamic import, unhandled
@@ -78,27 +78,29 @@ pub struct State {
     /// The doorbell as `serve_nested` last found nothing to do at it.
     nested_bell: std::cell::Cell<u64>,
     /// Private symbols by name (see `private_key`).
-    privates: RefCell<HashMap<&'static str, v8::Global<v8::Private>>>,
+    /// Keyed by the name's address: `Private::for_api` gives the same
+    /// symbol for equal names, so two copies of a name only cost an entry.
+    privates: RefCell<std::collections::HashMap<usize, v8::Global<v8::Private>, std::hash::BuildHasherDefault<super::IdHasher>>>,
 }
 
 impl State {
     fn new(host: Arc<IsolateHost>) -> State {
         State {
             host,
-            handles: RefCell::new(HashMap::new()),
+            handles: RefCell::new(Default::default()),
             default_context: RefCell::new(None),
             spare_context: RefCell::new(None),
-            host_fns: RefCell::new(HashMap::new()),
-            guest_objects: RefCell::new(HashMap::new()),
+            host_fns: RefCell::new(Default::default()),
+            guest_objects: RefCell::new(Default::default()),
             templates: RefCell::new(HashMap::new()),
             last_context: RefCell::new(None),
             last_eval: RefCell::new(None),
             nested_bell: std::cell::Cell::new(u64::MAX),
-            privates: RefCell::new(HashMap::new()),
+            privates: RefCell::new(Default::default()),
             current_seq: std::cell::Cell::new(0),
             caller_blocked: std::cell::Cell::new(false),
             result_settlers: RefCell::new(Vec::new()),
-            settlers: RefCell::new(HashMap::new()),
+            settlers: RefCell::new(Default::default()),
             hooks: RefCell::new(Default::default()),
             inspector: RefCell::new(None),
         }
@@ -754,14 +756,14 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call, sync: bool
 pub fn private_key<'s>(scope: &mut v8::PinScope<'s, '_>, name: &'static str) -> v8::Local<'s, v8::Private> {
     let st = scope.get_slot::<std::rc::Rc<State>>().cloned();
     if let Some(st) = &st {
-        if let Some(g) = st.privates.borrow().get(name) {
+        if let Some(g) = st.privates.borrow().get(&(name.as_ptr() as usize)) {
             return v8::Local::new(scope, g);
         }
     }
     let n = v8::String::new(scope, name).unwrap();
     let key = v8::Private::for_api(scope, Some(n));
     if let Some(st) = st {
-        st.privates.borrow_mut().insert(name, v8::Global::new(scope, key));
+        st.privates.borrow_mut().insert(name.as_ptr() as usize, v8::Global::new(scope, key));
     }
     key
 }

@@ -73,7 +73,8 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
     }
     match hf.mode {
         CallbackMode::Sync => {
-            let out = call_node_sync(scope, &st, &hf, list);
+            let env = hf.env.clone();
+            let out = call_node(scope, &st, &env, Target::Fn(hf), list);
             settle_in_guest(scope, &st, out, rv);
         }
         CallbackMode::Ignored => {
@@ -91,11 +92,6 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
 /// Calls into Node and blocks this isolate's thread until Node replies,
 /// running sync calls that arrive for this isolate meanwhile (Node may call
 /// back in from inside the callback).
-pub fn call_node_sync(scope: &mut v8::PinScope, st: &State, hf: &Arc<HostFn>, args: Vec<Transfer>) -> Outcome {
-    call_node(scope, st, &hf.env, Target::Fn(hf.clone()), args)
-}
-
-/// Runs `target` on Node's thread and waits for it (see `call_node_sync`).
 pub fn call_node(
     scope: &mut v8::PinScope,
     st: &State,
