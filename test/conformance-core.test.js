@@ -138,6 +138,9 @@ test('thrown guest values are copied by isolated-vm rules', (t) => {
   assert.equal(err('throw Object.create(RangeError.prototype, { message: { value: "r" } })').constructor, RangeError);
   assert.equal(err('throw { a: 1 }').message, NOT_AN_ERROR);
   assert.equal(err('throw { message: undefined }').message, NOT_AN_ERROR);
+  // A message that cannot be made a string: an object is then no error, an Error has "".
+  assert.equal(err('throw { message: { toString() { throw 1 } } }').message, NOT_AN_ERROR);
+  assert.equal(err('const e = new Error("m"); e.message = { toString() { throw 1 } }; throw e').message, '');
   // Another constructor: Error, carrying the name; none without one.
   e = err('class MyErr extends Error {}; throw new MyErr("m")');
   assert.equal(e.name, 'Error');

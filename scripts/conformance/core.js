@@ -1091,4 +1091,149 @@ add('guest: module errors', (h) =>
       rel: out(() => dep.release()),
     };`));
 
+// ---------------------------------------------------------------------------
+// Batch 3: hostile errors, queued work at disposal, inspector option, hangs
+
+const HOSTILE = {
+  ctorGetterThrows: 'const e = new Error("m"); Object.defineProperty(e, "constructor", { get() { throw 1 } }); throw e',
+  nameObject: 'const e = new Error("m"); e.name = { toString() { return "Obj" } }; throw e',
+  nameThrows: 'class X extends Error { get name() { throw 2 } }; throw new X("m")',
+  stackTraceLimit0: 'Error.stackTraceLimit = 0; throw new Error("m")',
+  prepareStackTrace: 'Error.prepareStackTrace = () => "prepared"; throw new Error("m")',
+  protoNamePatched: 'Error.prototype.name = "Patched"; throw new Error("m")',
+  messageToStringThrows: 'throw { message: { toString() { throw 1 } } }',
+  errorSubclassRange: 'class R extends RangeError {}; throw new R("m")',
+  frozenError: 'throw Object.freeze(new TypeError("f"))',
+  hugeMessage: 'throw new Error("x".repeat(100000))',
+  deepStack: 'function f(n) { if (n === 0) throw new Error("deep"); f(n - 1) } f(50)',
+};
+for (const [k, code] of Object.entries(HOSTILE)) {
+  add(`hostile throw ${k}`, (h) => {
+    const { ctx } = h.ctx();
+    return h.out(() => ctx.evalSync(code, { filename: 'guest.js' }));
+  });
+}
+add('dispose with queued async calls', async (h) => {
+  const { iso, ctx } = h.ctx();
+  const a = ctx.eval('for(;;);');
+  const b = ctx.eval('1');
+  const c = ctx.evalClosure('return 2');
+  const d = iso.compileScript('3');
+  await new Promise((r) => setTimeout(r, 30));
+  iso.dispose();
+  return all(h, { a: () => a, b: () => b, c: () => c, d: () => d });
+});
+add('inspector option', async (h) => {
+  const plain = h.iso();
+  const insp = h.iso({ inspector: true });
+  return all(h, {
+    sessionPlain: () => plain.createInspectorSession(),
+    ctxInspector: () => typeof insp.createContextSync({ inspector: true }),
+    session: () => typeof insp.createInspectorSession(),
+    disposedSession: () => { const i = h.iso({ inspector: true }); i.dispose(); return i.createInspectorSession(); },
+  });
+});
+add('promise timeout: never settles', async (h) => {
+  const { ctx } = h.ctx();
+  return all(h, {
+    sync: () => { const p = ctx.evalSync('new Promise(() => {})', { promise: true, timeout: 20 }); return p instanceof Promise; },
+  });
+});
+add('evalClosure runtime error positions', (h) => {
+  const { ctx } = h.ctx();
+  return all(h, {
+    plain: () => ctx.evalClosureSync('\nthrow new Error("c")', [], { filename: 'guest.js' }),
+    offsets: () => ctx.evalClosureSync('throw new Error("c")', [], { filename: 'guest.js', lineOffset: 5, columnOffset: 7 }),
+    syntax: () => ctx.evalClosureSync('\n)', [], { filename: 'guest.js' }),
+  });
+});
+add('Script run positions', (h) => {
+  const { iso, ctx } = h.ctx();
+  const s = iso.compileScriptSync('\n\nthrow new Error("s")', { filename: 'guest.js', lineOffset: 10, columnOffset: 3 });
+  return h.out(() => s.runSync(ctx));
+});
+add('globalThis results and intrinsics', (h) => {
+  const { ctx } = h.ctx();
+  return all(h, {
+    keys: () => ctx.evalSync('Object.getOwnPropertyNames(globalThis).filter(k => !/^[A-Z]/.test(k)).sort().join(",")'),
+    classes: () => ctx.evalSync('Object.getOwnPropertyNames(globalThis).filter(k => /^[A-Z]/.test(k)).sort().join(",")'),
+    evalAllowed: () => ctx.evalSync('eval("1 + 1")'),
+    fnCtor: () => ctx.evalSync('new Function("return 3")()'),
+    wasm: () => ctx.evalSync('typeof WebAssembly'),
+    sab: () => ctx.evalSync('typeof SharedArrayBuffer'),
+    atomicsWait: () => ctx.evalSync('typeof Atomics.wait'),
+    console: () => ctx.evalSync('typeof console'),
+    intl: () => ctx.evalSync('typeof Intl'),
+    date: () => ctx.evalSync('typeof Date.now()'),
+    random: () => ctx.evalSync('typeof Math.random()'),
+    gc: () => ctx.evalSync('typeof gc'),
+    queueMicrotask: () => ctx.evalSync('typeof queueMicrotask'),
+    setTimeout: () => ctx.evalSync('typeof setTimeout'),
+    structuredClone: () => ctx.evalSync('typeof structuredClone'),
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Batch 4: evalClosure value kinds both ways, under every result option
+
+const KINDS = {
+  undef: 'undefined', nul: 'null', num: '1.5', negZero: '-0', nan: 'NaN', str: '"s"', bool: 'true', big: '10n',
+  sym: 'Symbol("s")', obj: '({a: 1})', arr: '[1, [2]]', fn: '(function f(a, b) { return a })', date: 'new Date(0)',
+  err: 'new RangeError("r")', map: 'new Map([[1, 2]])', ab: 'new ArrayBuffer(2)', u8: 'new Uint8Array([1, 2])',
+  promise: 'Promise.resolve(1)', proxy: 'new Proxy({}, {})', regexp: '/x/g', boxed: 'new Number(1)',
+};
+for (const [opt, o] of Object.entries({ none: undefined, copy: { copy: true }, reference: { reference: true }, externalCopy: { externalCopy: true } })) {
+  add(`evalClosure result kinds: ${opt}`, async (h) => {
+    const { ctx } = h.ctx();
+    const r = {};
+    for (const [k, code] of Object.entries(KINDS)) {
+      r[k] = await h.out(() => {
+        const v = ctx.evalClosureSync(`return ${code}`, [], o && { result: o });
+        if (v && typeof v === 'object' && typeof v.copySync === 'function' && typeof v.typeof === 'string') return `Reference(${v.typeof})`;
+        if (v && typeof v === 'object' && typeof v.copy === 'function' && typeof v.copyInto === 'function') {
+          try { return { ext: v.copy() }; } catch (e) { return `ExternalCopy.copy threw ${e.message}`; }
+        }
+        return v;
+      });
+    }
+    return r;
+  });
+  add(`eval result kinds: ${opt}`, async (h) => {
+    const { ctx } = h.ctx();
+    const r = {};
+    for (const [k, code] of Object.entries(KINDS)) {
+      r[k] = await h.out(() => {
+        const v = ctx.evalSync(code, o);
+        if (v && typeof v === 'object' && typeof v.copySync === 'function' && typeof v.typeof === 'string') return `Reference(${v.typeof})`;
+        if (v && typeof v === 'object' && typeof v.copy === 'function' && typeof v.copyInto === 'function') {
+          try { return { ext: v.copy() }; } catch (e) { return `ExternalCopy.copy threw ${e.message}`; }
+        }
+        return v;
+      });
+    }
+    return r;
+  });
+}
+const HOST_KINDS = {
+  undef: undefined, nul: null, num: 1.5, negZero: -0, str: 's', big: 10n, sym: Symbol('s'), obj: { a: 1 }, arr: [1, [2]],
+  fn: function f(a) { return a; }, date: new Date(0), err: new RangeError('r'), map: new Map([[1, 2]]), u8: new Uint8Array([1, 2]),
+  promise: Promise.resolve(1),
+};
+const DESCRIBE_IN_GUEST = `
+  const v = $0;
+  if (v === null) return 'null';
+  if (typeof v === 'object') return Object.prototype.toString.call(v) + ':' + (v.constructor && v.constructor.name) + ':' + (typeof v.typeof === 'string' ? 'ref:' + v.typeof : '') + JSON.stringify(v instanceof Map || v instanceof Date || v instanceof Error ? String(v) : v);
+  if (typeof v === 'function') return 'function:' + v.name + ':' + v.length;
+  return typeof v + ':' + String(v);`;
+for (const [opt, o] of Object.entries({ none: undefined, copy: { copy: true }, reference: { reference: true }, externalCopy: { externalCopy: true } })) {
+  add(`evalClosure argument kinds: ${opt}`, async (h) => {
+    const { ctx } = h.ctx();
+    const r = {};
+    for (const [k, v] of Object.entries(HOST_KINDS)) {
+      r[k] = await h.out(() => ctx.evalClosureSync(DESCRIBE_IN_GUEST, [v], o && { arguments: o }));
+    }
+    return r;
+  });
+}
+
 main(cases);

@@ -75,7 +75,7 @@ function stackShape(stack) {
     let k;
     if (l === '    at (<isolated-vm boundary>)') k = 'B';
     else if (!l.startsWith('    at ')) k = `?${l}`;
-    else if (/#walk|Array\.map/.test(l)) k = 'H';
+    else if (/#walk|Array\.map|\(\/|\(node:/.test(l)) k = 'H';
     else if (/<isolated-vm>|guest\.js|<anonymous>|g\d\.js|\bmod\.js|snap\.js|<warm-up>/.test(l)) k = `G[${l.trim().replace(/^at /, '')}]`;
     else k = 'H';
     if (k === 'H' && out[out.length - 1] === 'H') continue;

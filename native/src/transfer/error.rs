@@ -13,10 +13,15 @@ fn get<'s>(scope: &mut v8::PinScope<'s, '_>, obj: v8::Local<'s, v8::Object>, key
     obj.get(tc, k.into()).filter(|v| !v.is_undefined())
 }
 
+/// `String(v)`, or None when that throws.
+fn try_string_of<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Option<String> {
+    v8::tc_scope!(let tc, scope);
+    v.to_string(tc).map(|s| s.to_rust_string_lossy(tc))
+}
+
 /// `String(v)`, or "" when that throws.
 fn string_of<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> String {
-    v8::tc_scope!(let tc, scope);
-    v.to_string(tc).map(|s| s.to_rust_string_lossy(tc)).unwrap_or_default()
+    try_string_of(scope, v).unwrap_or_default()
 }
 
 /// Copies the exception held by a TryCatch. A terminated TryCatch gives
@@ -32,9 +37,13 @@ pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option
         return Failure::terminated();
     };
     if let Ok(obj) = v8::Local::<v8::Object>::try_from(exc) {
+        let native = exc.is_native_error();
         let message = get(scope, obj, "message");
         let stack = get(scope, obj, "stack");
-        if !exc.is_native_error() && message.is_none() && stack.is_none() {
+        // A message that cannot be made a string: "" for a real error; any
+        // other object is then not an error at all (as isolated-vm).
+        let text = message.map(|m| try_string_of(scope, m));
+        if !native && (matches!(text, Some(None)) || (message.is_none() && stack.is_none())) {
             return Failure::Thrown(ErrorInfo {
                 class: ErrorClass::Error,
                 name: None,
@@ -49,7 +58,7 @@ pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option
             Some(_) => None,
             None => get(scope, obj, "name").map(|n| string_of(scope, n)),
         };
-        let message = message.map(|m| string_of(scope, m)).unwrap_or_default();
+        let message = text.flatten().unwrap_or_default();
         let frames = stack.filter(|s| s.is_string()).map(|s| string_of(scope, s)).and_then(|s| {
             let at = s.find("\n    at ")?;
             let frames = &s[at..];
