@@ -62,8 +62,10 @@ function makeError(code, message, className, name, guestStack, site) {
   // A call refused before it reached the isolate has no guest side: no
   // boundary line (isolated-vm finds these before queueing the call).
   const refused = (code === 'isolate_disposed' || code === 'host') && REFUSED.has(message);
+  // A guest promise's rejection keeps the guest's stack as it was.
+  const rejection = code === 'rejection';
   Object.defineProperty(err, 'stack', {
-    value: head + (refused ? '' : BOUNDARY) + callerFrames(site),
+    value: rejection ? head : head + (refused ? '' : BOUNDARY) + callerFrames(site),
     writable: true,
     configurable: true,
     enumerable: false,

@@ -230,3 +230,19 @@ test('inside a guest: refused ignored calls throw, failures raised in the nested
   assert.ok(out[2].includes(BOUNDARY), out[2]);
   assert.match(out[3], /^TypeError: `inspector` must be a boolean\n/);
 });
+
+test('a guest promise rejection keeps the guest stack as it was, without a boundary line', async (t) => {
+  const { context } = setup(t);
+  const reason = (code) => context.eval(code, { filename: 'guest.js', promise: true }).then(() => assert.fail('resolved'), (e) => e);
+  let e = await reason('(async () => { const e = new TypeError("m"); e.name = "Other"; throw e })()');
+  assert.ok(e instanceof TypeError);
+  assert.match(e.stack, /^Other: m\n    at guest\.js:1:\d+/);
+  assert.ok(!e.stack.includes(BOUNDARY), e.stack);
+  e = await reason('(async () => { const e = new Error("m"); e.stack = "custom stack"; throw e })()');
+  assert.equal(e.stack, 'custom stack');
+  e = await reason('Promise.reject({ a: 1 })');
+  assert.equal(e.stack, `Error: ${NOT_AN_ERROR}`);
+  // A thrown error (not a rejection) still crosses with the boundary line.
+  e = await context.eval('throw new TypeError("t")', { filename: 'guest.js' }).catch((x) => x);
+  assert.ok(e.stack.includes(BOUNDARY), e.stack);
+});

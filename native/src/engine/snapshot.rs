@@ -355,6 +355,7 @@ fn located(f: Failure, filename: &str, line: usize) -> Failure {
             name: None,
             message: format!("A snapshot script threw a non-Error value [{at}]"),
             stack: None,
+            verbatim: false,
         }),
         other => other,
     }

@@ -93,9 +93,18 @@ pub fn failure_value<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, f: Failur
                         obj.define_own_property(scope, k.into(), v.into(), v8::PropertyAttribute::DONT_ENUM);
                     }
                 }
-                // Every error from the other side gets the boundary line.
                 let head = format!("{}: {}", info.name.as_deref().unwrap_or(info.class.as_str()), info.message);
-                stitch(scope, obj, info.stack.as_deref().unwrap_or(&head));
+                if info.verbatim {
+                    // A promise's rejection keeps its own stack.
+                    let k = v8::String::new(scope, "stack");
+                    let v = v8::String::new(scope, info.stack.as_deref().unwrap_or(&head));
+                    if let (Some(k), Some(v)) = (k, v) {
+                        obj.define_own_property(scope, k.into(), v.into(), v8::PropertyAttribute::DONT_ENUM);
+                    }
+                } else {
+                    // Every error from the other side gets the boundary line.
+                    stitch(scope, obj, info.stack.as_deref().unwrap_or(&head));
+                }
             }
             e
         }

@@ -93,7 +93,7 @@ pub(crate) fn thrown<'a>(cx: &mut impl Context<'a>, e: Handle<'a, JsValue>) -> F
             let class = ErrorClass::from_name(&class.value(cx)).unwrap_or(ErrorClass::Error);
             let name = name.downcast::<JsString, _>(cx).ok().map(|s| s.value(cx));
             let stack = stack.downcast::<JsString, _>(cx).ok().map(|s| s.value(cx));
-            Ok(Failure::Thrown(ErrorInfo { class, name, message: message.value(cx), stack }))
+            Ok(Failure::Thrown(ErrorInfo { class, name, message: message.value(cx), stack, verbatim: false }))
         } else {
             let kind: Handle<JsNumber> = d.get(cx, 1)?;
             let kind = kind.value(cx) as u32;

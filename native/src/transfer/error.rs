@@ -49,6 +49,7 @@ pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option
                 name: None,
                 message: NOT_AN_ERROR.into(),
                 stack: None,
+                verbatim: false,
             });
         }
         let ctor = obj.get_constructor_name().to_rust_string_lossy(scope);
@@ -70,7 +71,7 @@ pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option
         });
         let head = name.as_deref().unwrap_or(class.as_str());
         let stack = Some(format!("{head}: {message}{}", frames.unwrap_or_default()));
-        return Failure::Thrown(ErrorInfo { class, name, message, stack });
+        return Failure::Thrown(ErrorInfo { class, name, message, stack, verbatim: false });
     }
     if exc.is_symbol() {
         return Failure::Thrown(ErrorInfo {
@@ -78,12 +79,32 @@ pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option
             name: None,
             message: NOT_AN_ERROR.into(),
             stack: None,
+            verbatim: false,
         });
     }
     match capture::primitive(scope, exc) {
         Some(t) => Failure::ThrownValue(t),
         None => Failure::error(NOT_AN_ERROR),
     }
+}
+
+/// A promise's rejection reason, copied as a thrown value is, except that an
+/// error keeps the stack it had (or just its first line) and crosses without
+/// a boundary line, as in isolated-vm.
+pub fn capture_rejection<'s>(scope: &mut v8::PinScope<'s, '_>, reason: v8::Local<'s, v8::Value>) -> Failure {
+    let mut f = capture_exception(scope, Some(reason));
+    if let Failure::Thrown(info) = &mut f {
+        info.verbatim = true;
+        let own = v8::Local::<v8::Object>::try_from(reason)
+            .ok()
+            .filter(|_| info.message != NOT_AN_ERROR)
+            .and_then(|obj| get(scope, obj, "stack"))
+            .filter(|s| s.is_string())
+            .map(|s| string_of(scope, s))
+            .map(|s| s.split('\n').filter(|l| !crate::guest::throw::is_library_frame(l)).collect::<Vec<_>>().join("\n"));
+        info.stack = Some(own.unwrap_or_else(|| format!("{}: {}", info.name.as_deref().unwrap_or(info.class.as_str()), info.message)));
+    }
+    f
 }
 
 /// A compile error: the SyntaxError's message gets ` [file:line:col]`.

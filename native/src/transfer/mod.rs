@@ -215,6 +215,9 @@ pub struct ErrorInfo {
     pub message: String,
     /// The guest-side stack (first line included), if it had one.
     pub stack: Option<String>,
+    /// A promise's rejection reason: its stack is the guest's own, as it
+    /// was, and gets no boundary line (as in isolated-vm).
+    pub verbatim: bool,
 }
 
 /// Why a call did not produce a value.

@@ -391,7 +391,10 @@ pub fn failure_to_js<'a>(
 ) -> JsResult<'a, JsValue> {
     let (code, message, class, name, stack) = match f {
         Failure::ThrownValue(t) => return to_js(cx, t),
-        Failure::Thrown(info) => ("guest", info.message, info.class.as_str(), info.name, info.stack),
+        Failure::Thrown(info) => {
+            let code = if info.verbatim { "rejection" } else { "guest" };
+            (code, info.message, info.class.as_str(), info.name, info.stack)
+        }
         Failure::Timeout => ("timeout", "Script execution timed out.".into(), "Error", None, None),
         Failure::TimeoutAt(stack) => (
             "timeout",

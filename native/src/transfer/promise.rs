@@ -7,7 +7,7 @@ use std::sync::Arc;
 use neon::types::Deferred;
 
 use super::capture::capture;
-use super::error::capture_exception;
+use super::error::capture_rejection;
 use super::{Failure, Fallback, Mode, Outcome, Transfer};
 use crate::engine::runner::State;
 use crate::node::envlink::EnvLink;
@@ -91,7 +91,7 @@ pub fn settle_with<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Loca
         v8::PromiseState::Rejected => {
             p.mark_as_handled();
             let r = p.result(scope);
-            s.settle(Err(capture_exception(scope, Some(r))));
+            s.settle(Err(capture_rejection(scope, r)));
         }
         v8::PromiseState::Pending => {
             let id = st.keep_settler(s);
@@ -132,7 +132,7 @@ pub(crate) fn on_rejected<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::Functi
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let Some(st) = scope.get_slot::<std::rc::Rc<State>>().cloned() else { return };
         let Some(s) = id_of(&args).and_then(|id| st.take_settler(id)) else { return };
-        s.settle(Err(capture_exception(scope, Some(args.get(0)))));
+        s.settle(Err(capture_rejection(scope, args.get(0))));
     }));
 }
 
