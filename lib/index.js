@@ -12,6 +12,7 @@ const IGNORED = 2;
 const INTERNAL = Symbol('v8-isolates internal');
 const APPLY_PROMISE = Symbol('v8-isolates applySyncPromise');
 const APPLY_ARGS = Symbol('v8-isolates applyArgs');
+const APPLY_CALLABLE = Symbol('v8-isolates applyCallable');
 const DEFAULT_THREAD = 'This function may not be called from the default thread';
 const RESULT_OPTIONS = '`result` options are not available for `applySyncPromise`';
 const BOUNDARY = '\n    at (<isolated-vm boundary>)';
@@ -1195,6 +1196,14 @@ class Reference {
     return native.refApply(this.#h, variant, r[0], r[1], list, timeout, resultMode, site);
   }
 
+  // A call through a function that crossed as a function: arguments copied,
+  // the result copied except that functions come back as functions.
+  [APPLY_CALLABLE](args) {
+    this.#live();
+    const list = encodeArgs(args, T.MODE_COPY);
+    return native.refApply(this.#h, SYNC, T.KIND_PRIMITIVE, undefined, list, undefined, T.MODE_COPY_CALLABLE, undefined);
+  }
+
   applySync(recv, args, options) {
     if (recv === undefined && options === undefined && this.#h !== undefined && Array.isArray(args)) {
       // Up to four arguments go as arguments of the native call (reading an
@@ -1357,8 +1366,9 @@ class ExternalCopy {
           new Uint8Array(buffer, value.byteOffset, value.byteLength), VIEW_KINDS.Uint8Array, 0, value.length, false, shared, buffer,
         );
       } else {
+        // A detached buffer is copied as an empty one (as isolated-vm does).
         this.#h = native.externalCopyBuffer(
-          new Uint8Array(buffer), kind, isView ? value.byteOffset : 0, length, moved, shared, buffer,
+          buffer.byteLength === 0 ? new Uint8Array(0) : new Uint8Array(buffer), kind, isView ? value.byteOffset : 0, length, moved, shared, buffer,
         );
       }
       if (moved && buffer.byteLength) detach(buffer);
@@ -1604,11 +1614,10 @@ function wrapReference(h, type) {
 // guest function (arguments and result copied, like a Callback).
 function wrapFunction(h, name, length) {
   const ref = new Reference(INTERNAL, h, 'function');
-  const options = { arguments: { copy: true }, result: { copy: true } };
   // A method: not a constructor and no `prototype`, like isolated-vm's.
   const f = {
     f(...args) {
-      return ref.applySync(undefined, args, options);
+      return ref[APPLY_CALLABLE](args);
     },
   }.f;
   Object.defineProperty(f, 'name', { value: name });
@@ -1692,6 +1701,12 @@ for (const C of [Reference, ExternalCopy, ExternalCopyInto, Dereference, Callbac
 }
 T.setHandleEncoder((value) => {
   const out = [];
+  if (T.isShared(value)) {
+    // A SharedArrayBuffer inside a clone: its memory (copied once, Node-API
+    // cannot lend Node's), which every receiving isolate shares.
+    new ExternalCopy(value).copyInto()[INTERNAL](out);
+    return out;
+  }
   encodeInto(out, value, T.MODE_DEFAULT);
   return out;
 });

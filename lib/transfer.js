@@ -28,11 +28,15 @@ const MODE_EXTERNAL_COPY = 2;
 const MODE_REFERENCE = 3;
 // A flag added to the above: `{promise: true}`.
 const MODE_PROMISE = 4;
+// Internal: a copy in which functions still cross as functions (the results
+// of guest functions called from Node, as isolated-vm's Callback results).
+const MODE_COPY_CALLABLE = 8;
 
 const NODE_FORMAT = v8.serialize(0)[1];
 const NON_TRANSFERABLE = 'A non-transferable value was passed';
 
-// Handles (References, ExternalCopies, Callbacks...) inside a cloned value
+// Handles (References, ExternalCopies, Callbacks..., and SharedArrayBuffers)
+// inside a cloned value
 // travel as host objects whose record is an index into a list of handles
 // sent next to the bytes (native/src/transfer/serde.rs does the same in
 // isolates). The library's classes carry `HANDLE` on their prototypes; the
@@ -43,8 +47,13 @@ function setHandleEncoder(fn) {
   encodeHandle = fn;
 }
 
-const { isAnyArrayBuffer, isDate, isRegExp, isNativeError, isBoxedPrimitive, isMap, isSet } = require('util').types;
+const { isAnyArrayBuffer, isSharedArrayBuffer, isDate, isRegExp, isNativeError, isBoxedPrimitive, isMap, isSet } = require('util').types;
 const OBJECT_PROTO = Object.prototype;
+
+// Shared memory: a SharedArrayBuffer or a view of one.
+function isShared(v) {
+  return isSharedArrayBuffer(v) || (ArrayBuffer.isView(v) && isSharedArrayBuffer(v.buffer));
+}
 
 // Values the serializer writes without looking at their properties.
 function isLeaf(v) {
@@ -89,7 +98,9 @@ function walkTree(v, depth) {
       if (typeof e === 'object' && e !== null) r = walkTree(e, depth + 1);
       if (r !== NONE) break;
     }
-  } else if (!isLeaf(v)) {
+  } else if (isLeaf(v)) {
+    if (isShared(v)) r = FOUND;
+  } else {
     for (const e of children(v)) {
       if (typeof e === 'object' && e !== null) r = walkTree(e, depth + 1);
       if (r !== NONE) break;
@@ -115,7 +126,7 @@ function walk(value) {
   const stack = [value];
   while (stack.length > 0) {
     const v = stack.pop();
-    if (v[HANDLE] === true) return true;
+    if (v[HANDLE] === true || isShared(v)) return true;
     const list = Array.isArray(v) ? v : Object.getPrototypeOf(v) === OBJECT_PROTO ? Object.values(v) : isLeaf(v) ? [] : children(v);
     for (let i = 0; i < list.length; i++) {
       const e = list[i];
@@ -142,7 +153,9 @@ function substitute(value, placeholders, handles) {
     if (typeof v !== 'object' || v === null) return v;
     let c = memo.get(v);
     if (c !== undefined) return c;
-    if (v[HANDLE] === true) {
+    if (v[HANDLE] === true || isShared(v)) {
+      // Node's deserializer cannot read SharedArrayBuffers: they travel as
+      // handles (each side makes its SharedArrayBuffer for the memory).
       c = new v8.Serializer();
       placeholders.set(c, handles.length);
       handles.push(v);
@@ -317,9 +330,11 @@ module.exports = {
   MODE_EXTERNAL_COPY,
   MODE_REFERENCE,
   MODE_PROMISE,
+  MODE_COPY_CALLABLE,
   NON_TRANSFERABLE,
   HANDLE,
   setHandleEncoder,
+  isShared,
   serialize,
   deserialize,
   copyLocal,

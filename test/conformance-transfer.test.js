@@ -207,3 +207,80 @@ test("derefInto() of a Node value fails when sent into an isolate, and gives the
   const same = new ivm.Reference((x) => x === obj).applySync(undefined, [new ivm.Reference(obj).derefInto()]);
   assert.equal(same, true);
 });
+
+test('a guest function called from Node (or another guest) returns functions as functions', (t) => {
+  const { context } = withLibrary(t);
+  const f = context.evalSync('(function f() { return (a) => a + 1 })');
+  const g = f();
+  assert.equal(typeof g, 'function');
+  assert.equal(g(1), 2);
+  // Other results are still copies; function arguments still cannot be cloned.
+  assert.deepEqual(context.evalSync('(function () { return { a: [1] } })')(), { a: [1] });
+  assert.throws(() => context.evalSync('(function (x) { return 1 })')(() => 1), { name: 'TypeError', message: /could not be cloned/ });
+  // A Callback made by the guest, called from Node.
+  const cb = context.evalSync('new ivm.Callback(function gcb() { return function inner() { return 5 } })');
+  assert.equal(cb()(), 5);
+  assert.equal(context.evalSync(`
+    const i = new ivm.Isolate(); const c = i.createContextSync();
+    const r = c.evalSync('(function () { return (x) => x * 2 })')()(4);
+    i.dispose();
+    r`), 8);
+});
+
+test('a guest Reference to a Node value checks keys like other References', (t) => {
+  const { context, global } = setup(t);
+  global.setSync('n', new ivm.Reference({}));
+  for (const call of ['n.getSync(Symbol())', 'n.setSync({}, 1)', 'n.deleteSync(1.5)']) {
+    assert.throws(() => context.evalSync(call), { name: 'TypeError', message: 'Invalid `key`' }, call);
+  }
+});
+
+test("a guest's derefInto() result sent to Node is refused", (t) => {
+  const { context } = withLibrary(t);
+  assert.throws(() => context.evalSync('new ivm.Reference({}).derefInto()'), { name: 'TypeError', message: 'Cannot dereference this into target isolate' });
+});
+
+test('ExternalCopy: a detached ArrayBuffer copies as an empty one; guest instances are frozen', (t) => {
+  const ab = new ArrayBuffer(4);
+  structuredClone(ab, { transfer: [ab] });
+  const c = new ivm.ExternalCopy(ab).copy();
+  assert.ok(c instanceof ArrayBuffer);
+  assert.equal(c.byteLength, 0);
+  const { context, global } = withLibrary(t);
+  global.setSync('x', new ivm.ExternalCopy(5));
+  assert.equal(context.evalSync('Object.isFrozen(x) && Object.isFrozen(new ivm.ExternalCopy({ a: 1 }))'), true);
+});
+
+test('SharedArrayBuffers in copies: guests share the memory, Node gets SharedArrayBuffers', (t) => {
+  const { context, global } = withLibrary(t);
+  // Node -> guest, nested and at the top: SharedArrayBuffers, identity kept.
+  const sab = new SharedArrayBuffer(4);
+  global.setSync('n', { s: sab, t: sab, v: new Int16Array(sab, 2, 1) }, { copy: true });
+  assert.equal(context.evalSync('[Object.prototype.toString.call(n.s), n.s === n.t, Object.prototype.toString.call(n.v.buffer)].join()'), '[object SharedArrayBuffer],true,[object SharedArrayBuffer]');
+  global.setSync('m', sab, { copy: true });
+  assert.equal(context.evalSync('Object.prototype.toString.call(m)'), '[object SharedArrayBuffer]');
+  // Guest -> Node at the top level: a SharedArrayBuffer (a copy of the memory).
+  const top = context.evalSync('globalThis.g = new SharedArrayBuffer(4); new Uint8Array(g)[0] = 3; g', { copy: true });
+  assert.equal(Object.prototype.toString.call(top), '[object SharedArrayBuffer]');
+  assert.equal(new Uint8Array(top)[0], 3);
+  const view = context.evalSync('new Int16Array(g, 2, 1)', { copy: true });
+  assert.equal(Object.prototype.toString.call(view.buffer), '[object SharedArrayBuffer]');
+  assert.equal(Object.prototype.toString.call(context.evalSync('g', { reference: true }).copySync()), '[object SharedArrayBuffer]');
+  // Guest -> guest: the same memory, both ways.
+  assert.equal(context.evalSync(`
+    const i = new ivm.Isolate(); const c = i.createContextSync();
+    const s = new SharedArrayBuffer(4);
+    c.global.setSync('x', { s }, { copy: true });
+    c.evalSync('new Uint8Array(x.s)[0] = 7');
+    const back = c.evalSync('x', { copy: true });
+    new Uint8Array(back.s)[1] = 8;
+    const e = new ivm.ExternalCopy({ s });
+    new Uint8Array(e.copy().s)[2] = 9;
+    i.dispose();
+    Array.from(new Uint8Array(s)).join()`), '7,8,9,0');
+  // In Node: ExternalCopies and Node's own copies of objects holding one.
+  assert.equal(Object.prototype.toString.call(new ivm.ExternalCopy({ s: sab }).copy().s), '[object SharedArrayBuffer]');
+  assert.equal(Object.prototype.toString.call(new ivm.Reference({ s: sab }).copySync().s), '[object SharedArrayBuffer]');
+  global.setSync('cb', new ivm.Callback((a) => Object.prototype.toString.call(a)));
+  assert.equal(context.evalSync('cb(new SharedArrayBuffer(2))'), '[object SharedArrayBuffer]');
+});

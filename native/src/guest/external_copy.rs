@@ -145,6 +145,8 @@ pub(crate) fn construct<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::Function
             }
         };
         attach(scope, &st, args.this(), state);
+        // Instances are frozen, as in isolated-vm (and as in Node).
+        let _ = args.this().set_integrity_level(scope, v8::IntegrityLevel::Frozen);
     });
 }
 
@@ -354,15 +356,19 @@ fn build<'s>(
 /// once, to be moved into the target (no structured clone). None for
 /// anything else (shared memory included).
 pub fn copy_buffer<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>) -> Option<Result<Transfer, Failure>> {
-    if !v.is_array_buffer() {
+    // Shared memory (a SharedArrayBuffer or a view of one) is shared with
+    // isolates that receive it, and copied into a new SharedArrayBuffer in Node.
+    let mut shared = v.is_shared_array_buffer();
+    if !v.is_array_buffer() && !shared {
         let view = v8::Local::<v8::ArrayBufferView>::try_from(v).ok()?;
         let b: v8::Local<v8::Value> = view.buffer(scope)?.into();
-        if b.is_shared_array_buffer() || view_kind(v).is_none() {
+        if view_kind(v).is_none() {
             return None;
         }
+        shared = b.is_shared_array_buffer();
     }
     let undefined = v8::undefined(scope).into();
-    Some(from_value(scope, st, v, undefined).map(|d| Transfer::CopyInto(d, true)))
+    Some(from_value(scope, st, v, undefined).map(|d| Transfer::CopyInto(d, !shared)))
 }
 
 /// The memory of `ab`: moved out (detaching it) or copied.

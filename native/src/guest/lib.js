@@ -625,8 +625,8 @@
 
     #get(variant, key, options) {
       this.#live();
-      if (this.#host) return this.#onHost('getSync', variant, [key, options]);
       key = readKey(key);
+      if (this.#host) return this.#onHost('getSync', variant, [key, options]);
       options = optionsObject(options, 'get', 2);
       const mode = transferMode(options);
       const accessors = Boolean(options && options.accessors);
@@ -643,8 +643,8 @@
 
     #set(variant, key, value, options) {
       this.#live();
-      if (this.#host) return this.#onHost('setSync', variant, [key, value, options], promised(options));
       key = readKey(key);
+      if (this.#host) return this.#onHost('setSync', variant, [key, value, options], promised(options));
       options = optionsObject(options, 'set', 3);
       const mode = transferMode(options);
       return N.refSet(this.#h, variant, key, value, mode);
@@ -664,8 +664,8 @@
 
     #delete(variant, key) {
       this.#live();
-      if (this.#host) return this.#onHost('deleteSync', variant, [key]);
       key = readKey(key);
+      if (this.#host) return this.#onHost('deleteSync', variant, [key]);
       return N.refDelete(this.#h, variant, key);
     }
 
@@ -802,12 +802,12 @@
   // A function of another isolate: calling it calls that function (arguments
   // and result copied), like a Callback.
   function wrapFunction(h, name, length) {
-    const ref = new Reference(INTERNAL, h, 'function', false);
-    const options = freeze({ arguments: freeze({ copy: true }), result: freeze({ copy: true }) });
     // A method: not a constructor and no `prototype`, like isolated-vm's.
+    // Arguments are copied (mode 1); the result too, except that functions
+    // come back as functions (mode 8, as isolated-vm's Callback results).
     const f = {
       f(...args) {
-        return ref.applySync(undefined, args, options);
+        return N.refApply(h, SYNC, undefined, args, 1, undefined, 8);
       },
     }.f;
     defineProperty(f, 'name', { value: name });

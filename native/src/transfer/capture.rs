@@ -162,7 +162,7 @@ pub fn capture<'s>(
     if v.is_function() && matches!(mode, Mode::Default(_)) {
         return function(scope, state, v);
     }
-    if mode == Mode::Copy {
+    if matches!(mode, Mode::Copy | Mode::Default(Fallback::Copy)) {
         if let Some(t) = small_array(scope, v) {
             return Ok(t);
         }
@@ -171,8 +171,8 @@ pub fn capture<'s>(
         }
     }
     match mode {
-        Mode::Copy if v.is_symbol() => Err(Failure::type_error("Unsupported type")),
-        Mode::Copy => serde::serialize(scope, state, v).map(Transfer::Serialized),
+        Mode::Copy | Mode::Default(Fallback::Copy) if v.is_symbol() => Err(Failure::type_error("Unsupported type")),
+        Mode::Copy | Mode::Default(Fallback::Copy) => serde::serialize(scope, state, v).map(Transfer::Serialized),
         Mode::Default(Fallback::Undefined) => Ok(Transfer::Undefined),
         Mode::Default(Fallback::Reference) => Ok(reference(scope, state, v)),
         Mode::Default(Fallback::Reject) | Mode::Reference | Mode::External => Err(Failure::type_error(NON_TRANSFERABLE)),

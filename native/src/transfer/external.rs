@@ -281,6 +281,11 @@ impl ExternalData {
 
     /// A copy of what is held, for materialising; with `transfer_in`, a
     /// buffer's memory is moved out (the data is empty afterwards).
+    /// Whether this is a SharedArrayBuffer's memory (which every taker shares).
+    pub fn is_shared_buffer(&self) -> bool {
+        matches!(&*self.stored.lock(), Stored::Buffer { shared: true, view: None, .. })
+    }
+
     pub fn take(&self, transfer_in: bool) -> Result<Taken, Failure> {
         let mut s = self.stored.lock();
         Ok(match &mut *s {

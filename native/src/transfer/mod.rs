@@ -86,6 +86,8 @@ impl Transfer {
             Transfer::HostRef(r) => Transfer::HostRef(r.clone()),
             Transfer::Callback(f) => Transfer::Callback(f.clone()),
             Transfer::External(d) => Transfer::External(d.clone()),
+            // A SharedArrayBuffer inside a clone: every copy shares the memory.
+            Transfer::CopyInto(d, false) if d.is_shared_buffer() => Transfer::CopyInto(d.clone(), false),
             Transfer::Isolate(o) => Transfer::Isolate(o.clone()),
             Transfer::Context(c, g) => Transfer::Context(c.clone(), g.clone()),
             Transfer::Script(s) => Transfer::Script(s.clone()),
@@ -281,12 +283,19 @@ pub enum Fallback {
     Undefined,
     Reference,
     Reject,
+    /// A structured clone: a copy in which functions and the library's
+    /// handles still cross as themselves (the results of functions that
+    /// cross as functions, like isolated-vm's Callback results).
+    Copy,
 }
 
 impl Mode {
     /// Decodes the option code the JS layer passes: 0 default, 1 copy,
-    /// 2 externalCopy, 3 reference.
+    /// 2 externalCopy, 3 reference; 8 (internal) a copy that keeps functions.
     pub fn from_code(code: u32, fallback: Fallback) -> Mode {
+        if code & 8 != 0 {
+            return Mode::Default(Fallback::Copy);
+        }
         match code & 3 {
             1 => Mode::Copy,
             2 => Mode::External,

@@ -322,7 +322,8 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
             helpers::call(cx, helpers::WRAP_REFERENCE, &[b.upcast(), t.upcast()])?
         }
         Transfer::Callback(hf) => hf.func.to_inner(cx).upcast(),
-        Transfer::Deref(_) => cx.undefined().upcast(),
+        // A guest value's derefInto() sent to Node: only its own isolate can use it.
+        Transfer::Deref(_) => return cx.throw_type_error("Cannot dereference this into target isolate"),
         Transfer::External(d) => crate::node::external_copy::wrap(cx, d)?,
         Transfer::Promise(p) => {
             let link = crate::node::envlink::begin(cx)?;

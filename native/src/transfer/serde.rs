@@ -95,6 +95,23 @@ impl v8::ValueSerializerImpl for SerDelegate<'_> {
         sh.handles.push(Some(t));
         Some(true)
     }
+
+    /// A SharedArrayBuffer travels in the handle list as its memory (a
+    /// `copyInto()` of shared data arrives as a SharedArrayBuffer over the same
+    /// memory); V8 writes the index. V8 writes later occurrences of the same
+    /// buffer as back-references.
+    fn get_shared_array_buffer_id<'s>(
+        &self,
+        _scope: &mut v8::PinScope<'s, '_>,
+        sab: v8::Local<'s, v8::SharedArrayBuffer>,
+    ) -> Option<u32> {
+        let store = super::external::Store(sab.get_backing_store());
+        let d = super::external::ExternalData::new(super::external::Stored::Buffer { store: Some(store), view: None, shared: true });
+        let mut sh = self.shared.borrow_mut();
+        let id = sh.handles.len() as u32;
+        sh.handles.push(Some(Transfer::CopyInto(d, false)));
+        Some(id)
+    }
 }
 
 /// The handle a branded guest object stands for.
@@ -132,6 +149,24 @@ impl v8::ValueDeserializerImpl for DeDelegate {
             // A `derefInto()` of a primitive: a clone holds objects only.
             Err(_) => stop(scope, &self.shared, Failure::type_error(super::capture::NON_TRANSFERABLE)),
         }
+    }
+
+    fn get_shared_array_buffer_from_id<'s>(
+        &self,
+        scope: &mut v8::PinScope<'s, '_>,
+        transfer_id: u32,
+    ) -> Option<v8::Local<'s, v8::SharedArrayBuffer>> {
+        match self.shared_buffer(scope, transfer_id) {
+            Some(b) => Some(b),
+            None => stop(scope, &self.shared, Failure::error("Unable to deserialize cloned data")),
+        }
+    }
+}
+
+impl DeDelegate {
+    fn shared_buffer<'s>(&self, scope: &mut v8::PinScope<'s, '_>, id: u32) -> Option<v8::Local<'s, v8::SharedArrayBuffer>> {
+        let v = v8::Local::new(scope, self.made.get(id as usize)?);
+        v8::Local::<v8::SharedArrayBuffer>::try_from(v).ok()
     }
 }
 
