@@ -1236,4 +1236,73 @@ for (const [opt, o] of Object.entries({ none: undefined, copy: { copy: true }, r
   });
 }
 
+// ---------------------------------------------------------------------------
+// Batch 5: API surface (prototype members, statics, descriptors)
+
+add('API surface', async (h, ivm) => {
+  const { iso, ctx } = h.ctx();
+  const names = (o) => Object.getOwnPropertyNames(o).sort().join(',');
+  const m = iso.compileModuleSync('export default 1');
+  const s = iso.compileScriptSync('1');
+  return {
+    isolateProto: names(ivm.Isolate.prototype),
+    isolateStatic: names(ivm.Isolate),
+    contextProto: names(Object.getPrototypeOf(ctx)),
+    scriptProto: names(Object.getPrototypeOf(s)),
+    moduleProto: names(Object.getPrototypeOf(m)),
+    referenceProto: names(ivm.Reference.prototype),
+    externalCopyProto: names(ivm.ExternalCopy.prototype),
+    externalCopyStatic: names(ivm.ExternalCopy),
+    callbackProto: names(ivm.Callback.prototype),
+    libNames: names(ivm),
+    isolateProtoFrozen: Object.isFrozen(ivm.Isolate.prototype),
+    setProto: await h.out(() => Object.setPrototypeOf(iso, {})),
+    methodLengths: ['compileScript', 'compileScriptSync', 'createContext', 'createContextSync', 'dispose', 'getHeapStatistics'].map((k) => ivm.Isolate.prototype[k].length).join(','),
+  };
+});
+add('API surface in guest', (h) =>
+  h.guestSync(`
+    const names = (o) => Object.getOwnPropertyNames(o).sort().join(',');
+    const iso = new ivm.Isolate();
+    const ctx = iso.createContextSync();
+    return {
+      isolateProto: names(ivm.Isolate.prototype),
+      isolateStatic: names(ivm.Isolate),
+      contextProto: names(Object.getPrototypeOf(ctx)),
+      scriptProto: names(Object.getPrototypeOf(iso.compileScriptSync('1'))),
+      moduleProto: names(Object.getPrototypeOf(iso.compileModuleSync('1'))),
+      referenceProto: names(ivm.Reference.prototype),
+      externalCopyProto: names(ivm.ExternalCopy.prototype),
+      callbackProto: names(ivm.Callback.prototype),
+    };`));
+
+// ---------------------------------------------------------------------------
+// Batch 6: every core method with missing / wrong-typed parameters
+
+const BAD_ARGS = { none: [], num: [1], str: ['x'], obj: [{}], nul: [null], twoNums: [1, 1], strNum: ['1', 1], strStrNum: ['1', '1', 1], strNullNum: ['1', null, 1] };
+const METHODS = {
+  isolate: ['compileScript', 'compileScriptSync', 'compileModule', 'compileModuleSync', 'createContext', 'createContextSync', 'getHeapStatistics', 'getHeapStatisticsSync'],
+  context: ['eval', 'evalSync', 'evalIgnored', 'evalClosure', 'evalClosureSync', 'evalClosureIgnored', 'release'],
+  script: ['run', 'runSync', 'runIgnored'],
+  module: ['instantiate', 'instantiateSync', 'evaluate', 'evaluateSync'],
+};
+for (const [on, methods] of Object.entries(METHODS)) {
+  for (const method of methods) {
+    add(`bad args: ${on}.${method}`, async (h) => {
+      const r = {};
+      for (const [k, args] of Object.entries(BAD_ARGS)) {
+        const { iso, ctx } = h.ctx();
+        const target = on === 'isolate' ? iso : on === 'context' ? ctx : on === 'script' ? iso.compileScriptSync('1') : iso.compileModuleSync('export default 1');
+        r[k] = await h.out(() => {
+          const v = target[method](...args);
+          if (v && typeof v === 'object' && !(v instanceof Promise)) return `object:${v.constructor.name}`;
+          if (v instanceof Promise) return v.then((x) => (x && typeof x === 'object' ? `object:${x.constructor.name}` : x));
+          return v;
+        });
+      }
+      return r;
+    });
+  }
+}
+
 main(cases);
