@@ -77,6 +77,7 @@ function makeError(code, message, className, name, guestStack, site) {
 
 const REFUSED = new Set([
   'Isolate is disposed',
+  DEFAULT_THREAD,
   'Context is released',
   'Script has been released',
   'Module has been released',

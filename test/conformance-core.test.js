@@ -246,3 +246,19 @@ test('a guest promise rejection keeps the guest stack as it was, without a bound
   e = await context.eval('throw new TypeError("t")', { filename: 'guest.js' }).catch((x) => x);
   assert.ok(e.stack.includes(BOUNDARY), e.stack);
 });
+
+test('inside a guest running async: parameter errors throw, the sync-from-async refusal has no boundary line', async (t) => {
+  const { context } = withLibrary(t);
+  const out = await context.eval(`(async () => {
+    const iso = new ivm.Isolate();
+    const ctx = await iso.createContext();
+    const r = [];
+    try { ctx.evalClosure('1', 5); r.push('no throw'); } catch (e) { r.push(e.message); }
+    try { await ctx.evalSync('1'); r.push('no throw'); } catch (e) { r.push(e.stack); }
+    return JSON.stringify(r);
+  })()`, { promise: true });
+  const [closure, refused] = JSON.parse(out);
+  assert.equal(closure, '`evalClosure` requires parameter 2 to be an array');
+  assert.match(refused, /^Error: Calling a synchronous isolated-vm function on a non-default isolate from within an asynchronous isolated-vm function is not allowed\./);
+  assert.ok(!refused.includes(BOUNDARY), refused);
+});

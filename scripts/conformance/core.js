@@ -977,7 +977,7 @@ add('timeout: then state', async (h) => {
 add('eval: promise results', async (h) => {
   const { ctx } = h.ctx();
   return all(h, {
-    pending: () => { const p = ctx.evalSync('new Promise(() => {})', { promise: true }); return p instanceof Promise; },
+    pending: () => { const p = ctx.evalSync('new Promise(() => {})', { promise: true }); p.catch(() => {}); return p instanceof Promise; },
     resolvesFn: () => ctx.evalSync('Promise.resolve(function f() {})', { promise: true }),
     resolvesSym: () => ctx.evalSync('Promise.resolve(Symbol())', { promise: true }),
     resolvesRef: () => ctx.evalSync('Promise.resolve({a: 1})', { promise: true, reference: true }).then((r) => r.typeof),
@@ -1136,7 +1136,7 @@ add('inspector option', async (h) => {
 add('promise timeout: never settles', async (h) => {
   const { ctx } = h.ctx();
   return all(h, {
-    sync: () => { const p = ctx.evalSync('new Promise(() => {})', { promise: true, timeout: 20 }); return p instanceof Promise; },
+    sync: () => { const p = ctx.evalSync('new Promise(() => {})', { promise: true, timeout: 20 }); p.catch(() => {}); return p instanceof Promise; },
   });
 });
 add('evalClosure runtime error positions', (h) => {

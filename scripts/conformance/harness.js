@@ -184,12 +184,18 @@ function makeHelpers(lib, isolates) {
           try { return { resolved: describe(await fn()) }; } catch (e) { return { rejected: describeThrown(e) }; }
         }
         (async function () { ${code} })().then(JSON.stringify);`;
+      let timer;
+      const hang = new Promise((r) => {
+        timer = setTimeout(() => r(HANG), 2500);
+      });
       try {
-        const r = await h.out(() => ctx.eval(src, { filename: 'harness.js', promise: true }));
-        if (r.resolved && r.resolved.startsWith('string:')) return JSON.parse(JSON.parse(r.resolved.slice(7)));
-        return { harness: r };
+        const r = await Promise.race([ctx.eval(src, { filename: 'harness.js', promise: true }), hang]);
+        if (r === HANG) return 'HANG(async guest)';
+        return typeof r === 'string' ? JSON.parse(r) : { harness: describe(r) };
       } catch (e) {
         return { harnessThrew: describeThrown(e) };
+      } finally {
+        clearTimeout(timer);
       }
     },
   };

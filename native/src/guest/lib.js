@@ -320,6 +320,7 @@
       const [filename, lineOffset, columnOffset] = readOrigin(options);
       const timeout = readTimeout(options);
       const [argMode, resultMode] = bidirectional(options);
+      if (!absent(args) && !isArray(args)) throw new $TypeError('`evalClosure` requires parameter 2 to be an array');
       const list = checkArgs(args);
       return N.contextEvalClosure(
         this.#h, variant, code, filename, lineOffset, columnOffset, list, argMode, timeout, resultMode,

@@ -37,7 +37,9 @@ fn stitch<'s>(scope: &mut v8::PinScope<'s, '_>, err: v8::Local<'s, v8::Object>, 
 
 /// Failures of calls refused before they reached the other isolate: they
 /// carry no boundary line (as on the Node side, lib/index.js `REFUSED`).
-const REFUSED: [&str; 6] = [
+const REFUSED: [&str; 8] = [
+    super::rules::SYNC_FROM_ASYNC,
+    super::rules::DEFAULT_THREAD,
     "Context is released",
     "Script has been released",
     "Module has been released",
