@@ -1229,6 +1229,11 @@ class Reference {
   }
 
   apply(recv, args, options) {
+    if (recv === undefined && options === undefined && this.#h !== undefined && Array.isArray(args) && args.length <= 4) {
+      // As in applySync: the arguments go as arguments of the native call.
+      const h = this.#h;
+      return asyncCall(this.apply, () => applyAsyncArgs(h, args));
+    }
     return asyncCall(this.apply, () => this.#apply(ASYNC, recv, args, options, undefined));
   }
 
@@ -1640,6 +1645,21 @@ function startPolling() {
 // The methods by index (native/src/node/host.rs has the same list).
 const HOST_OPS = ['getSync', 'setSync', 'deleteSync', 'applySync', 'copySync', 'applySyncPromise', 'applyArgs'];
 const HOST_APPLY_ARGS = 6;
+
+function applyAsyncArgs(h, args) {
+  switch (args.length) {
+    case 0:
+      return native.refApplyAsyncArgs(h);
+    case 1:
+      return native.refApplyAsyncArgs(h, args[0]);
+    case 2:
+      return native.refApplyAsyncArgs(h, args[0], args[1]);
+    case 3:
+      return native.refApplyAsyncArgs(h, args[0], args[1], args[2]);
+    default:
+      return native.refApplyAsyncArgs(h, args[0], args[1], args[2], args[3]);
+  }
+}
 
 function hostRefOp(ref, index, ...args) {
   if (index === HOST_APPLY_ARGS) {

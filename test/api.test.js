@@ -710,3 +710,19 @@ test('applySync(undefined, args) with 0 to 6 arguments, holes and handles', { ti
   assert.equal(f.applySync(undefined, [r, true]), '["Reference",true]'); // handles travel as themselves
   assert.throws(() => f.applySync(undefined, [{}]), { name: 'TypeError', message: 'A non-transferable value was passed' });
 });
+
+test('apply(undefined, args) with 0 to 6 arguments, holes and handles', { timeout: 10000 }, async (t) => {
+  const { context } = setup(t);
+  const f = context.evalSync('(...a) => JSON.stringify(a.map((x) => (x === undefined ? "u" : typeof x === "object" ? x.constructor.name : x)))', { reference: true });
+  const cases = [[[], '[]'], [[1], '[1]'], [[1, 'b'], '[1,"b"]'], [[1, , 3], '[1,"u",3]'], [[1, 2, 3, 4], '[1,2,3,4]'], [[1, 2, 3, 4, 5, 6], '[1,2,3,4,5,6]']]; // eslint-disable-line no-sparse-arrays
+  for (const [args, expected] of cases) assert.equal(await f.apply(undefined, args), expected);
+  // All at once (calls in flight together) and in order.
+  assert.deepEqual(await Promise.all(cases.map(([args]) => f.apply(undefined, args))), cases.map(([, e]) => e));
+  const r = context.evalSync('({})', { reference: true });
+  assert.equal(await f.apply(undefined, [r, true]), '["Reference",true]');
+  await assert.rejects(f.apply(undefined, [{}]), { name: 'TypeError', message: 'A non-transferable value was passed' });
+  const thrower = context.evalSync('(a) => { throw new RangeError("no " + a) }', { reference: true });
+  await assert.rejects(thrower.apply(undefined, [1]), (e) => e instanceof RangeError && e.message === 'no 1' && e.stack.includes('(<isolated-vm boundary>)'));
+  thrower.release();
+  await assert.rejects(thrower.apply(undefined, [1]), { message: 'Reference has been released' });
+});

@@ -50,6 +50,7 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("contextEvalFast", context::eval_fast)?;
     cx.export_function("refApplyFast", reference::apply_fast)?;
     cx.export_function("refApplyArgs", reference::apply_args)?;
+    cx.export_function("refApplyAsyncArgs", reference::apply_async_args)?;
     cx.export_function("contextEvalClosure", context::eval_closure)?;
     cx.export_function("release", context::release)?;
     cx.export_function("isReleased", context::is_released)?;

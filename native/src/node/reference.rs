@@ -128,20 +128,33 @@ pub fn apply_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
 /// `refApplyArgs(ref, ...args)`: the same with the arguments passed as
 /// arguments of the call (the JS layer does so up to four: reading an
 /// array's elements through Node-API costs a call each).
-pub fn apply_args(mut cx: FunctionContext) -> JsResult<JsValue> {
+pub fn apply_args(cx: FunctionContext) -> JsResult<JsValue> {
+    apply_with(cx, Variant::Sync)
+}
+
+/// `refApplyAsyncArgs(ref, ...args)`: `apply` (async) the same way.
+pub fn apply_async_args(cx: FunctionContext) -> JsResult<JsValue> {
+    apply_with(cx, Variant::Async)
+}
+
+fn apply_with(mut cx: FunctionContext, variant: Variant) -> JsResult<JsValue> {
     let n = cx.len().saturating_sub(1);
     let mut args = Vec::with_capacity(n);
     for i in 1..=n {
         let v = cx.argument::<JsValue>(i)?;
         args.push(encode_arg(&mut cx, v)?);
     }
-    apply_sync(cx, args)
+    apply_as(cx, variant, args)
 }
 
-fn apply_sync(mut cx: FunctionContext, args: Vec<crate::transfer::Transfer>) -> JsResult<JsValue> {
+fn apply_sync(cx: FunctionContext, args: Vec<crate::transfer::Transfer>) -> JsResult<JsValue> {
+    apply_as(cx, Variant::Sync, args)
+}
+
+fn apply_as(mut cx: FunctionContext, variant: Variant, args: Vec<crate::transfer::Transfer>) -> JsResult<JsValue> {
     let r = handle(&mut cx, 0)?;
-    live!(cx, r, Variant::Sync);
-    super::call::dispatch_work(&mut cx, r.remote.host(), Variant::Sync, None, None, Work::apply(r.remote.id, args))
+    live!(cx, r, variant);
+    super::call::dispatch_work(&mut cx, r.remote.host(), variant, None, None, Work::apply(r.remote.id, args))
 }
 
 fn encode_arg<'a>(cx: &mut FunctionContext<'a>, v: Handle<'a, JsValue>) -> NeonResult<crate::transfer::Transfer> {
