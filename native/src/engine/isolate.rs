@@ -62,22 +62,21 @@ pub enum Work {
     /// `context.evalSync(code)` without options.
     Eval { context: u64, code: String },
     /// `reference.applySync(undefined, args)` without options, up to
-    /// `INLINE_ARGS` arguments.
-    Apply { reference: u64, args: InlineArgs },
+    /// `SMALL_ARGS` arguments that are numbers, booleans, null or undefined:
+    /// kept inline in 16 bytes each, so the whole call fits on two cache
+    /// lines (the caller's thread writes them, the isolate's reads them).
+    Apply { reference: u64, args: SmallArgs },
+    /// The same call with other arguments.
+    ApplyList { reference: u64, args: Vec<crate::transfer::Transfer> },
 }
 
 impl Work {
-    /// `reference.apply(undefined, args)` with default options: inline up to
-    /// `INLINE_ARGS` arguments, boxed beyond.
+    /// `reference.apply(undefined, args)` with default options.
     pub fn apply(reference: u64, args: Vec<crate::transfer::Transfer>) -> Work {
-        if args.len() > INLINE_ARGS {
-            return Work::Boxed(Box::new(move |iso, st| Work::apply_now(iso, st, reference, args)));
+        match SmallArgs::of(&args) {
+            Some(small) => Work::Apply { reference, args: small },
+            None => Work::ApplyList { reference, args },
         }
-        let mut inline = InlineArgs::default();
-        for a in args {
-            inline.push(a);
-        }
-        Work::Apply { reference, args: inline }
     }
 
     fn apply_now(iso: &mut v8::Isolate, st: &super::runner::State, reference: u64, args: Vec<crate::transfer::Transfer>) -> Outcome {
@@ -103,27 +102,60 @@ impl Work {
                 crate::transfer::Mode::Default(crate::transfer::Fallback::Undefined),
             ),
             Work::Apply { reference, args } => Work::apply_now(iso, st, reference, args.into_vec()),
+            Work::ApplyList { reference, args } => Work::apply_now(iso, st, reference, args),
         }
     }
 }
 
 /// Arguments kept inline (see `Work::Apply`).
-const INLINE_ARGS: usize = 4;
+const SMALL_ARGS: usize = 4;
 
-#[derive(Default)]
-pub struct InlineArgs {
-    len: usize,
-    items: [Option<crate::transfer::Transfer>; INLINE_ARGS],
+/// An argument that fits in 16 bytes.
+#[derive(Clone, Copy)]
+enum Small {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
 }
 
-impl InlineArgs {
-    /// Adds an argument (the caller checks that it fits).
-    fn push(&mut self, t: crate::transfer::Transfer) {
-        self.items[self.len] = Some(t);
-        self.len += 1;
+#[derive(Clone, Copy)]
+pub struct SmallArgs {
+    len: u8,
+    items: [Small; SMALL_ARGS],
+}
+
+impl SmallArgs {
+    /// `args` inline, if they are few and small enough.
+    fn of(args: &[crate::transfer::Transfer]) -> Option<SmallArgs> {
+        use crate::transfer::Transfer;
+        if args.len() > SMALL_ARGS {
+            return None;
+        }
+        let mut out = SmallArgs { len: args.len() as u8, items: [Small::Undefined; SMALL_ARGS] };
+        for (slot, a) in out.items.iter_mut().zip(args) {
+            *slot = match a {
+                Transfer::Undefined => Small::Undefined,
+                Transfer::Null => Small::Null,
+                Transfer::Bool(b) => Small::Bool(*b),
+                Transfer::Number(n) => Small::Number(*n),
+                _ => return None,
+            };
+        }
+        Some(out)
     }
+
     fn into_vec(self) -> Vec<crate::transfer::Transfer> {
-        self.items.into_iter().take(self.len).flatten().collect()
+        use crate::transfer::Transfer;
+        self.items[..self.len as usize]
+            .iter()
+            .map(|s| match *s {
+                Small::Undefined => Transfer::Undefined,
+                Small::Null => Transfer::Null,
+                Small::Bool(b) => Transfer::Bool(b),
+                Small::Number(n) => Transfer::Number(n),
+            })
+            .collect()
     }
 }
 
@@ -176,7 +208,9 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
-/// The sync fast lane's storage for one call (see `IsolateHost::lane`).
+/// The sync fast lane's storage for one call (see `IsolateHost::lane`), on
+/// a cache-line pair of its own.
+#[repr(align(128))]
 pub struct CallCell(Option<Call>);
 
 /// The sync fast lane: both threads write both pointers on every call, so
@@ -916,5 +950,15 @@ impl IsolateHost {
     /// A caller waiting for the isolate thread.
     pub fn spin_as_caller(&self) -> super::wait::Spin<'_> {
         super::wait::Spin { me: &self.caller_cpu, partner: &self.iso_cpu, migrate: false }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_call_fits_on_two_cache_lines() {
+        assert!(std::mem::size_of::<Call>() <= 128, "Call is {} bytes", std::mem::size_of::<Call>());
     }
 }
