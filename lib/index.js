@@ -239,6 +239,18 @@ function encodeInto(out, value, mode) {
     out.push(T.KIND_PROMISE, box);
     return;
   }
+  if ((mode === T.MODE_REFERENCE || mode === T.MODE_EXTERNAL_COPY) && value !== null && typeof value === 'object' &&
+    (value[T.HANDLE] === true || value === library) && !(value instanceof ExternalCopyInto) && !(value instanceof Dereference)) {
+    // As in isolated-vm, these options apply to the library's handles too: a
+    // Reference to the handle object, or an ExternalCopy holding it.
+    if (mode === T.MODE_REFERENCE) {
+      const ref = new Reference(value);
+      out.push(T.KIND_HOST_REF, [ref, ref.typeof]);
+    } else {
+      out.push(T.KIND_EXTERNAL_COPY, new ExternalCopy(value)[INTERNAL]());
+    }
+    return;
+  }
   if (value instanceof ExternalCopyInto) {
     value[INTERNAL](out);
     return;

@@ -284,3 +284,58 @@ test('SharedArrayBuffers in copies: guests share the memory, Node gets SharedArr
   global.setSync('cb', new ivm.Callback((a) => Object.prototype.toString.call(a)));
   assert.equal(context.evalSync('cb(new SharedArrayBuffer(2))'), '[object SharedArrayBuffer]');
 });
+
+test('inside guests: boolean options, options objects, arity and `new` are checked as in Node', (t) => {
+  const { context } = withLibrary(t);
+  const message = (code) => context.evalSync(`try { ${code}; 'no error' } catch (e) { e.name + ': ' + e.message }`);
+  assert.equal(message('new ivm.Reference(1, { unsafeInherit: "x" })'), 'TypeError: `unsafeInherit` must be a boolean');
+  assert.equal(message('new ivm.Reference({ a: 1 }).getSync("a", { accessors: 1 })'), 'TypeError: `accessors` must be a boolean');
+  assert.equal(message('new ivm.Callback(() => 1, { async: "x" })'), 'TypeError: `async` must be a boolean');
+  assert.equal(message('new ivm.Reference(() => 1).applySync(undefined, [], { result: { copy: "x" } })'), 'TypeError: `copy` must be a boolean');
+  assert.equal(message('new ivm.ExternalCopy(1, 5)'), 'TypeError: `ExternalCopy` requires parameter 2 to be an object');
+  assert.equal(message('new ivm.ExternalCopy(1, { transferOut: 1 })'), 'TypeError: `transferOut` must be a boolean');
+  assert.equal(message('new ivm.ExternalCopy(1).copy(5)'), 'TypeError: `copy` requires parameter 1 to be an object');
+  assert.equal(message('new ivm.ExternalCopy(1).copyInto({ release: "x" })'), 'TypeError: `release` must be a boolean');
+  assert.equal(message('new ivm.ExternalCopy()'), 'TypeError: `ExternalCopy` requires at least 1 parameter');
+  assert.equal(message('new ivm.Reference()'), 'TypeError: `Reference` requires at least 1 parameter');
+  assert.equal(message('new ivm.Reference({}).setSync("a")'), 'TypeError: `setSync` requires at least 2 parameters');
+  assert.equal(message('ivm.Reference(1)'), 'TypeError: `Reference` must be called with `new`');
+  assert.equal(message('ivm.Callback(() => 1)'), 'TypeError: `Callback` must be called with `new`');
+  // The classes still work as classes.
+  assert.equal(context.evalSync('const r = new ivm.Reference(1); [r instanceof ivm.Reference, r.constructor === ivm.Reference, r.copySync(), new ivm.ExternalCopy(2).copy({ release: true })].join()'), 'true,true,1,2');
+});
+
+test('{promise: true} on a value that is not a promise, sent by a guest: at once into an isolate, later into Node', async (t) => {
+  const { context, global } = withLibrary(t);
+  assert.equal(context.evalSync(`
+    const i = new ivm.Isolate(); const c = i.createContextSync();
+    const out = [];
+    try { c.global.setSync('p', {}, { promise: true }) } catch (e) { out.push(e.message) }
+    try { c.evalSync('(a) => 1', { reference: true }).applySync(undefined, [new Date()], { arguments: { promise: true } }) } catch (e) { out.push(e.message) }
+    c.global.setSync('q', 5, { promise: true });
+    out.push(c.evalSync('Object.prototype.toString.call(q)'));
+    i.dispose();
+    out.join('|')`), 'A non-transferable value was passed|A non-transferable value was passed|[object Promise]');
+  // Into Node: the Node function gets a promise that rejects.
+  let got;
+  global.setSync('n', new ivm.Reference((p) => { got = p; }));
+  context.evalSync('n.applySync(undefined, [{}], { arguments: { promise: true } })');
+  await assert.rejects(got, NON_TRANSFERABLE);
+});
+
+test('{reference: true} and {externalCopy: true} apply to the library\'s handles too', (t) => {
+  const { context, global } = setup(t);
+  global.setSync('r', new ivm.Reference(1), { reference: true });
+  assert.equal(context.evalSync('r.typeof'), 'object');
+  global.setSync('c', new ivm.ExternalCopy(1), { reference: true });
+  assert.equal(context.evalSync('c.constructor.name + c.typeof'), 'Referenceobject');
+  global.setSync('e', new ivm.ExternalCopy({ a: 1 }), { externalCopy: true });
+  assert.equal(context.evalSync('e.copy().constructor.name + JSON.stringify(e.copy().copy())'), 'ExternalCopy{"a":1}');
+  global.setSync('x', new ivm.Reference(7), { externalCopy: true });
+  assert.equal(context.evalSync('x.copy().copySync()'), 7);
+  global.setSync('l', ivm, { reference: true });
+  assert.equal(context.evalSync('l.typeof'), 'object');
+  // Without options handles pass as themselves.
+  global.setSync('y', new ivm.Reference(8));
+  assert.equal(context.evalSync('y.copySync()'), 8);
+});

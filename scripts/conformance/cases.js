@@ -522,6 +522,104 @@ const misc = {
 };
 for (const [n, f] of Object.entries(misc)) add(n, f);
 
+// ---------------------------------------------------------------- second battery: guest -> guest options, round trips
+const G2 = `${NEST} c2.evalSync(${JSON.stringify(require('./describe').source)});`;
+for (const k of ['num', 'str', 'obj', 'fn', 'date', 'u8', 'sym', 'prom', 'big']) {
+  for (const o of TOK) {
+    add(`b2 g2g setSync ${k} ${o}`, (ivm, e) => e.gs(`${G2} const r = c2.global.setSync('x', ${V[k]}, ${optSrc(TO[o])}); return String(r) + ' ' + c2.evalSync('__d(x)')`));
+    add(`b2 g2g applySync arg ${k} ${o}`, (ivm, e) => e.gs(`${G2} const f = c2.evalSync('(a) => __d(a)', {reference:true}); return f.applySync(undefined, [${V[k]}], {arguments: ${optSrc(TO[o])}})`));
+    add(`b2 g2g applySync result ${k} ${o}`, (ivm, e) => e.gs(`${G2} const f = c2.evalSync(${JSON.stringify('(function () { return ' + V[k] + ' })')}, {reference:true}); return f.applySync(undefined, [], {result: ${optSrc(TO[o])}})`));
+    add(`b2 g2g getSync ${k} ${o}`, (ivm, e) => e.gs(`${G2} c2.evalSync(${JSON.stringify('globalThis.x = ' + V[k])}); return c2.global.getSync('x', ${optSrc(TO[o])})`));
+    add(`b2 g2g evalSync ${k} ${o}`, (ivm, e) => e.gs(`${G2} return c2.evalSync(${JSON.stringify(V[k])}, ${optSrc(TO[o])})`));
+    add(`b2 g2g evalClosureSync ${k} ${o}`, (ivm, e) => e.gs(`${G2} return c2.evalClosureSync('return __d($0)', [${V[k]}], {arguments: ${optSrc(TO[o])}})`));
+  }
+}
+const b2 = {
+  'b2 node ref round trip': (ivm, e) => { const o = { a: 1 }; const r = new ivm.Reference(o); e.global.setSync('r', r); const back = e.global.getSync('r'); return [back === r, back instanceof ivm.Reference, back.deref() === o, back.typeof]; },
+  'b2 guest ref round trip': (ivm, e) => { const r = e.ctx.evalSync('globalThis.o = {a: 1}', { reference: true }); e.global.setSync('r', r); return e.ctx.evalSync('__d(r) + " " + (r.deref() === o)'); },
+  'b2 guest ref derefInto as arg': (ivm, e) => { const r = e.ctx.evalSync('globalThis.o = {a: 1}', { reference: true }); return e.ctx.evalSync('(x) => x === o', { reference: true }).applySync(undefined, [r.derefInto()]); },
+  'b2 guest ref derefInto as recv': (ivm, e) => { const r = e.ctx.evalSync('globalThis.o = {a: 1}', { reference: true }); return e.ctx.evalSync('(function () { return this === o })', { reference: true }).applySync(r.derefInto(), []); },
+  'b2 guest ref as recv': (ivm, e) => { const r = e.ctx.evalSync('globalThis.o = {a: 1}', { reference: true }); return e.ctx.evalSync('(function () { return __d(this) })', { reference: true }).applySync(r, []); },
+  'b2 context as arg': (ivm, e) => e.ctx.evalSync('(c) => __d(c) + " " + __d(c.global)', { reference: true }).applySync(undefined, [e.ctx]),
+  'b2 isolate as arg': (ivm, e) => e.ctx.evalSync('(i) => __d(i) + " " + typeof i.createContextSync', { reference: true }).applySync(undefined, [e.iso]),
+  'b2 script as arg': (ivm, e) => e.ctx.evalSync('(s) => __d(s)', { reference: true }).applySync(undefined, [e.iso.compileScriptSync('1')]),
+  'b2 own context in guest evalSync': (ivm, e) => e.ctx.evalClosureSync('return $0.evalSync("1+1")', [e.ctx]),
+  'b2 own isolate in guest': (ivm, e) => e.ctx.evalClosureSync('return $0.createContextSync().evalSync("2")', [e.iso]),
+  'b2 callback name odd': (ivm, e) => { const f = function () {}; Object.defineProperty(f, 'name', { value: 5 }); e.global.setSync('cb', new ivm.Callback(f)); return e.gs('return [cb.name, cb.length]'); },
+  'b2 callback bound': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(function z(a, b) { return this; }.bind(7))); return e.gs('return [cb.name, cb.length, cb()]'); },
+  'b2 callback class': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(class K {})); return e.gs('return cb()'); },
+  'b2 callback returns ref': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => new ivm.Reference({ a: 1 }))); return e.gs('const r = cb(); return [__d(r), r.getSync("a")]'); },
+  'b2 callback returns callback': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => new ivm.Callback(() => 4))); return e.gs('return cb()()'); },
+  'b2 callback returns promise sync': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => Promise.resolve(1))); return e.gs('return cb()'); },
+  'b2 callback returns ec': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => new ivm.ExternalCopy({ a: 2 }))); return e.gs('const c = cb(); return [__d(c), c.copy()]'); },
+  'b2 callback arg ref': (ivm, e) => { e.global.setSync('cb', new ivm.Callback((r) => r.typeof)); return e.gs('return cb(new ivm.Reference(1))'); },
+  'b2 callback arg nested ref': (ivm, e) => { e.global.setSync('cb', new ivm.Callback((o) => o.r.typeof)); return e.gs('return cb({ r: new ivm.Reference(1) })'); },
+  'b2 callback arg date map': (ivm, e) => { e.global.setSync('cb', new ivm.Callback((o) => __dd(o))); return e.gs('return cb({ d: new Date(1), m: new Map([[1, 2]]) })'); },
+  'b2 callback arg fn nested': (ivm, e) => { e.global.setSync('cb', new ivm.Callback((o) => 1)); return e.gs('return cb({ f() {} })'); },
+  'b2 callback arg promise': (ivm, e) => { e.global.setSync('cb', new ivm.Callback((o) => 1)); return e.gs('return cb(Promise.resolve())'); },
+  'b2 callback arg error': (ivm, e) => { e.global.setSync('cb', new ivm.Callback((o) => __dd(o))); return e.gs('return cb(new TypeError("t"))'); },
+  'b2 callback result error': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => new RangeError('r'))); return e.gs('return cb()'); },
+  'b2 callback result getter obj': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => ({ get g() { return 1; } }))); return e.gs('return cb()'); },
+  'b2 callback result class instance': (ivm, e) => { class Q { constructor() { this.a = 1; } } e.global.setSync('cb', new ivm.Callback(() => new Q())); return e.gs('return cb()'); },
+  'b2 callback async mode result prim': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => 5, { async: true })); return e.ga('return cb()'); },
+  'b2 callback async mode throws sync': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => { throw new TypeError('x'); }, { async: true })); return e.ga('return cb()'); },
+  'b2 callback ignored mode args': (ivm, e) => { let got; e.global.setSync('cb', new ivm.Callback((a) => { got = a; }, { ignored: true })); e.gs('cb({ a: 1 })'); return new Promise((r) => setTimeout(() => r(__dd(got)), 50)); },
+  'b2 callback released guest side': (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => 1)); return e.gs('return typeof cb.release'); },
+  'b2 callback into g2g': (ivm, e) => { e.global.setSync('cb', new ivm.Callback((a) => a * 2)); return e.gs(`${NEST} c2.global.setSync('cb', cb); return c2.evalSync('cb(21)')`); },
+  'b2 node fn into g2g': (ivm, e) => { e.global.setSync('nf', (a) => a * 2); return e.gs(`${NEST} c2.global.setSync('nf', nf); return c2.evalSync('nf(21)')`); },
+  'b2 node ref into g2g': (ivm, e) => { e.global.setSync('nr', new ivm.Reference({ a: 5 })); return e.gs(`${NEST} c2.global.setSync('nr', nr); return c2.evalSync('nr.getSync("a")')`); },
+  'b2 guest fn into g2g default': (ivm, e) => e.gs(`${NEST} c2.global.setSync('gf', (a) => a * 2); return c2.evalSync('typeof gf + gf(4)')`),
+  'b2 guest fn into g2g async eval': (ivm, e) => e.ga(`${NEST} await c2.global.set('gf', (a) => a * 2); return c2.eval('gf(4)')`),
+  'b2 ec copy release guest': (ivm, e) => e.gs('const c = new ivm.ExternalCopy({a: 1}); const v = c.copy({release: true}); let m; try { c.copy() } catch (x) { m = x.message } return [v, m]'),
+  'b2 ec copyInto release guest': (ivm, e) => e.gs(`${NEST} const c = new ivm.ExternalCopy(5); c2.global.setSync('v', c.copyInto({release: true})); let m; try { c.copy() } catch (x) { m = x.message } return [c2.evalSync('v'), m]`),
+  'b2 ec guest bad opts': (ivm, e) => e.gs('return new ivm.ExternalCopy(1, 5)'),
+  'b2 ec guest transferList bad': (ivm, e) => e.gs('return new ivm.ExternalCopy({}, {transferList: [{}]})'),
+  'b2 ec guest copy bad opts': (ivm, e) => e.gs('return new ivm.ExternalCopy(1).copy(5)'),
+  'b2 ec guest copyInto twice same iso': (ivm, e) => e.gs(`${NEST} const c = new ivm.ExternalCopy(1).copyInto(); c2.global.setSync('a', c); return c2.global.setSync('b', c)`),
+  'b2 guest ref release twice': (ivm, e) => e.gs('const r = new ivm.Reference(1); r.release(); return r.release()'),
+  'b2 guest ref released typeof': (ivm, e) => e.gs('const r = new ivm.Reference(1); r.release(); return r.typeof'),
+  'b2 guest ref deref release': (ivm, e) => e.gs('const r = new ivm.Reference({a: 1}); const v = r.deref({release: true}); let m; try { r.typeof } catch (x) { m = x.message } return [v, m]'),
+  'b2 guest ref bad opts': (ivm, e) => e.gs('return new ivm.Reference(1, 5)'),
+  'b2 guest ref unsafeInherit str': (ivm, e) => e.gs('return new ivm.Reference(1, {unsafeInherit: "x"})'),
+  'b2 guest ref get accessors str': (ivm, e) => e.gs('return new ivm.Reference({a: 1}).getSync("a", {accessors: "x"})'),
+  'b2 guest eval copy str': (ivm, e) => e.gs(`${NEST} return c2.evalSync('1', {copy: 'x'})`),
+  'b2 guest callback async str': (ivm, e) => e.gs('return new ivm.Callback(() => 1, {async: "x"})'),
+  'b2 guest ref get no key': (ivm, e) => e.gs('return new ivm.Reference({}).getSync()'),
+  'b2 guest ref set no value': (ivm, e) => e.gs('const o = {}; const r = new ivm.Reference(o).setSync("a"); return [r, "a" in o]'),
+  'b2 guest ref no args': (ivm, e) => e.gs('return new ivm.Reference()'),
+  'b2 guest ec no args': (ivm, e) => e.gs('return new ivm.ExternalCopy()'),
+  'b2 guest callback no new': (ivm, e) => e.gs('return ivm.Callback(() => 1)'),
+  'b2 guest ec no new2': (ivm, e) => e.gs('try { ivm.ExternalCopy(1) } catch (x) { return x.message }'),
+  'b2 guest apply opts conflict': (ivm, e) => e.gs('return new ivm.Reference(() => 1).applySync(undefined, [], {result: {copy: true, reference: true}})'),
+  'b2 guest set promise nonpromise': (ivm, e) => e.gs(`${NEST} return c2.global.setSync('p', {}, {promise: true})`),
+  'b2 guest eval promise obj': (ivm, e) => e.ga(`${NEST} return c2.evalSync('({a: 1})', {promise: true}).then((v) => 'ok ' + typeof v, (x) => 'rej ' + x.message)`),
+  'b2 guest get promise obj': (ivm, e) => e.ga(`${NEST} c2.evalSync('globalThis.x = {a: 1}'); return c2.global.getSync('x', {promise: true}).then((v) => 'ok ' + __d(v), (x) => 'rej ' + x.message)`),
+  'b2 guest ref typeof primitives to nested': (ivm, e) => e.gs(`${NEST} c2.global.setSync('r', 5, {reference: true}); return c2.evalSync('r.typeof')`),
+  'b2 node getSync ref from guest deref': (ivm, e) => { e.ctx.evalSync('globalThis.r = new ivm.Reference({a: 1})'); const r = e.global.getSync('r'); return [__dd(r), r.getSync('a')]; },
+  'b2 node getSync guest ec': (ivm, e) => { e.ctx.evalSync('globalThis.r = new ivm.ExternalCopy({a: 1})'); const r = e.global.getSync('r'); return [__dd(r), r.copy()]; },
+  'b2 node getSync guest callback': (ivm, e) => { e.ctx.evalSync('globalThis.r = new ivm.Callback((a) => a + 1)'); const r = e.global.getSync('r'); return [__dd(r), r(1)]; },
+  'b2 node getSync copy with ref inside': (ivm, e) => { e.ctx.evalSync('globalThis.r = {ref: new ivm.Reference({a: 1}), n: 2}'); const r = e.global.getSync('r', { copy: true }); return [__dd(r), r.ref.getSync('a')]; },
+  'b2 node getSync copy with fn inside': (ivm, e) => { e.ctx.evalSync('globalThis.r = {f() {}}'); return e.global.getSync('r', { copy: true }); },
+  'b2 externalCopy result of fn': (ivm, e) => e.ctx.evalSync('(function(){})', { externalCopy: true }),
+  'b2 externalCopy result sym': (ivm, e) => e.ctx.evalSync('Symbol()', { externalCopy: true }),
+  'b2 externalCopy result prim': (ivm, e) => { const c = e.ctx.evalSync('5', { externalCopy: true }); return [__dd(c), c.copy()]; },
+  'b2 set externalCopy fn': (ivm, e) => e.global.setSync('x', () => 1, { externalCopy: true }),
+  'b2 set copy fn': (ivm, e) => e.global.setSync('x', () => 1, { copy: true }),
+  'b2 set copy ref': (ivm, e) => { e.global.setSync('x', new ivm.Reference({ a: 1 }), { copy: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set copy callback': (ivm, e) => { e.global.setSync('x', new ivm.Callback(() => 1), { copy: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set ref callback': (ivm, e) => { e.global.setSync('x', new ivm.Callback(() => 1), { reference: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set ext ref': (ivm, e) => { e.global.setSync('x', new ivm.Reference(1), { externalCopy: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set ref ec': (ivm, e) => { e.global.setSync('x', new ivm.ExternalCopy(1), { reference: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set ref ref': (ivm, e) => { e.global.setSync('x', new ivm.Reference(1), { reference: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set copy ec': (ivm, e) => { e.global.setSync('x', new ivm.ExternalCopy({ a: 1 }), { copy: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set ext ec': (ivm, e) => { e.global.setSync('x', new ivm.ExternalCopy({ a: 1 }), { externalCopy: true }); return e.ctx.evalSync('__d(x) + __d(x.copy())'); },
+  'b2 set copy context': (ivm, e) => { e.global.setSync('x', e.ctx, { copy: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set ref context': (ivm, e) => { e.global.setSync('x', e.ctx, { reference: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set library ref': (ivm, e) => { e.global.setSync('x', ivm, { reference: true }); return e.ctx.evalSync('__d(x)'); },
+  'b2 set library copy': (ivm, e) => { e.global.setSync('x', ivm, { copy: true }); return e.ctx.evalSync('typeof x'); },
+};
+for (const [n, f] of Object.entries(b2)) add(n, f);
+
 const seen = new Set();
 for (const c of cases) { if (seen.has(c.name)) throw new Error('duplicate case ' + c.name); seen.add(c.name); }
 module.exports = cases;

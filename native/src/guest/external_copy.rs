@@ -131,6 +131,9 @@ pub(crate) fn construct<'s>(scope: &mut v8::PinScope<'s, '_>, args: v8::Function
                 if !args.is_construct_call() {
                     return throw_failure(scope, &st, Failure::type_error("`ExternalCopy` must be called with `new`"));
                 }
+                if args.length() < 1 {
+                    return throw_failure(scope, &st, Failure::type_error("`ExternalCopy` requires at least 1 parameter"));
+                }
                 let made = build(scope, &st, args.get(0), args.get(1)).and_then(|(d, fresh)| {
                     let c = Copy::new(d.clone());
                     if fresh {
@@ -220,18 +223,35 @@ fn this_copy<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: &v8::Functi
     }
 }
 
-fn flag<'s>(scope: &mut v8::PinScope<'s, '_>, options: v8::Local<'s, v8::Value>, name: &str) -> bool {
-    let Ok(o) = v8::Local::<v8::Object>::try_from(options) else { return false };
+/// An options argument: absent (undefined or null), or an object.
+fn options_of<'s>(options: v8::Local<'s, v8::Value>, method: &str, n: u32) -> Result<Option<v8::Local<'s, v8::Object>>, Failure> {
+    if options.is_null_or_undefined() {
+        return Ok(None);
+    }
+    match v8::Local::<v8::Object>::try_from(options) {
+        Ok(o) if !options.is_function() => Ok(Some(o)),
+        _ => Err(Failure::type_error(format!("`{method}` requires parameter {n} to be an object"))),
+    }
+}
+
+/// A boolean option: absent is false, anything but a boolean a TypeError.
+fn flag<'s>(scope: &mut v8::PinScope<'s, '_>, o: Option<v8::Local<'s, v8::Object>>, name: &str) -> Result<bool, Failure> {
+    let Some(o) = o else { return Ok(false) };
     let k = string(scope, name);
-    o.get(scope, k.into()).is_some_and(|v| v.boolean_value(scope))
+    match o.get(scope, k.into()) {
+        None => Ok(false),
+        Some(v) if v.is_null_or_undefined() => Ok(false),
+        Some(v) if v.is_boolean() => Ok(v.is_true()),
+        Some(_) => Err(Failure::type_error(format!("`{name}` must be a boolean"))),
+    }
 }
 
 fn copy_method<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArguments<'s>, rv: &mut v8::ReturnValue<'s, v8::Value>) {
-    hand_out(scope, args, rv, |scope, st, data, transfer_in| materialize(scope, st, &data, transfer_in));
+    hand_out(scope, args, rv, "copy", |scope, st, data, transfer_in| materialize(scope, st, &data, transfer_in));
 }
 
 fn copy_into_method<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArguments<'s>, rv: &mut v8::ReturnValue<'s, v8::Value>) {
-    hand_out(scope, args, rv, |scope, st, data, transfer_in| {
+    hand_out(scope, args, rv, "copyInto", |scope, st, data, transfer_in| {
         instance(scope, st, INTO_CLASS, Rc::new(CopyInto { data: RefCell::new(Some(data)), transfer_in }))
     });
 }
@@ -242,14 +262,18 @@ fn hand_out<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     args: &v8::FunctionCallbackArguments<'s>,
     rv: &mut v8::ReturnValue<'s, v8::Value>,
+    method: &str,
     make: impl FnOnce(&mut v8::PinScope<'s, '_>, &Rc<State>, Arc<ExternalData>, bool) -> Result<v8::Local<'s, v8::Value>, Failure>,
 ) {
     let Some(st) = scope.get_slot::<Rc<State>>().cloned() else { return };
     let Some(state) = this_copy(scope, &st, args) else { return };
     let c = state.downcast_ref::<Copy>().unwrap();
     let Some(data) = c.data.borrow().clone() else { return throw_failure(scope, &st, Failure::error(RELEASED)) };
-    let options = args.get(0);
-    let (release, transfer_in) = (flag(scope, options, "release"), flag(scope, options, "transferIn"));
+    let flags = options_of(args.get(0), method, 1).and_then(|o| Ok((flag(scope, o, "release")?, flag(scope, o, "transferIn")?)));
+    let (release, transfer_in) = match flags {
+        Ok(f) => f,
+        Err(f) => return throw_failure(scope, &st, f),
+    };
     match make(scope, &st, data, transfer_in) {
         Ok(v) => {
             if release {
@@ -296,7 +320,7 @@ fn build<'s>(
     let mut fresh = true;
     let mut list: Vec<v8::Local<v8::ArrayBuffer>> = Vec::new();
     let mut transfer_out = false;
-    if let Ok(o) = v8::Local::<v8::Object>::try_from(options) {
+    if let Some(o) = options_of(options, "ExternalCopy", 2)? {
         let k = string(scope, "transferList");
         if let Some(l) = o.get(scope, k.into()).filter(|l| !l.is_undefined()) {
             let arr = v8::Local::<v8::Array>::try_from(l).map_err(|_| Failure::type_error("`transferList` must be an array"))?;
@@ -307,7 +331,7 @@ fn build<'s>(
                 list.push(ab);
             }
         }
-        transfer_out = flag(scope, options, "transferOut");
+        transfer_out = flag(scope, Some(o), "transferOut")?;
     }
     let _ = st;
     let listed = |ab: v8::Local<v8::ArrayBuffer>| list.iter().any(|b| b.strict_equals(ab.into()));

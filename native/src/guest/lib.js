@@ -50,10 +50,28 @@
     if (typeof value !== 'string') throw new $TypeError(`\`${method}\` requires parameter ${n} to be a string`);
   }
 
+  // A boolean option: absent (undefined or null) is false; anything else but
+  // a boolean is a TypeError, as in isolated-vm.
+  function boolOption(options, name) {
+    if (options === undefined || options === null) return false;
+    const v = options[name];
+    if (v === undefined || v === null) return false;
+    if (typeof v !== 'boolean') throw optionError(name, 'a boolean');
+    return v;
+  }
+
+  // isolated-vm's message for a call with too few arguments.
+  function arity(name, n) {
+    return new $TypeError(`\`${name}\` requires at least ${n} parameter${n === 1 ? '' : 's'}`);
+  }
+
   function transferMode(options, name = 'options') {
     if (options === undefined || options === null) return MODE_DEFAULT;
     if (typeof options !== 'object') throw optionError(name, 'an object');
-    const { copy, externalCopy, reference, promise } = options;
+    const copy = boolOption(options, 'copy');
+    const externalCopy = boolOption(options, 'externalCopy');
+    const reference = boolOption(options, 'reference');
+    const promise = boolOption(options, 'promise');
     const n = (copy ? 1 : 0) + (externalCopy ? 1 : 0) + (reference ? 1 : 0);
     if (n > 1) throw new $TypeError('Only one of `copy`, `externalCopy`, or `reference` may be set');
     const p = promise ? MODE_PROMISE : 0;
@@ -376,7 +394,7 @@
       options = optionsObject(options, 'run', 2);
       const timeout = readTimeout(options);
       const mode = transferMode(options);
-      const release = Boolean(options && options.release);
+      const release = boolOption(options, 'release');
       const r = N.scriptRun(this.#h, h.Context(context), variant, timeout, mode);
       if (release) this.release();
       return r;
@@ -563,8 +581,9 @@
         this.#typeof = arguments[2];
         this.#host = arguments[3];
       } else {
+        if (arguments.length < 1) throw arity('Reference', 1);
         options = optionsObject(options, 'Reference', 2);
-        this.#inherit = Boolean(options && options.unsafeInherit);
+        this.#inherit = boolOption(options, 'unsafeInherit');
         this.#h = N.refNew(value);
         this.#typeof = value === null ? 'null' : typeof value;
         if (this.#typeof === 'symbol' || this.#typeof === 'bigint') this.#typeof = 'object';
@@ -605,7 +624,7 @@
       options = optionsObject(options, 'deref', 1);
       if (this.#host) throw new $TypeError('Cannot dereference this from current isolate');
       const v = N.refDeref(this.#h);
-      if (options && options.release) this.release();
+      if (boolOption(options, 'release')) this.release();
       return v;
     }
 
@@ -614,7 +633,7 @@
       options = optionsObject(options, 'derefInto', 1);
       if (this.#host) throw new $TypeError('Cannot dereference this into target isolate');
       const d = new Dereference(INTERNAL, this.#h);
-      if (options && options.release) this.release();
+      if (boolOption(options, 'release')) this.release();
       return d;
     }
 
@@ -630,7 +649,7 @@
       if (this.#host) return this.#onHost('getSync', variant, [key, options]);
       options = optionsObject(options, 'get', 2);
       const mode = transferMode(options);
-      const accessors = Boolean(options && options.accessors);
+      const accessors = boolOption(options, 'accessors');
       return N.refGet(this.#h, variant, key, mode, this.#inherit, accessors);
     }
 
@@ -652,14 +671,20 @@
     }
 
     setSync(key, value, options) {
+      if (arguments.length < 2) throw arity('setSync', 2);
       return this.#set(SYNC, key, value, options);
     }
 
     set(key, value, options) {
-      return later(() => this.#set(ASYNC, key, value, options));
+      const n = arguments.length;
+      return later(() => {
+        if (n < 2) throw arity('set', 2);
+        return this.#set(ASYNC, key, value, options);
+      });
     }
 
     setIgnored(key, value, options) {
+      if (arguments.length < 2) throw arity('setIgnored', 2);
       this.#set(IGNORED, key, value, options);
     }
 
@@ -780,7 +805,10 @@
       if (typeof fn !== 'function') throw new $TypeError('`Callback` requires parameter 1 to be a function');
       options = optionsObject(options, 'Callback', 2);
       this.#fn = fn;
-      this.#mode = options && options.async ? 1 : options && options.ignored ? 2 : 0;
+      const async = boolOption(options, 'async');
+      const ignored = boolOption(options, 'ignored');
+      boolOption(options, 'sync');
+      this.#mode = async ? 1 : ignored ? 2 : 0;
       brand(this);
       freeze(this);
     }
@@ -816,6 +844,21 @@
     return f;
   }
 
+  // Calling a constructor without `new` gets isolated-vm's message (see
+  // lib/index.js): the exported classes are proxies that refuse to be called.
+  function requireNew(C) {
+    const P = new Proxy(C, {
+      apply() {
+        throw new $TypeError(`\`${C.name}\` must be called with \`new\``);
+      },
+    });
+    defineProperty(C.prototype, 'constructor', { value: P, writable: true, configurable: true, enumerable: false });
+    return P;
+  }
+
+  const PublicReference = requireNew(Reference);
+  const PublicCallback = requireNew(Callback);
+
   const classes = [Isolate, Context, Script, Module, Reference, Dereference, Callback];
   if (ExternalCopy !== undefined) classes.push(ExternalCopy);
   for (const C of classes) {
@@ -823,7 +866,7 @@
     freeze(C);
   }
 
-  const lib = { Isolate, Context, Script, Module, Reference, Callback };
+  const lib = { Isolate, Context, Script, Module, Reference: PublicReference, Callback: PublicCallback };
   if (ExternalCopy !== undefined) lib.ExternalCopy = ExternalCopy;
   freeze(lib);
 

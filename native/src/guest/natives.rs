@@ -14,7 +14,7 @@ use crate::engine::runner::State;
 use crate::node::host::{MainReq, Reply, Target};
 use crate::ops::reference::{self as refops, GetOptions};
 use crate::ops::{self, Key, Origin};
-use crate::transfer::capture::{capture, capture_code};
+use crate::transfer::capture::{capture, capture_code, capture_code_for_node};
 use crate::transfer::promise::Settler;
 use crate::transfer::{Failure, Fallback, Mode, Outcome, Remote, Transfer};
 
@@ -133,11 +133,24 @@ fn key<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Res
 /// Captures an argument list under an option code (a mode, plus 4 for
 /// `{promise: true}`).
 fn list<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>, code: u32, fallback: Fallback) -> Result<Vec<Transfer>, Failure> {
+    list_with(scope, st, v, code, fallback, capture_code)
+}
+
+type CaptureCode = for<'s, 'i> fn(&mut v8::PinScope<'s, 'i>, &State, v8::Local<'s, v8::Value>, u32, Fallback) -> Result<Transfer, Failure>;
+
+fn list_with<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    st: &State,
+    v: v8::Local<'s, v8::Value>,
+    code: u32,
+    fallback: Fallback,
+    each: CaptureCode,
+) -> Result<Vec<Transfer>, Failure> {
     let Ok(a) = v8::Local::<v8::Array>::try_from(v) else { return Ok(Vec::new()) };
     let mut out = Vec::with_capacity(a.length() as usize);
     for i in 0..a.length() {
         let e = a.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
-        out.push(capture_code(scope, st, e, code, fallback)?);
+        out.push(each(scope, st, e, code, fallback)?);
     }
     Ok(out)
 }
@@ -633,8 +646,8 @@ fn host_ref_args<'s>(
         let e = a.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
         let apply = matches!(method, "applySync" | "applySyncPromise");
         out.push(match (i, method) {
-            (1, "setSync") => capture_code(scope, st, e, code, Fallback::Reject)?,
-            (1, _) if apply && e.is_array() => Transfer::List(list(scope, st, e, code, Fallback::Reject)?),
+            (1, "setSync") => capture_code_for_node(scope, st, e, code, Fallback::Reject)?,
+            (1, _) if apply && e.is_array() => Transfer::List(list_with(scope, st, e, code, Fallback::Reject, capture_code_for_node)?),
             // The receiver: transferred like an argument without options.
             (0, _) if apply => capture(scope, st, e, Mode::Default(Fallback::Reject))?,
             // Keys and options: Node reads them.

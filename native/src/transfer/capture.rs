@@ -118,8 +118,43 @@ pub fn capture_code<'s>(
     code: u32,
     fallback: Fallback,
 ) -> Result<Transfer, Failure> {
+    capture_code_with(scope, state, v, code, fallback, true)
+}
+
+/// `capture_code` for values a guest sends to Node (arguments and set values
+/// of a Reference to a Node value): under `{promise: true}` a value that is
+/// not a promise is transferred when it settles, i.e. at once but failing
+/// the Node function's promise instead of the call (isolated-vm differs by
+/// direction here).
+pub fn capture_code_for_node<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    state: &State,
+    v: v8::Local<'s, v8::Value>,
+    code: u32,
+    fallback: Fallback,
+) -> Result<Transfer, Failure> {
+    capture_code_with(scope, state, v, code, fallback, false)
+}
+
+fn capture_code_with<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    state: &State,
+    v: v8::Local<'s, v8::Value>,
+    code: u32,
+    fallback: Fallback,
+    now: bool,
+) -> Result<Transfer, Failure> {
     let mode = Mode::from_code(code, fallback);
     if code & 4 != 0 {
+        if now && !v.is_promise() {
+            // As in isolated-vm, a value that is not a promise is transferred
+            // now (failing the call if it cannot be) and arrives in a
+            // resolved promise.
+            let t = capture(scope, state, v, mode)?;
+            let p = super::promise::Pending::new();
+            p.settle(Ok(t));
+            return Ok(Transfer::Promise(p));
+        }
         return Ok(super::promise::capture_promise(scope, state, v, mode));
     }
     capture(scope, state, v, mode)
