@@ -1052,11 +1052,14 @@ class Reference {
   }
 
   [INTERNAL]() {
+    // Released by derefInto({release: true}): the handle still lives for
+    // the Dereference, but the Reference is gone.
+    if (this.#released && this.#h !== undefined) throw new Error(RELEASED);
     return this.#h;
   }
 
   #live() {
-    if (this.#h !== undefined ? native.isReleased(this.#h) : this.#released) throw new Error(RELEASED);
+    if (this.#released || (this.#h !== undefined && native.isReleased(this.#h))) throw new Error(RELEASED);
   }
 
   get typeof() {
@@ -1085,7 +1088,14 @@ class Reference {
     this.#live();
     options = optionsObject(options, 'derefInto', 1);
     // For a Node value the check waits for the transfer (isolated-vm's order).
-    return new Dereference(INTERNAL, this.#h, T.boolOption(options, 'release') ? this : undefined, this.#value);
+    const d = new Dereference(INTERNAL, this.#h, T.boolOption(options, 'release'), this.#value);
+    if (T.boolOption(options, 'release')) {
+      // Released now, as in isolated-vm; the native handle goes once the
+      // result has been used.
+      this.#released = true;
+      this.#value = undefined;
+    }
+    return d;
   }
 
   // -- get
@@ -1481,7 +1491,7 @@ class Dereference {
     if (this.#used) throw new Error('The return value of `derefInto()` should only be used once');
     this.#used = true;
     const h = this.#h;
-    if (this.#release) queueMicrotask(() => this.#release.release());
+    if (this.#release && h !== undefined) queueMicrotask(() => native.release(h));
     return h;
   }
 }

@@ -339,3 +339,21 @@ test('{reference: true} and {externalCopy: true} apply to the library\'s handles
   global.setSync('y', new ivm.Reference(8));
   assert.equal(context.evalSync('y.copySync()'), 8);
 });
+
+test('derefInto({release: true}) releases the Reference at once; the result still works once', (t) => {
+  const { context, global } = setup(t);
+  const r = context.evalSync('globalThis.o = { a: 1 }', { reference: true });
+  const d = r.derefInto({ release: true });
+  const RELEASED = { message: 'Reference has been released' };
+  assert.throws(() => r.typeof, RELEASED);
+  assert.throws(() => r.getSync('a'), RELEASED);
+  assert.throws(() => r.release(), RELEASED);
+  assert.throws(() => global.setSync('z', r), RELEASED);
+  global.setSync('y', d);
+  assert.equal(context.evalSync('y === o'), true);
+  assert.throws(() => global.setSync('w', d), { message: 'The return value of `derefInto()` should only be used once' });
+  const n = new ivm.Reference({ q: 2 });
+  const nd = n.derefInto({ release: true });
+  assert.throws(() => n.typeof, RELEASED);
+  assert.equal(new ivm.Reference((x) => x.q).applySync(undefined, [nd]), 2);
+});

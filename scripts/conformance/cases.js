@@ -620,6 +620,34 @@ const b2 = {
 };
 for (const [n, f] of Object.entries(b2)) add(n, f);
 
+// ---------------------------------------------------------------- third battery: more value kinds under copy
+const V3 = {
+  bi64: 'new BigInt64Array([1n, -2n])', u8c: 'new Uint8ClampedArray([1, 300])', dvoff: 'new DataView(new Uint8Array([1,2,3,4,5]).buffer, 1, 3)',
+  negzarr: '[-0, NaN, Infinity]', arrprops: '(() => { const a = [1, 2]; a.x = 3; return a })()', symkey: '({ [Symbol("s")]: 1, a: 2 })',
+  errcause: 'new Error("e", { cause: { c: 1 } })', agg: 'new AggregateError([new Error("x")], "agg")', getter: '({ get g() { return 5 }, a: 1 })',
+  proxyarr: 'new Proxy([1, 2], {})', baddate: 'new Date(NaN)', surrogate: '"a\\ud800b"', protokey: 'JSON.parse(\'{"__proto__": {"x": 1}}\')',
+  clsinst: '(() => { class Q { constructor() { this.a = 1 } m() {} }; return new Q() })()', mapobjkey: 'new Map([[{ k: 1 }, "v"]])',
+  nestedset: 'new Set([new Set([1])])', circ: '(() => { const o = { a: 1 }; o.self = o; return o })()', circarr: '(() => { const a = [1]; a.push(a); return a })()',
+  weakref: 'new WeakRef({})', resizable: 'new ArrayBuffer(4, { maxByteLength: 8 })', boxedstr: 'new String("bx")', boxedbig: 'Object(5n)',
+  evalerr: 'new EvalError("ev")', urierr: 'new URIError("u")', nonenumerable: 'Object.defineProperty({ a: 1 }, "h", { value: 2, enumerable: false })',
+  holes: '[, , 1]', bigstr: '"y".repeat(70000)', emptyobj: '({})', frozen: 'Object.freeze({ f: 1 })', regexflags: '/a+/gimsuy',
+  dateobj: '({ d: new Date(0) })', i32: 'new Int32Array([-1, 2 ** 31 - 1])', float32: 'new Float32Array([0.5, -0])', u16off: 'new Uint16Array(new ArrayBuffer(8), 2, 2)',
+  nestedbuf: '({ b: new Uint8Array([9]).buffer, v: new Uint8Array([7, 8]) })', sharedview: '({ v: new Uint8Array(new ArrayBuffer(4), 1, 2) })',
+};
+for (const [k, src] of Object.entries(V3)) {
+  add(`b3 node->guest copy ${k}`, (ivm, e) => { e.global.setSync('x', (0, eval)(src), { copy: true }); return e.ctx.evalSync('__d(x)'); });
+  add(`b3 guest->node copy ${k}`, (ivm, e) => e.ctx.evalSync(src, { copy: true }));
+  add(`b3 node EC ${k}`, (ivm) => new ivm.ExternalCopy((0, eval)(src)).copy());
+  add(`b3 node EC into guest ${k}`, (ivm, e) => { e.global.setSync('x', new ivm.ExternalCopy((0, eval)(src)).copyInto()); return e.ctx.evalSync('__d(x)'); });
+  add(`b3 guest EC ${k}`, (ivm, e) => e.gs(`return new ivm.ExternalCopy(${src}).copy()`));
+  add(`b3 guest EC to node ${k}`, (ivm, e) => { const c = e.ctx.evalSync(`new ivm.ExternalCopy(${src})`); return c.copy(); });
+  add(`b3 g2g copy ${k}`, (ivm, e) => e.gs(`${NEST} return c2.evalSync(${JSON.stringify(src)}, { copy: true })`));
+  add(`b3 callback arg ${k}`, (ivm, e) => { e.global.setSync('cb', new ivm.Callback((a) => __dd(a))); return e.gs(`return cb(${src})`); });
+  add(`b3 callback result ${k}`, (ivm, e) => { e.global.setSync('cb', new ivm.Callback(() => (0, eval)(src))); return e.gs('return cb()'); });
+  add(`b3 eval default ${k}`, (ivm, e) => e.ctx.evalSync(src));
+  add(`b3 get default ${k}`, (ivm, e) => { e.ctx.evalSync(`globalThis.x = ${src}`); return e.global.getSync('x'); });
+}
+
 const seen = new Set();
 for (const c of cases) { if (seen.has(c.name)) throw new Error('duplicate case ' + c.name); seen.add(c.name); }
 module.exports = cases;
