@@ -262,3 +262,15 @@ test('inside a guest running async: parameter errors throw, the sync-from-async 
   assert.match(refused, /^Error: Calling a synchronous isolated-vm function on a non-default isolate from within an asynchronous isolated-vm function is not allowed\./);
   assert.ok(!refused.includes(BOUNDARY), refused);
 });
+
+test('copying a thrown value runs under the call timeout (a message getter that never returns)', (t) => {
+  const { context } = setup(t);
+  for (const code of [
+    'throw { get message() { for (;;); } }',
+    'const e = new Error("m"); Object.defineProperty(e, "stack", { get() { for (;;); } }); throw e',
+  ]) {
+    assert.throws(() => context.evalSync(`{ ${code} }`, { timeout: 50 }), { message: 'Script execution timed out.' });
+  }
+  assert.throws(() => context.evalSync('{ const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); throw proxy }'), { message: NOT_AN_ERROR });
+  assert.equal(context.evalSync('1 + 1'), 2);
+});
