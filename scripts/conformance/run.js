@@ -1,6 +1,10 @@
 'use strict';
-// Differential conformance run: every case of cases.js against isolated-vm
-// 5.0.4 and against v8-isolates; prints each case whose outcome differs.
+// Differential conformance run for the transfer model (References, Callbacks,
+// ExternalCopy, TransferOptions in every direction: Node <-> guest, guest <->
+// guest): every case of cases.js against isolated-vm 5.0.4 and against
+// v8-isolates; prints each case whose outcome differs. (core.js is the battery
+// for Isolate/Context/Script/Module/errors.) Differences kept on purpose are
+// listed in docs/DECISIONS.md.
 // usage: node scripts/conformance/run.js [name-regexp] [--all]
 const { spawn } = require('child_process');
 const path = require('path');
