@@ -367,6 +367,16 @@ test('terminating a worker whose isolate runs for(;;) in an async eval does not 
   assert.equal(res.quiet, true, "the terminated worker's guest is still running");
 });
 
+for (const mode of ['loop', 'block', 'sync-block']) {
+  test(`terminating a worker whose guest is in a sync call to the worker (${mode}) ends the guest's thread`, CHILD_T, async () => {
+    const r = await runChild(['worker-terminate-in-call', mode], { timeout: 30_000 });
+    const res = assertChildOk(r);
+    assert.equal(res.first, 'calling');
+    assert.equal(res.terminated, 'fulfilled');
+    assert.equal(res.gone, true, `isolate threads left: ${res.threads} (before: ${res.before})`);
+  });
+}
+
 test('terminating a worker blocked in evalSync(for(;;)) does not hang the process', {
   ...CHILD_T,
 }, async () => {

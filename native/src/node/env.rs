@@ -9,11 +9,13 @@ use parking_lot::Mutex;
 
 use crate::engine::isolate::IsolateHost;
 
-#[derive(Default)]
-pub struct EnvIsolates(Mutex<Vec<Weak<IsolateHost>>>);
+pub struct EnvIsolates(Mutex<Vec<Weak<IsolateHost>>>, Arc<super::envlink::EnvLink>);
 
 impl Drop for EnvIsolates {
     fn drop(&mut self) {
+        // No JS runs in this environment any more: calls guests are making
+        // into it fail, so their threads can stop.
+        self.1.close();
         let hosts: Vec<Arc<IsolateHost>> = self.0.lock().drain(..).filter_map(|w| w.upgrade()).collect();
         for h in &hosts {
             h.dispose();
@@ -31,7 +33,8 @@ impl Drop for EnvIsolates {
 static ENV: LocalKey<EnvIsolates> = LocalKey::new();
 
 pub fn register<'a>(cx: &mut impl Context<'a>, host: &Arc<IsolateHost>) {
-    let env = ENV.get_or_init(cx, EnvIsolates::default);
+    let link = super::envlink::link(cx);
+    let env = ENV.get_or_init(cx, || EnvIsolates(Mutex::default(), link));
     let mut list = env.0.lock();
     if list.len() >= 64 && list.len().is_power_of_two() {
         list.retain(|w| w.upgrade().is_some_and(|h| !h.thread_finished()));

@@ -47,6 +47,8 @@ pub struct EnvLink {
     /// A guest's sync call posted in place (see `outbox`), on a cache line
     /// of its own.
     lane: crate::engine::isolate::Padded<super::outbox::Lane>,
+    /// The environment is gone (torn down): calls into it fail at once.
+    closed: AtomicBool,
     thread: std::thread::Thread,
 }
 
@@ -62,7 +64,37 @@ impl EnvLink {
     pub fn request(&self, req: MainReq) {
         let _ = self.calls.send(req);
         self.pending.fetch_add(1, Ordering::SeqCst);
+        if self.is_closed() {
+            // Closed meanwhile: its drain may have missed this call.
+            self.fail_queued();
+            return;
+        }
         self.wake();
+    }
+
+    /// Whether the environment is gone.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Marks the environment gone (it is being torn down: no JS runs in it
+    /// any more) and fails every call waiting for it, so that guests blocked
+    /// in a call into it return (and their isolates can be disposed).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        super::outbox::fail_posted(self);
+        self.fail_queued();
+    }
+
+    fn fail_queued(&self) {
+        while let Ok(req) = self.calls_rx.try_recv() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            match req.reply {
+                super::host::Reply::Sync(slot) => slot.put(Err(gone())),
+                super::host::Reply::Async(done) => done(Err(gone())),
+                super::host::Reply::Ignored => {}
+            }
+        }
     }
 
     /// Wakes the environment's thread for a call just queued or posted: it
@@ -92,6 +124,11 @@ impl EnvLink {
             });
         }
     }
+}
+
+/// What a call into a Node environment that is gone fails with.
+pub fn gone() -> crate::transfer::Failure {
+    crate::transfer::Failure::error("The Node.js environment of this function was torn down")
 }
 
 struct EnvQueue {
@@ -128,6 +165,7 @@ fn queue<'a>(cx: &mut impl Context<'a>) -> &'a EnvQueue {
                 calls_rx,
                 pending: AtomicUsize::new(0),
                 lane: crate::engine::isolate::Padded(Default::default()),
+                closed: AtomicBool::new(false),
                 thread: std::thread::current(),
             }),
             rx,
@@ -183,15 +221,46 @@ fn serve_counted<'a>(cx: &mut impl Context<'a>) -> (usize, usize) {
     while let Ok(req) = q.link.calls_rx.try_recv() {
         q.link.pending.fetch_sub(1, Ordering::AcqRel);
         n += 1;
-        if matches!(req.reply, super::host::Reply::Sync(_)) {
-            sync += 1;
-        }
+        let slot = match &req.reply {
+            super::host::Reply::Sync(slot) => Some(slot.clone()),
+            _ => None,
+        };
+        sync += slot.is_some() as usize;
         // Each call gets its own handle scope: a sync wait can serve many
         // thousands of calls inside one outer call, and handles left in the
         // outer scope would make every GC of Node's heap slower.
-        cx.execute_scoped(|mut cx| super::host::run(&mut cx, req));
+        if unwinding(|| cx.execute_scoped(|mut cx| super::host::run(&mut cx, req))).is_none() {
+            if let Some(slot) = slot {
+                slot.put(Err(gone()));
+            }
+        }
     }
     (n, sync)
+}
+
+/// Runs `f`, turning a panic into None. Neon panics when a JS call fails
+/// without an exception pending, and that is what every JS call does once a
+/// worker is being terminated (`worker.terminate()` while a Node function
+/// called by a guest runs): it must fail the call, not abort the process.
+pub fn unwinding<T>(f: impl FnOnce() -> T) -> Option<T> {
+    quiet_neon_panics();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
+/// Keeps the panic above from printing a message: it is expected, and
+/// handled. Any other panic still reports as usual.
+fn quiet_neon_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let msg = info.payload().downcast_ref::<&str>().copied().or_else(|| info.payload().downcast_ref::<String>().map(|s| s.as_str()));
+            if msg.is_some_and(|m| m.starts_with("try_catch: unexpected Err(Throw)")) {
+                return;
+            }
+            previous(info);
+        }));
+    });
 }
 
 /// After serving a guest's sync call from the event loop, wait this long for
@@ -244,7 +313,7 @@ fn drain<'a>(cx: &mut impl Context<'a>) -> usize {
     while let Ok(c) = q.rx.try_recv() {
         n += 1;
         let Completion { deferred, site, outcome } = c;
-        settle_one(cx, q, deferred, site, outcome);
+        unwinding(|| settle_one(cx, q, deferred, site, outcome));
     }
     if n > 0 {
         q.idle_turns.store(0, Ordering::Relaxed);

@@ -78,6 +78,9 @@ pub struct Posted(Option<Box<Record>>);
 /// Posts `target(args)` in `link`'s lane. When the lane is taken the call
 /// comes back to be queued.
 pub fn post(link: &EnvLink, target: Target, mut args: Vec<Transfer>) -> Result<Posted, (Target, Vec<Transfer>)> {
+    if link.is_closed() {
+        return Err((target, args));
+    }
     let rec = FREE.with(|f| f.borrow_mut().pop()).unwrap_or_else(|| {
         Box::new(Record {
             state: AtomicU32::new(IDLE),
@@ -101,6 +104,16 @@ pub fn post(link: &EnvLink, target: Target, mut args: Vec<Transfer>) -> Result<P
         let back = unsafe { ((*rec.target.get()).take().unwrap(), std::mem::take(&mut *rec.args.get())) };
         FREE.with(|f| f.borrow_mut().push(rec));
         return Err(back);
+    }
+    if link.is_closed() {
+        // Closed meanwhile: take the call back unless the closing thread
+        // took it (then it fails it).
+        if link.lane().0.compare_exchange(p, std::ptr::null_mut(), Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+            // SAFETY: taken back before Node saw it: only this thread's.
+            unsafe { *rec.outcome.get() = Some(Err(super::envlink::gone())) };
+            rec.state.store(DONE, Ordering::Relaxed);
+        }
+        return Ok(Posted(Some(rec)));
     }
     link.wake();
     Ok(Posted(Some(rec)))
@@ -163,8 +176,21 @@ pub fn serve<'a>(cx: &mut impl Context<'a>, link: &EnvLink) -> bool {
     let Some(rec) = link.lane().take() else { return false };
     // SAFETY: taken out of the lane: Node's until it publishes DONE.
     let (target, args) = unsafe { ((*rec.target.get()).as_ref().expect("a posted target"), &mut *rec.args.get()) };
-    let out = cx.execute_scoped(|mut cx| host::call_sync(&mut cx, target, args.drain(..)));
-    // SAFETY: as above.
+    let out = super::envlink::unwinding(|| cx.execute_scoped(|mut cx| host::call_sync(&mut cx, target, args.drain(..))));
+    finish(rec, out.unwrap_or_else(|| Err(super::envlink::gone())));
+    true
+}
+
+/// Fails the call waiting in `link`'s lane, if any (the environment is gone).
+pub fn fail_posted(link: &EnvLink) {
+    if let Some(rec) = link.lane().take() {
+        finish(rec, Err(super::envlink::gone()));
+    }
+}
+
+/// Hands `out` to the record's caller; the record is not touched after.
+fn finish(rec: &Record, out: Outcome) {
+    // SAFETY: taken out of the lane: ours until DONE is published.
     unsafe { *rec.outcome.get() = Some(out) };
     let mut s = rec.state.load(Ordering::Acquire);
     loop {
@@ -174,10 +200,10 @@ pub fn serve<'a>(cx: &mut impl Context<'a>, link: &EnvLink) -> bool {
             let waiter = rec.waiter.clone();
             rec.state.store(DONE, Ordering::Release);
             waiter.unpark();
-            return true;
+            return;
         }
         match rec.state.compare_exchange_weak(s, DONE, Ordering::Release, Ordering::Acquire) {
-            Ok(_) => return true,
+            Ok(_) => return,
             Err(now) => s = now,
         }
     }
