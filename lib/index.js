@@ -421,6 +421,7 @@ class Isolate {
   // Makes a startup snapshot: runs `scripts` in a fresh isolate on a thread of
   // its own and returns its heap, sealed, as an ExternalCopy of an ArrayBuffer.
   static createSnapshot(scripts, warmup, options) {
+    if (arguments.length < 1) throw arity('createSnapshot', 1);
     if (!Array.isArray(scripts)) throw new TypeError('`createSnapshot` requires parameter 1 to be an array');
     const list = scripts.map((s, i) => {
       if (s === null || typeof s !== 'object') throw new TypeError(`\`scripts[${i}]\` must be an object`);
@@ -486,11 +487,13 @@ class Isolate {
   }
 
   compileScriptSync(code, options) {
+    if (arguments.length < 1) throw arity('compileScript', 1);
     const [h, cachedData, rejected] = this.#compile(SYNC, code, options);
     return new Script(INTERNAL, h[0], cachedData, rejected);
   }
 
   compileScript(code, options) {
+    if (arguments.length < 1) throw arity('compileScript', 1);
     return asyncCall(this.compileScript, () => {
       const site = undefined;
       return this.#compile(ASYNC, code, options, site).then(
@@ -523,10 +526,12 @@ class Isolate {
   }
 
   compileModuleSync(code, options) {
+    if (arguments.length < 1) throw arity('compileModule', 1);
     return this.#newModule(this.#compileModule(SYNC, code, options));
   }
 
   compileModule(code, options) {
+    if (arguments.length < 1) throw arity('compileModule', 1);
     return asyncCall(this.compileModule, () =>
       this.#compileModule(ASYNC, code, options, undefined).then((r) => this.#newModule(r)),
     );
@@ -701,14 +706,17 @@ class Context {
 
   evalSync(code, options) {
     if (options === undefined && typeof code === 'string') return native.contextEvalFast(this.#h, code);
+    if (arguments.length < 1) throw arity('eval', 1);
     return this.#eval(SYNC, code, options);
   }
 
   eval(code, options) {
+    if (arguments.length < 1) throw arity('eval', 1);
     return asyncCall(this.eval, () => this.#eval(ASYNC, code, options, undefined));
   }
 
   evalIgnored(code, options) {
+    if (arguments.length < 1) throw arity('eval', 1);
     this.#eval(IGNORED, code, options);
   }
 
@@ -726,14 +734,17 @@ class Context {
   }
 
   evalClosureSync(code, args, options) {
+    if (arguments.length < 1) throw arity('evalClosure', 1);
     return this.#evalClosure(SYNC, code, args, options);
   }
 
   evalClosure(code, args, options) {
+    if (arguments.length < 1) throw arity('evalClosure', 1);
     return asyncCall(this.evalClosure, () => this.#evalClosure(ASYNC, code, args, options, undefined));
   }
 
   evalClosureIgnored(code, args, options) {
+    if (arguments.length < 1) throw arity('evalClosure', 1);
     this.#evalClosure(IGNORED, code, args, options);
   }
 
@@ -767,14 +778,17 @@ class Script {
   }
 
   runSync(context, options) {
+    if (arguments.length < 1) throw arity('run', 1);
     return this.#run(SYNC, context, options);
   }
 
   run(context, options) {
+    if (arguments.length < 1) throw arity('run', 1);
     return asyncCall(this.run, () => this.#run(ASYNC, context, options, undefined));
   }
 
   runIgnored(context, options) {
+    if (arguments.length < 1) throw arity('run', 1);
     this.#run(IGNORED, context, options);
   }
 
@@ -936,6 +950,7 @@ class Module {
   }
 
   instantiateSync(context, resolve) {
+    if (arguments.length < 2) throw arity('instantiateSync', 2);
     this.#checkInstantiate(context, resolve, 'instantiateSync');
     if (this.#linked) return undefined;
     this.#linking = true;
@@ -949,6 +964,7 @@ class Module {
   }
 
   instantiate(context, resolve) {
+    if (arguments.length < 2) throw arity('instantiate', 2);
     return asyncCall(this.instantiate, () => {
       this.#checkInstantiate(context, resolve, 'instantiate');
       return this.#instantiateAsync(context, resolve);

@@ -274,3 +274,35 @@ test('copying a thrown value runs under the call timeout (a message getter that 
   assert.throws(() => context.evalSync('{ const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); throw proxy }'), { message: NOT_AN_ERROR });
   assert.equal(context.evalSync('1 + 1'), 2);
 });
+
+test('too few arguments: isolated-vm\'s "requires at least N parameter(s)", thrown at once (Node and guests)', (t) => {
+  const { isolate, context } = withLibrary(t);
+  const mod = isolate.compileModuleSync('export default 1');
+  const script = isolate.compileScriptSync('1');
+  const arity = (name, n) => ({ name: 'TypeError', message: `\`${name}\` requires at least ${n} parameter${n === 1 ? '' : 's'}` });
+  assert.throws(() => context.evalSync(), arity('eval', 1));
+  assert.throws(() => context.eval(), arity('eval', 1));
+  assert.throws(() => context.evalClosure(), arity('evalClosure', 1));
+  assert.throws(() => isolate.compileScript(), arity('compileScript', 1));
+  assert.throws(() => isolate.compileModuleSync(), arity('compileModule', 1));
+  assert.throws(() => script.run(), arity('run', 1));
+  assert.throws(() => mod.instantiate(context), arity('instantiate', 2));
+  assert.throws(() => ivm.Isolate.createSnapshot(), arity('createSnapshot', 1));
+  // An argument given as undefined is a wrong type, not a missing one.
+  assert.throws(() => context.evalSync(undefined), { message: '`eval` requires parameter 1 to be a string' });
+  const inGuest = context.evalSync(`
+    const iso = new ivm.Isolate();
+    const ctx = iso.createContextSync();
+    const m = iso.compileModuleSync('export default 1');
+    const r = [];
+    for (const f of [() => ctx.eval(), () => iso.compileScriptSync(), () => m.instantiate(ctx), () => m.instantiate({}, () => {})]) {
+      try { r.push(f() instanceof Promise ? 'promise' : 'value'); } catch (e) { r.push(e.message); }
+    }
+    r.join(' / ')`);
+  assert.equal(inGuest, [
+    '`eval` requires at least 1 parameter',
+    '`compileScript` requires at least 1 parameter',
+    '`instantiate` requires at least 2 parameters',
+    '`instantiate` requires parameter 1 to be a Context',
+  ].join(' / '));
+});

@@ -220,10 +220,12 @@
     }
 
     compileScriptSync(code, options) {
+      if (arguments.length < 1) throw arity('compileScript', 1);
       return this.#compile(SYNC, code, options);
     }
 
     compileScript(code, options) {
+      if (arguments.length < 1) throw arity('compileScript', 1);
       return later(() => this.#compile(ASYNC, code, options));
     }
 
@@ -252,10 +254,12 @@
     }
 
     compileModuleSync(code, options) {
+      if (arguments.length < 1) throw arity('compileModule', 1);
       return this.#compileModule(SYNC, code, options);
     }
 
     compileModule(code, options) {
+      if (arguments.length < 1) throw arity('compileModule', 1);
       return later(() => this.#compileModule(ASYNC, code, options));
     }
 
@@ -320,14 +324,17 @@
     }
 
     evalSync(code, options) {
+      if (arguments.length < 1) throw arity('eval', 1);
       return this.#eval(SYNC, code, options);
     }
 
     eval(code, options) {
+      if (arguments.length < 1) throw arity('eval', 1);
       return later(() => this.#eval(ASYNC, code, options));
     }
 
     evalIgnored(code, options) {
+      if (arguments.length < 1) throw arity('eval', 1);
       this.#eval(IGNORED, code, options);
     }
 
@@ -346,14 +353,17 @@
     }
 
     evalClosureSync(code, args, options) {
+      if (arguments.length < 1) throw arity('evalClosure', 1);
       return this.#evalClosure(SYNC, code, args, options);
     }
 
     evalClosure(code, args, options) {
+      if (arguments.length < 1) throw arity('evalClosure', 1);
       return later(() => this.#evalClosure(ASYNC, code, args, options));
     }
 
     evalClosureIgnored(code, args, options) {
+      if (arguments.length < 1) throw arity('evalClosure', 1);
       this.#evalClosure(IGNORED, code, args, options);
     }
 
@@ -401,14 +411,17 @@
     }
 
     runSync(context, options) {
+      if (arguments.length < 1) throw arity('run', 1);
       return this.#run(SYNC, context, options);
     }
 
     run(context, options) {
+      if (arguments.length < 1) throw arity('run', 1);
       return later(() => this.#run(ASYNC, context, options));
     }
 
     runIgnored(context, options) {
+      if (arguments.length < 1) throw arity('run', 1);
       this.#run(IGNORED, context, options);
     }
 
@@ -514,6 +527,7 @@
     }
 
     instantiateSync(context, resolve) {
+      if (arguments.length < 2) throw arity('instantiateSync', 2);
       this.#checkInstantiate(context, resolve, 'instantiateSync');
       if (this.#linked) return undefined;
       this.#linking = true;
@@ -526,8 +540,15 @@
       return undefined;
     }
 
-    async instantiate(context, resolve) {
-      this.#checkInstantiate(context, resolve, 'instantiate');
+    instantiate(context, resolve) {
+      if (arguments.length < 2) throw arity('instantiate', 2);
+      return later(() => {
+        this.#checkInstantiate(context, resolve, 'instantiate');
+        return this.#instantiateAsync(context, resolve);
+      });
+    }
+
+    async #instantiateAsync(context, resolve) {
       if (this.#linked) return undefined;
       this.#linking = true;
       try {
