@@ -100,7 +100,7 @@ test('resolver errors: a non-Module, a throw, a rejection, a module of another i
     'TypeError: Resolved dependency was not `Module`',
     'RangeError: no way',
     'TypeError: Resolved dependency belongs to another isolate',
-    'TypeError: `instantiateSync` requires parameter 2 to be a function',
+    'TypeError: `instantiateSync` requires at least 2 parameters',
     'TypeError: `instantiateSync` requires parameter 1 to be a Context',
     'Error: Module is uninstantiated',
   ]);
