@@ -193,6 +193,11 @@ test('Isolate() without new is a TypeError with isolated-vm message; the class s
   assert.ok(isolate instanceof ivm.Isolate);
   assert.equal(isolate.constructor, ivm.Isolate);
   assert.equal(typeof ivm.Isolate.createSnapshot, 'function');
+  // Inside a guest too.
+  const context = isolate.createContextSync();
+  context.global.setSync('ivm', ivm);
+  assert.equal(context.evalSync('try { ivm.Isolate(); "no throw" } catch (e) { e.constructor.name + ": " + e.message }'), 'TypeError: `Isolate` must be called with `new`');
+  assert.equal(context.evalSync('const i = new ivm.Isolate(); [i instanceof ivm.Isolate, i.constructor === ivm.Isolate].join()'), 'true,true');
   isolate.dispose();
 });
 

@@ -879,6 +879,7 @@
 
   const PublicReference = requireNew(Reference);
   const PublicCallback = requireNew(Callback);
+  const PublicIsolate = requireNew(Isolate);
 
   const classes = [Isolate, Context, Script, Module, Reference, Dereference, Callback];
   if (ExternalCopy !== undefined) classes.push(ExternalCopy);
@@ -887,7 +888,7 @@
     freeze(C);
   }
 
-  const lib = { Isolate, Context, Script, Module, Reference: PublicReference, Callback: PublicCallback };
+  const lib = { Isolate: PublicIsolate, Context, Script, Module, Reference: PublicReference, Callback: PublicCallback };
   if (ExternalCopy !== undefined) lib.ExternalCopy = ExternalCopy;
   freeze(lib);
 
