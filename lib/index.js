@@ -1758,8 +1758,36 @@ function wrapHandle(kind, a, b) {
 for (const C of [Reference, ExternalCopy, ExternalCopyInto, Dereference, Callback, Isolate, Context, Script, Module]) {
   Object.defineProperty(C.prototype, T.HANDLE, { value: true });
 }
+// An Error with a `cause`: the error without it (what the serializer writes
+// of an error: its class by name, message and stack) and the cause, copied
+// apart. A cause that leads back to an error being sent is left out.
+const sendingCause = new Set();
+function errorCauseParts(err) {
+  const bare = new Error();
+  Object.setPrototypeOf(bare, Object.getPrototypeOf(err));
+  const hidden = { writable: true, configurable: true, enumerable: false };
+  if (Object.hasOwn(err, 'message')) Object.defineProperty(bare, 'message', { ...hidden, value: err.message });
+  else delete bare.message;
+  Object.defineProperty(bare, 'stack', { ...hidden, value: err.stack });
+  const cause = err.cause;
+  let c = [T.KIND_PRIMITIVE, undefined];
+  if (!sendingCause.has(err)) {
+    sendingCause.add(err);
+    try {
+      c = T.isPrimitive(cause) ? [T.KIND_PRIMITIVE, cause] : [T.KIND_SERIALIZED, T.serialize(cause)];
+    } finally {
+      sendingCause.delete(err);
+    }
+  }
+  return [T.KIND_SERIALIZED, T.serialize(bare), c[0], c[1]];
+}
+
 T.setHandleEncoder((value) => {
   const out = [];
+  if (T.hasCause(value)) {
+    out.push(T.KIND_ERROR_CAUSE, errorCauseParts(value));
+    return out;
+  }
   if (T.isShared(value)) {
     // A SharedArrayBuffer inside a clone: its memory (copied once, Node-API
     // cannot lend Node's), which every receiving isolate shares.

@@ -20,6 +20,7 @@ const KIND_ISOLATE = 10;
 const KIND_CONTEXT = 11;
 const KIND_SCRIPT = 12;
 const KIND_MODULE = 13;
+const KIND_ERROR_CAUSE = 14;
 
 // Transfer mode codes shared with native code.
 const MODE_DEFAULT = 0;
@@ -75,6 +76,14 @@ function hasHandle(value) {
   return found === GAVE_UP ? walk(value) : found === FOUND;
 }
 
+// An Error with an own `cause`: Node's V8 writes the cause before the stack
+// and ours reads it after, so such errors travel like handles (index.js
+// sends the error without its cause, and the cause, apart).
+function hasCause(v) {
+  // `in` first: a cheap look (no getter runs) before the native check.
+  return 'cause' in v && isNativeError(v) && Object.hasOwn(v, 'cause');
+}
+
 let budget = 0;
 const NONE = 0;
 const FOUND = 1;
@@ -83,7 +92,7 @@ const GAVE_UP = 2;
 // A walk without a visited set (recursive: the depth is the path length).
 function walkTree(v, depth) {
   if (--budget < 0 || depth > DEPTH) return GAVE_UP;
-  if (v[HANDLE] === true) return FOUND;
+  if (v[HANDLE] === true || hasCause(v)) return FOUND;
   let r = NONE;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length && r === NONE; i++) {
@@ -126,7 +135,7 @@ function walk(value) {
   const stack = [value];
   while (stack.length > 0) {
     const v = stack.pop();
-    if (v[HANDLE] === true || isShared(v)) return true;
+    if (v[HANDLE] === true || isShared(v) || hasCause(v)) return true;
     const list = Array.isArray(v) ? v : Object.getPrototypeOf(v) === OBJECT_PROTO ? Object.values(v) : isLeaf(v) ? [] : children(v);
     for (let i = 0; i < list.length; i++) {
       const e = list[i];
@@ -153,7 +162,7 @@ function substitute(value, placeholders, handles) {
     if (typeof v !== 'object' || v === null) return v;
     let c = memo.get(v);
     if (c !== undefined) return c;
-    if (v[HANDLE] === true || isShared(v)) {
+    if (v[HANDLE] === true || isShared(v) || hasCause(v)) {
       // Node's deserializer cannot read SharedArrayBuffers: they travel as
       // handles (each side makes its SharedArrayBuffer for the memory).
       c = new v8.Serializer();
@@ -325,6 +334,8 @@ module.exports = {
   KIND_CONTEXT,
   KIND_SCRIPT,
   KIND_MODULE,
+  KIND_ERROR_CAUSE,
+  hasCause,
   MODE_DEFAULT,
   MODE_COPY,
   MODE_EXTERNAL_COPY,

@@ -63,6 +63,16 @@ pub fn materialize<'s>(
             }
             obj.into()
         }
+        Transfer::ErrorCause(parts) => {
+            let (error, cause) = *parts;
+            let error = materialize(scope, state, error)?;
+            let cause = materialize(scope, state, cause)?;
+            if let Ok(obj) = v8::Local::<v8::Object>::try_from(error) {
+                let key = v8::String::new(scope, "cause").unwrap();
+                obj.define_own_property(scope, key.into(), cause, v8::PropertyAttribute::DONT_ENUM);
+            }
+            error
+        }
         Transfer::Handles(..) => {
             return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
         }

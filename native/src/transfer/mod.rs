@@ -59,6 +59,10 @@ pub enum Transfer {
     /// Engine data (heap statistics and such), as a plain object.
     Record(Vec<(&'static str, Transfer)>),
     List(Vec<Transfer>),
+    /// An Error with a `cause`, from Node, and its cause. Node's V8 writes
+    /// an error's cause before its stack, ours reads it after, so the two
+    /// travel apart (the error without its cause) and are joined on arrival.
+    ErrorCause(Box<(Transfer, Transfer)>),
 }
 
 /// Structured-clone bytes. Written by our V8 (format 16) or by Node's V8
@@ -93,8 +97,27 @@ impl Transfer {
             Transfer::Script(s) => Transfer::Script(s.clone()),
             Transfer::Module(m) => Transfer::Module(m.clone()),
             Transfer::Library => Transfer::Library,
+            Transfer::ErrorCause(parts) => Transfer::ErrorCause(Box::new((parts.0.share_value()?, parts.1.share_value()?))),
             _ => return None,
         })
+    }
+
+    /// `share`, also for copies (structured clones and primitives, copied).
+    fn share_value(&self) -> Option<Transfer> {
+        match self {
+            Transfer::Serialized(s) => Some(Transfer::Serialized(Serialized {
+                bytes: s.bytes.clone(),
+                handles: s.handles.iter().map(|h| h.share()).collect::<Option<Vec<_>>>()?,
+            })),
+            Transfer::Undefined
+            | Transfer::Null
+            | Transfer::Bool(_)
+            | Transfer::Number(_)
+            | Transfer::BigInt { .. }
+            | Transfer::String(_)
+            | Transfer::String16(_) => Some(external::clone_primitive(self)),
+            _ => self.share(),
+        }
     }
 }
 

@@ -47,6 +47,9 @@ pub mod kind {
     pub const SCRIPT: u32 = 12;
     /// A Module's native handle (`node::module::ModuleBox`).
     pub const MODULE: u32 = 13;
+    /// `[errorKind, errorPayload, causeKind, causePayload]`: an Error with a
+    /// `cause` (see `Transfer::ErrorCause`).
+    pub const ERROR_CAUSE: u32 = 14;
 }
 
 pub struct PromiseBox(pub Arc<super::promise::Pending>);
@@ -200,6 +203,19 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
             let env = crate::node::envlink::link(cx);
             Ok(Transfer::HostRef(Arc::new(crate::node::host::HostRef { env, obj: obj.root(cx), type_of })))
         }
+        kind::ERROR_CAUSE => {
+            let parts = payload.downcast_or_throw::<JsArray, _>(cx)?;
+            let mut two = Vec::with_capacity(2);
+            for i in [0, 2] {
+                let k: Handle<JsNumber> = parts.get(cx, i)?;
+                let k = k.value(cx) as u32;
+                let p: Handle<JsValue> = parts.get(cx, i + 1)?;
+                two.push(decode(cx, k, p)?);
+            }
+            let cause = two.pop().unwrap();
+            let error = two.pop().unwrap();
+            Ok(Transfer::ErrorCause(Box::new((error, cause))))
+        }
         kind::PROMISE => {
             let b = payload.downcast_or_throw::<JsBox<PromiseBox>, _>(cx)?;
             Ok(Transfer::Promise(b.0.clone()))
@@ -333,6 +349,24 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         }
         Transfer::CopyInto(d, transfer_in) => crate::node::external_copy::node_value(cx, &d, transfer_in)?,
         Transfer::HostRef(r) => r.obj.to_inner(cx).upcast(),
+        Transfer::ErrorCause(parts) => {
+            let (error, cause) = *parts;
+            let error = to_js(cx, error)?;
+            let cause = to_js(cx, cause)?;
+            if let Ok(obj) = error.downcast::<JsObject, _>(cx) {
+                // Not enumerable, as `new Error(m, {cause})` makes it.
+                let object: Handle<JsFunction> = cx.global("Object")?;
+                let define: Handle<JsFunction> = object.get(cx, "defineProperty")?;
+                let desc = cx.empty_object();
+                desc.set(cx, "value", cause)?;
+                let yes = cx.boolean(true);
+                desc.set(cx, "writable", yes)?;
+                desc.set(cx, "configurable", yes)?;
+                let key = cx.string("cause");
+                define.call(cx, object, [obj.upcast(), key.upcast(), desc.upcast()])?;
+            }
+            error
+        }
         Transfer::Handles(ids, iso) => {
             let arr = cx.empty_array();
             for (i, id) in ids.into_iter().enumerate() {
