@@ -12,6 +12,7 @@ const IGNORED = 2;
 const INTERNAL = Symbol('v8-isolates internal');
 const APPLY_PROMISE = Symbol('v8-isolates applySyncPromise');
 const APPLY_ARGS = Symbol('v8-isolates applyArgs');
+const SHARE = Symbol('v8-isolates share');
 const APPLY_CALLABLE = Symbol('v8-isolates applyCallable');
 const DEFAULT_THREAD = 'This function may not be called from the default thread';
 const RESULT_OPTIONS = '`result` options are not available for `applySyncPromise`';
@@ -244,8 +245,7 @@ function encodeInto(out, value, mode) {
     // As in isolated-vm, these options apply to the library's handles too: a
     // Reference to the handle object, or an ExternalCopy holding it.
     if (mode === T.MODE_REFERENCE) {
-      const ref = new Reference(value);
-      out.push(T.KIND_HOST_REF, [ref, ref.typeof]);
+      new Reference(value)[SHARE](out);
     } else {
       out.push(T.KIND_EXTERNAL_COPY, new ExternalCopy(value)[INTERNAL]());
     }
@@ -301,15 +301,15 @@ function encodeInto(out, value, mode) {
       return;
     }
     if (box === undefined && mode !== T.MODE_COPY) {
-      // A Reference to a Node value: the guest gets a Reference object.
-      out.push(T.KIND_HOST_REF, [value, value.typeof]);
+      // A Reference to a Node value: the guest gets a Reference object of
+      // its own (releasing this one leaves it working, as in isolated-vm).
+      value[SHARE](out);
       return;
     }
   }
   if (mode === T.MODE_REFERENCE) {
     // Primitives too: `{reference: true}` always gives a Reference.
-    const ref = new Reference(value);
-    out.push(T.KIND_HOST_REF, [ref, ref.typeof]);
+    new Reference(value)[SHARE](out);
     return;
   }
   if (mode === T.MODE_EXTERNAL_COPY) {
@@ -1067,6 +1067,15 @@ class Reference {
     Object.freeze(this);
   }
 
+  // What a guest receiving this Reference to a Node value holds: a Reference
+  // of its own to the value, and the value itself when it is a function
+  // (guests call it directly).
+  [SHARE](out) {
+    this.#live();
+    const own = new Reference(this.#value, this.#inherit ? { unsafeInherit: true } : undefined);
+    out.push(T.KIND_HOST_REF, [own, own.#typeof, typeof this.#value === 'function' ? this.#value : undefined]);
+  }
+
   [INTERNAL]() {
     // Released by derefInto({release: true}): the handle still lives for
     // the Dereference, but the Reference is gone.
@@ -1681,8 +1690,9 @@ function startPolling() {
 // A guest called a method of its Reference to a Node value: run it here and
 // encode the result for the guest (References stay References).
 // The methods by index (native/src/node/host.rs has the same list).
-const HOST_OPS = ['getSync', 'setSync', 'deleteSync', 'applySync', 'copySync', 'applySyncPromise', 'applyArgs'];
+const HOST_OPS = ['getSync', 'setSync', 'deleteSync', 'applySync', 'copySync', 'applySyncPromise', 'applyArgs', 'result'];
 const HOST_APPLY_ARGS = 6;
+const HOST_RESULT = 7;
 
 function applyAsyncArgs(h, args) {
   switch (args.length) {
@@ -1704,6 +1714,9 @@ function hostRefOp(ref, index, ...args) {
     const result = ref[APPLY_ARGS](args);
     return T.isPrimitive(result) ? result : hostResult(result);
   }
+  // What a Node function a guest called directly returned (not a primitive),
+  // under the default rules of apply.
+  if (index === HOST_RESULT) return hostResult(localResult(args[0], T.MODE_DEFAULT));
   const op = HOST_OPS[index];
   if (op === 'applySyncPromise') return ref[APPLY_PROMISE](...args);
   const result = ref[op](...args);

@@ -99,14 +99,39 @@ test('the short path keeps the checks of the general one', (t) => {
   assert.throws(() => context.evalSync('const m = make; m.release(); m.applySync(undefined, [1])'), { message: 'Reference has been released' });
 });
 
-test('a Node Reference released after it was passed in refuses guest calls', (t) => {
+test("releasing a Node Reference leaves the guest's copy working (as in isolated-vm)", (t) => {
   const { context, global } = setup(t);
   const ref = new ivm.Reference(() => 1);
   global.setSync('f', ref);
   assert.equal(context.evalSync('f.applySync(undefined, [])'), 1);
   ref.release();
-  assert.throws(() => context.evalSync('f.applySync(undefined, [])'), { message: 'Reference has been released' });
-  assert.throws(() => context.evalSync('f.applySync(undefined, [], {})'), { message: 'Reference has been released' });
+  assert.throws(() => ref.applySync(undefined, []), { message: 'Reference has been released' });
+  assert.equal(context.evalSync('f.applySync(undefined, [])'), 1);
+  assert.equal(context.evalSync('f.applySync(undefined, [], {})'), 1);
+  const obj = new ivm.Reference({ a: 2 });
+  global.setSync('o', obj);
+  obj.release();
+  assert.equal(context.evalSync('o.getSync("a")'), 2);
+  // A released Reference cannot be sent any more.
+  assert.throws(() => global.setSync('g', ref), { message: 'Reference has been released' });
+  // The guest's own release is its own.
+  assert.throws(() => context.evalSync('f.release(); f.applySync(undefined, [])'), { message: 'Reference has been released' });
+});
+
+test('a guest calls a Node function directly with primitive arguments, and through the JS layer otherwise', (t) => {
+  const { context, global } = withLibrary(t);
+  const seen = [];
+  global.setSync('f', new ivm.Reference(function (...a) {
+    seen.push([this, a]);
+    return a.length === 1 && typeof a[0] === 'string' ? { s: a[0] } : a.length;
+  }));
+  assert.equal(context.evalSync('f.applySync(undefined, [1, "x", true, null])'), 4);
+  assert.deepEqual(seen.pop(), [undefined, [1, 'x', true, null]]);
+  // A non-primitive result arrives as a Reference (apply's default).
+  assert.equal(context.evalSync('const r = f.applySync(undefined, ["k"]); r.typeof + ":" + r.getSync("s")'), 'object:k');
+  // A handle among the arguments goes through the general path.
+  assert.equal(context.evalSync('f.applySync(undefined, [1, new ivm.Reference({})])'), 2);
+  assert.ok(seen.pop()[1][1] instanceof ivm.Reference);
 });
 
 test('set and delete return undefined in every direction', async (t) => {

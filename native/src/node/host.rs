@@ -40,6 +40,9 @@ pub struct HostRef {
     pub env: Arc<EnvLink>,
     pub obj: Root<JsObject>,
     pub type_of: String,
+    /// The value, when it is a function: `applySync(undefined, args)` with
+    /// primitive arguments calls it directly.
+    pub func: Option<Root<JsFunction>>,
 }
 
 /// What a call into Node runs.
@@ -130,6 +133,40 @@ pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
 /// Runs a call into Node whose caller takes the outcome as it is (not
 /// `applySyncPromise`, whose promise is awaited).
 pub fn call_sync<'a>(cx: &mut impl Context<'a>, target: &Target, args: impl IntoIterator<Item = Transfer>) -> Outcome {
+    let mut args = args.into_iter().peekable();
+    if let Target::Ref(r, "applyArgs") = target {
+        let Some(f) = &r.func else { return call_js(cx, target, args) };
+        let mut direct = Vec::new();
+        while let Some(a) = args.next_if(is_primitive) {
+            direct.push(a);
+        }
+        if args.peek().is_none() {
+            return match cx.try_catch(|cx| call_direct(cx, r, f, direct)) {
+                Ok(t) => Ok(t),
+                Err(e) => Err(thrown(cx, e)),
+            };
+        }
+        // Not only primitives: the JS layer converts the rest.
+        let all: Vec<Transfer> = direct.into_iter().chain(args).collect();
+        return call_js(cx, target, all);
+    }
+    call_js(cx, target, args)
+}
+
+fn is_primitive(t: &Transfer) -> bool {
+    matches!(
+        t,
+        Transfer::Undefined
+            | Transfer::Null
+            | Transfer::Bool(_)
+            | Transfer::Number(_)
+            | Transfer::BigInt { .. }
+            | Transfer::String(_)
+            | Transfer::String16(_)
+    )
+}
+
+fn call_js<'a>(cx: &mut impl Context<'a>, target: &Target, args: impl IntoIterator<Item = Transfer>) -> Outcome {
     match target {
         Target::Ref(r, op) => match cx.try_catch(|cx| ref_op(cx, r, op, args)) {
             Ok(t) => Ok(t),
@@ -140,6 +177,26 @@ pub fn call_sync<'a>(cx: &mut impl Context<'a>, target: &Target, args: impl Into
             fn_outcome(cx, r)
         }
     }
+}
+
+/// Calls the function a guest's Reference stands for, with primitive
+/// arguments (`this` undefined); a result that is not a primitive is
+/// converted by the JS layer under apply's default rules.
+fn call_direct<'a>(cx: &mut impl Context<'a>, r: &HostRef, f: &Root<JsFunction>, args: Vec<Transfer>) -> NeonResult<Transfer> {
+    let f = f.to_inner(cx);
+    let mut values = Vec::with_capacity(args.len());
+    for a in args {
+        values.push(to_js(cx, a)?);
+    }
+    let this = cx.undefined();
+    let v = f.call(cx, this, &values)?;
+    if let Some(t) = crate::transfer::node::try_primitive(cx, v) {
+        return Ok(t);
+    }
+    let obj = r.obj.to_inner(cx).upcast();
+    let index = cx.number(HOST_RESULT as f64).upcast();
+    let pair = helpers::call(cx, helpers::HOST_REF_OP, &[obj, index, v])?;
+    decode_pair(cx, pair)
 }
 
 /// Calls a Callback's function (`this` undefined).
@@ -216,7 +273,12 @@ fn await_then<'a>(cx: &mut impl Context<'a>, promise: Handle<'a, JsValue>, done:
 /// the work and encodes the result for the guest.
 fn ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: impl IntoIterator<Item = Transfer>) -> NeonResult<Transfer> {
     let pair = call_ref_op(cx, r, op, args)?;
-    // A primitive result comes back as itself, anything else as a pair.
+    decode_pair(cx, pair)
+}
+
+/// What `hostRefOp` returns: a primitive as itself, anything else as a
+/// `[kind, payload]` pair.
+fn decode_pair<'a>(cx: &mut impl Context<'a>, pair: Handle<'a, JsValue>) -> NeonResult<Transfer> {
     if let Some(t) = crate::transfer::node::try_primitive(cx, pair) {
         return Ok(t);
     }
@@ -229,7 +291,9 @@ fn ref_op<'a>(cx: &mut impl Context<'a>, r: &HostRef, op: &str, args: impl IntoI
 
 /// The Reference methods a guest can run on a Node value, in the order of
 /// `HOST_OPS` in lib/index.js.
-const HOST_OPS: [&str; 7] = ["getSync", "setSync", "deleteSync", "applySync", "copySync", "applySyncPromise", "applyArgs"];
+const HOST_OPS: [&str; 8] = ["getSync", "setSync", "deleteSync", "applySync", "copySync", "applySyncPromise", "applyArgs", "result"];
+/// `hostRefOp(ref, HOST_RESULT, value)`: converts a result (see `call_direct`).
+const HOST_RESULT: usize = 7;
 
 /// `hostRefOp(ref, op, ...args)` in the JS layer (arguments passed as they
 /// are: no array to build).

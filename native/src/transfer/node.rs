@@ -200,8 +200,10 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
             let obj: Handle<JsObject> = pair.get(cx, 0)?;
             let t: Handle<JsString> = pair.get(cx, 1)?;
             let type_of = t.value(cx);
+            let f: Option<Handle<JsValue>> = pair.get_opt(cx, 2)?;
+            let func = f.and_then(|f| f.downcast::<JsFunction, _>(cx).ok()).map(|f| f.root(cx));
             let env = crate::node::envlink::link(cx);
-            Ok(Transfer::HostRef(Arc::new(crate::node::host::HostRef { env, obj: obj.root(cx), type_of })))
+            Ok(Transfer::HostRef(Arc::new(crate::node::host::HostRef { env, obj: obj.root(cx), type_of, func })))
         }
         kind::ERROR_CAUSE => {
             let parts = payload.downcast_or_throw::<JsArray, _>(cx)?;
