@@ -343,6 +343,24 @@ function encodeArgs(args, mode) {
   return out;
 }
 
+// `fn(h, ...args)` for up to four arguments: they go as arguments of the
+// native call (reading an array's elements through Node-API costs a call
+// each).
+function spreadArgs(fn, h, args) {
+  switch (args.length) {
+    case 0:
+      return fn(h);
+    case 1:
+      return fn(h, args[0]);
+    case 2:
+      return fn(h, args[0], args[1]);
+    case 3:
+      return fn(h, args[0], args[1], args[2]);
+    default:
+      return fn(h, args[0], args[1], args[2], args[3]);
+  }
+}
+
 function bidirectional(options) {
   if (options === undefined) return [T.MODE_DEFAULT, T.MODE_DEFAULT];
   return [T.transferMode(options.arguments, 'arguments'), T.transferMode(options.result, 'result')];
@@ -1254,23 +1272,7 @@ class Reference {
 
   applySync(recv, args, options) {
     if (recv === undefined && options === undefined && this.#h !== undefined && Array.isArray(args)) {
-      // Up to four arguments go as arguments of the native call (reading an
-      // array's elements through Node-API costs a call each).
-      const h = this.#h;
-      switch (args.length) {
-        case 0:
-          return native.refApplyArgs(h);
-        case 1:
-          return native.refApplyArgs(h, args[0]);
-        case 2:
-          return native.refApplyArgs(h, args[0], args[1]);
-        case 3:
-          return native.refApplyArgs(h, args[0], args[1], args[2]);
-        case 4:
-          return native.refApplyArgs(h, args[0], args[1], args[2], args[3]);
-        default:
-          return native.refApplyFast(h, args);
-      }
+      return args.length <= 4 ? spreadArgs(native.refApplyArgs, this.#h, args) : native.refApplyFast(this.#h, args);
     }
     return this.#apply(SYNC, recv, args, options);
   }
@@ -1279,7 +1281,7 @@ class Reference {
     if (recv === undefined && options === undefined && this.#h !== undefined && Array.isArray(args) && args.length <= 4) {
       // As in applySync: the arguments go as arguments of the native call.
       const h = this.#h;
-      return asyncCall(this.apply, () => applyAsyncArgs(h, args));
+      return asyncCall(this.apply, () => spreadArgs(native.refApplyAsyncArgs, h, args));
     }
     return asyncCall(this.apply, () => this.#apply(ASYNC, recv, args, options, undefined));
   }
@@ -1693,21 +1695,6 @@ function startPolling() {
 const HOST_OPS = ['getSync', 'setSync', 'deleteSync', 'applySync', 'copySync', 'applySyncPromise', 'applyArgs', 'result'];
 const HOST_APPLY_ARGS = 6;
 const HOST_RESULT = 7;
-
-function applyAsyncArgs(h, args) {
-  switch (args.length) {
-    case 0:
-      return native.refApplyAsyncArgs(h);
-    case 1:
-      return native.refApplyAsyncArgs(h, args[0]);
-    case 2:
-      return native.refApplyAsyncArgs(h, args[0], args[1]);
-    case 3:
-      return native.refApplyAsyncArgs(h, args[0], args[1], args[2]);
-    default:
-      return native.refApplyAsyncArgs(h, args[0], args[1], args[2], args[3]);
-  }
-}
 
 function hostRefOp(ref, index, ...args) {
   if (index === HOST_APPLY_ARGS) {

@@ -99,9 +99,6 @@ pub fn call_node(
     target: Target,
     args: Vec<Transfer>,
 ) -> Outcome {
-    if env.is_closed() {
-        return Err(crate::node::envlink::gone());
-    }
     let spin = st.host.spin_as_isolate();
     let (target, args) = match crate::node::outbox::post(env, target, args) {
         Ok(posted) => return posted.wait(&spin, || runner::serve_nested(scope, st)),

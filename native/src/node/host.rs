@@ -110,7 +110,7 @@ pub(crate) fn thrown<'a>(cx: &mut impl Context<'a>, e: Handle<'a, JsValue>) -> F
 /// Runs one call into Node and delivers its outcome. An async Callback's
 /// promise is awaited first.
 pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
-    let MainReq { target, args, reply } = req;
+    let MainReq { target, mut args, reply } = req;
     match (&target, reply) {
         (Target::Ref(r, "applySyncPromise"), reply) => apply_sync_promise(cx, r, args, reply),
         (Target::Fn(f), Reply::Async(done)) => {
@@ -124,46 +124,27 @@ pub fn run<'a>(cx: &mut impl Context<'a>, req: MainReq) {
                 r => done(fn_outcome(cx, r)),
             }
         }
-        (_, Reply::Sync(slot)) => slot.put(call_sync(cx, &target, args)),
-        (_, Reply::Async(done)) => done(call_sync(cx, &target, args)),
-        (_, Reply::Ignored) => drop(call_sync(cx, &target, args)),
+        (_, Reply::Sync(slot)) => slot.put(call_sync(cx, &target, &mut args)),
+        (_, Reply::Async(done)) => done(call_sync(cx, &target, &mut args)),
+        (_, Reply::Ignored) => drop(call_sync(cx, &target, &mut args)),
     }
 }
 
 /// Runs a call into Node whose caller takes the outcome as it is (not
 /// `applySyncPromise`, whose promise is awaited).
-pub fn call_sync<'a>(cx: &mut impl Context<'a>, target: &Target, args: impl IntoIterator<Item = Transfer>) -> Outcome {
-    let mut args = args.into_iter().peekable();
+/// The arguments are drained (their buffer stays the caller's).
+pub fn call_sync<'a>(cx: &mut impl Context<'a>, target: &Target, args: &mut Vec<Transfer>) -> Outcome {
     if let Target::Ref(r, "applyArgs") = target {
-        let Some(f) = &r.func else { return call_js(cx, target, args) };
-        let mut direct = Vec::new();
-        while let Some(a) = args.next_if(is_primitive) {
-            direct.push(a);
-        }
-        if args.peek().is_none() {
-            return match cx.try_catch(|cx| call_direct(cx, r, f, direct)) {
+        // Primitive arguments only: call the function here; anything else
+        // the JS layer converts.
+        if let Some(f) = r.func.as_ref().filter(|_| args.iter().all(Transfer::is_primitive)) {
+            return match cx.try_catch(|cx| call_direct(cx, r, f, args.drain(..))) {
                 Ok(t) => Ok(t),
                 Err(e) => Err(thrown(cx, e)),
             };
         }
-        // Not only primitives: the JS layer converts the rest.
-        let all: Vec<Transfer> = direct.into_iter().chain(args).collect();
-        return call_js(cx, target, all);
     }
-    call_js(cx, target, args)
-}
-
-fn is_primitive(t: &Transfer) -> bool {
-    matches!(
-        t,
-        Transfer::Undefined
-            | Transfer::Null
-            | Transfer::Bool(_)
-            | Transfer::Number(_)
-            | Transfer::BigInt { .. }
-            | Transfer::String(_)
-            | Transfer::String16(_)
-    )
+    call_js(cx, target, args.drain(..))
 }
 
 fn call_js<'a>(cx: &mut impl Context<'a>, target: &Target, args: impl IntoIterator<Item = Transfer>) -> Outcome {
@@ -182,9 +163,14 @@ fn call_js<'a>(cx: &mut impl Context<'a>, target: &Target, args: impl IntoIterat
 /// Calls the function a guest's Reference stands for, with primitive
 /// arguments (`this` undefined); a result that is not a primitive is
 /// converted by the JS layer under apply's default rules.
-fn call_direct<'a>(cx: &mut impl Context<'a>, r: &HostRef, f: &Root<JsFunction>, args: Vec<Transfer>) -> NeonResult<Transfer> {
+fn call_direct<'a>(
+    cx: &mut impl Context<'a>,
+    r: &HostRef,
+    f: &Root<JsFunction>,
+    args: impl IntoIterator<Item = Transfer>,
+) -> NeonResult<Transfer> {
     let f = f.to_inner(cx);
-    let mut values = Vec::with_capacity(args.len());
+    let mut values = Vec::with_capacity(4);
     for a in args {
         values.push(to_js(cx, a)?);
     }

@@ -176,7 +176,7 @@ pub fn serve<'a>(cx: &mut impl Context<'a>, link: &EnvLink) -> bool {
     let Some(rec) = link.lane().take() else { return false };
     // SAFETY: taken out of the lane: Node's until it publishes DONE.
     let (target, args) = unsafe { ((*rec.target.get()).as_ref().expect("a posted target"), &mut *rec.args.get()) };
-    let out = super::envlink::unwinding(|| cx.execute_scoped(|mut cx| host::call_sync(&mut cx, target, args.drain(..))));
+    let out = super::envlink::unwinding(|| cx.execute_scoped(|mut cx| host::call_sync(&mut cx, target, args)));
     finish(rec, out.unwrap_or_else(|| Err(super::envlink::gone())));
     true
 }

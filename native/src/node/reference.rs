@@ -122,7 +122,7 @@ pub fn apply_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
         let v: Handle<JsValue> = list.get(&mut cx, i)?;
         args.push(encode_arg(&mut cx, v)?);
     }
-    apply_sync(cx, args)
+    apply_as(cx, Variant::Sync, args)
 }
 
 /// `refApplyArgs(ref, ...args)`: the same with the arguments passed as
@@ -145,10 +145,6 @@ fn apply_with(mut cx: FunctionContext, variant: Variant) -> JsResult<JsValue> {
         args.push(encode_arg(&mut cx, v)?);
     }
     apply_as(cx, variant, args)
-}
-
-fn apply_sync(cx: FunctionContext, args: Vec<crate::transfer::Transfer>) -> JsResult<JsValue> {
-    apply_as(cx, Variant::Sync, args)
 }
 
 fn apply_as(mut cx: FunctionContext, variant: Variant, args: Vec<crate::transfer::Transfer>) -> JsResult<JsValue> {

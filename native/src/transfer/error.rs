@@ -3,6 +3,11 @@
 
 use super::{capture, ErrorClass, ErrorInfo, Failure};
 
+/// isolated-vm's Error for a thrown value that is not an error.
+fn not_an_error() -> Failure {
+    Failure::Thrown(ErrorInfo { class: ErrorClass::Error, name: None, message: NOT_AN_ERROR.into(), stack: None, verbatim: false })
+}
+
 const NOT_AN_ERROR: &str =
     "An object was thrown from supplied code within isolated-vm, but that object was not an instance of `Error`.";
 
@@ -44,13 +49,7 @@ pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option
         // other object is then not an error at all (as isolated-vm).
         let text = message.map(|m| try_string_of(scope, m));
         if !native && (matches!(text, Some(None)) || (message.is_none() && stack.is_none())) {
-            return Failure::Thrown(ErrorInfo {
-                class: ErrorClass::Error,
-                name: None,
-                message: NOT_AN_ERROR.into(),
-                stack: None,
-                verbatim: false,
-            });
+            return not_an_error();
         }
         let ctor = obj.get_constructor_name().to_rust_string_lossy(scope);
         let known = ErrorClass::from_name(&ctor);
@@ -74,13 +73,7 @@ pub fn capture_exception<'s>(scope: &mut v8::PinScope<'s, '_>, exception: Option
         return Failure::Thrown(ErrorInfo { class, name, message, stack, verbatim: false });
     }
     if exc.is_symbol() {
-        return Failure::Thrown(ErrorInfo {
-            class: ErrorClass::Error,
-            name: None,
-            message: NOT_AN_ERROR.into(),
-            stack: None,
-            verbatim: false,
-        });
+        return not_an_error();
     }
     match capture::primitive(scope, exc) {
         Some(t) => Failure::ThrownValue(t),

@@ -109,15 +109,23 @@ impl Transfer {
                 bytes: s.bytes.clone(),
                 handles: s.handles.iter().map(|h| h.share()).collect::<Option<Vec<_>>>()?,
             })),
-            Transfer::Undefined
-            | Transfer::Null
-            | Transfer::Bool(_)
-            | Transfer::Number(_)
-            | Transfer::BigInt { .. }
-            | Transfer::String(_)
-            | Transfer::String16(_) => Some(external::clone_primitive(self)),
+            t if t.is_primitive() => Some(external::clone_primitive(t)),
             _ => self.share(),
         }
+    }
+
+    /// Whether this is a primitive value (copied, no handle).
+    pub fn is_primitive(&self) -> bool {
+        matches!(
+            self,
+            Transfer::Undefined
+                | Transfer::Null
+                | Transfer::Bool(_)
+                | Transfer::Number(_)
+                | Transfer::BigInt { .. }
+                | Transfer::String(_)
+                | Transfer::String16(_)
+        )
     }
 }
 
