@@ -252,7 +252,14 @@ class HandleDeserializer extends v8.Deserializer {
   }
 }
 
+// Captured at load: user code replacing JSON.parse later does not change how
+// copies arrive.
+const jsonParse = JSON.parse;
+
+// Clone bytes, or JSON text when the clone was plain data (see
+// native/src/transfer/plain.rs).
 function deserialize(buf, handles) {
+  if (typeof buf === 'string') return jsonParse(buf);
   if (buf[1] > NODE_FORMAT) buf[1] = NODE_FORMAT;
   const d = handles === undefined ? new v8.Deserializer(buf) : new HandleDeserializer(buf, handles);
   d.readHeader();

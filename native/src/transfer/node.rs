@@ -80,6 +80,17 @@ pub fn promise_settle(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     Ok(cx.undefined())
 }
 
+/// `plainCopy(on?)`: how many clones took the plain-data fast path; turns the
+/// path on or off when given a boolean (for tests).
+pub fn plain_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
+    if let Some(on) = cx.argument_opt(0) {
+        if let Ok(on) = on.downcast::<JsBoolean, _>(&mut cx) {
+            super::plain::set_enabled(on.value(&mut cx));
+        }
+    }
+    Ok(cx.number(super::plain::taken() as f64))
+}
+
 /// Reads a JS value if it is a primitive (not a symbol).
 pub fn try_primitive<'a>(cx: &mut impl Context<'a>, v: Handle<'a, JsValue>) -> Option<Transfer> {
     if let Ok(n) = v.downcast::<JsNumber, _>(cx) {
@@ -322,6 +333,14 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
             helpers::call(cx, helpers::WRAP_FUNCTION, &[b.upcast(), name.upcast(), length.upcast()])?
         }
         Transfer::Serialized(s) => {
+            if s.handles.is_empty() {
+                // The plain-data fast path: JSON text, read by JSON.parse.
+                if let Some(text) = super::plain::to_json(&s.bytes) {
+                    if let Ok(text) = cx.try_string(text) {
+                        return helpers::call(cx, helpers::DESERIALIZE, &[text.upcast()]);
+                    }
+                }
+            }
             let buf = JsBuffer::external(cx, s.bytes);
             if s.handles.is_empty() {
                 helpers::call(cx, helpers::DESERIALIZE, &[buf.upcast()])?

@@ -223,6 +223,11 @@ pub fn deserialize_bytes<'s>(
     bytes: &[u8],
     handles: Vec<Transfer>,
 ) -> Result<v8::Local<'s, v8::Value>, Failure> {
+    if handles.is_empty() {
+        if let Some(v) = parse_plain(scope, bytes)? {
+            return Ok(v);
+        }
+    }
     let context = scope.get_current_context();
     let mut made = Vec::with_capacity(handles.len());
     for t in handles {
@@ -251,4 +256,25 @@ pub fn deserialize_bytes<'s>(
         }
     }?;
     Ok(v8::Local::new(scope, value))
+}
+
+/// The plain-data fast path (see `plain`): the clone read as JSON text by
+/// the isolate's own JSON parser. Ok(None) when the bytes are not plain data
+/// or the parser failed for another reason than termination (the
+/// deserializer then reads the bytes and reports as before).
+fn parse_plain<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> Result<Option<v8::Local<'s, v8::Value>>, Failure> {
+    let Some(text) = super::plain::to_json(bytes) else {
+        return Ok(None);
+    };
+    let value = {
+        v8::tc_scope!(let tc, scope);
+        let parsed = v8::String::new_from_utf8(tc, text.as_bytes(), v8::NewStringType::Normal).and_then(|s| v8::json::parse(tc, s));
+        drop(text);
+        match parsed {
+            Some(v) => v8::Global::new(tc, v),
+            None if tc.has_terminated() => return Err(Failure::terminated()),
+            None => return Ok(None),
+        }
+    };
+    Ok(Some(v8::Local::new(scope, value)))
 }
