@@ -255,11 +255,53 @@ class HandleDeserializer extends v8.Deserializer {
 // Captured at load: user code replacing JSON.parse later does not change how
 // copies arrive.
 const jsonParse = JSON.parse;
+const fromEntries = Object.fromEntries;
 
-// Clone bytes, or JSON text when the clone was plain data (see
-// native/src/transfer/plain.rs).
+const OP_OBJECT = 111; // 'o'
+const OP_ARRAY = 97; // 'a'
+
+// A plain-data clone in rows (native/src/transfer/plain.rs `Rows`): the
+// JSON text of `[ops, shapes, ...leaves]`. No code is made from the data:
+// each shape's keys go into a template object as data properties (a
+// `__proto__` key included), each object is a copy of its template (own
+// data properties, in the template's order) whose values are then stored,
+// which only ever writes those own data properties.
+function decodeRows(text) {
+  const rows = jsonParse(text);
+  const ops = rows[0];
+  const shapes = rows[1];
+  const templates = new Array(shapes.length);
+  // Values made and not yet taken are stack[0..top).
+  const stack = [];
+  let top = 0;
+  let next = 2;
+  for (let p = 0; p < ops.length; p++) {
+    const op = ops.charCodeAt(p);
+    if (op === OP_OBJECT) {
+      const s = rows[next++];
+      const keys = shapes[s];
+      let template = templates[s];
+      if (template === undefined) template = templates[s] = fromEntries(keys.map((k) => [k, null]));
+      const o = { ...template };
+      top -= keys.length;
+      for (let k = 0; k < keys.length; k++) o[keys[k]] = stack[top + k];
+      stack[top++] = o;
+    } else if (op === OP_ARRAY) {
+      const n = rows[next++];
+      const base = top - n;
+      // A literal for the common one-element array (slice is a call).
+      stack[base] = n === 1 ? [stack[base]] : stack.slice(base, top);
+      top = base + 1;
+    } else {
+      stack[top++] = rows[next++];
+    }
+  }
+  return stack[0];
+}
+
+// Clone bytes, or rows when the clone was plain data.
 function deserialize(buf, handles) {
-  if (typeof buf === 'string') return jsonParse(buf);
+  if (typeof buf === 'string') return decodeRows(buf);
   if (buf[1] > NODE_FORMAT) buf[1] = NODE_FORMAT;
   const d = handles === undefined ? new v8.Deserializer(buf) : new HandleDeserializer(buf, handles);
   d.readHeader();

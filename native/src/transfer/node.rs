@@ -334,8 +334,9 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         }
         Transfer::Serialized(s) => {
             if s.handles.is_empty() {
-                // The plain-data fast path: JSON text, read by JSON.parse.
-                if let Some(text) = super::plain::to_json(&s.bytes) {
+                // The plain-data fast path: rows, read by JSON.parse and
+                // lib/transfer.js `decodeRows`.
+                if let Some(text) = super::plain::to_rows(&s.bytes) {
                     if let Ok(text) = cx.try_string(text) {
                         return helpers::call(cx, helpers::DESERIALIZE, &[text.upcast()]);
                     }
