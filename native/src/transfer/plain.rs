@@ -15,6 +15,7 @@
 //! handle, an unknown tag, a deeper nesting than `MAX_DEPTH`) returns None
 //! and the bytes go to the deserializer as before.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -162,8 +163,11 @@ struct Rows {
     ops: Vec<u8>,
     shapes: Vec<u8>,
     leaves: Vec<u8>,
-    /// Shape text (`"k1","k2"`) to index.
-    index: std::collections::HashMap<Vec<u8>, u32>,
+    /// Shape text (`"k1","k2"`) to index (keyed by the default, seeded
+    /// hasher: the keys are the guest's).
+    index: HashMap<Vec<u8>, u32>,
+    /// The last shape seen (objects of one shape often come in a row).
+    last: Option<(Vec<u8>, u32)>,
     /// The keys of the objects being read, innermost last, and where each
     /// object's keys start.
     keys: Vec<u8>,
@@ -197,8 +201,12 @@ impl Sink for Rows {
     fn end_object(&mut self) {
         let start = self.starts.pop().unwrap_or(0);
         let shape = &self.keys[start..];
-        let i = match self.index.get(shape) {
-            Some(&i) => i,
+        let last = match &self.last {
+            Some((text, i)) if text.as_slice() == shape => Some(*i),
+            _ => None,
+        };
+        let i = match last.or_else(|| self.index.get(shape).copied()) {
+            Some(i) => i,
             None => {
                 let i = self.index.len() as u32;
                 if i > 0 {
@@ -211,6 +219,9 @@ impl Sink for Rows {
                 i
             }
         };
+        if last.is_none() {
+            self.last = Some((shape.to_vec(), i));
+        }
         self.keys.truncate(start);
         self.ops.push(b'o');
         self.push_leaf(int_text(&mut [0; 24], i64::from(i)));
