@@ -278,12 +278,18 @@ test('Node -> guest: handles inside a copy keep their own path', (t) => {
 test('Node -> guest: a huge plain graph into a small isolate fails with the same memory limit error', { timeout: 60_000 }, () => {
   const big = { items: many(400_000, (i) => ({ id: i, name: `n${i}`, tags: [i % 7] })) };
   const outcomes = [];
+  let taken = 0;
   for (const on of [false, true]) {
     native.plainCopy(on);
     const iso = new ivm.Isolate({ memoryLimit: 16 });
     try {
       const ctx = iso.createContextSync();
-      ctx.global.setSync('g', big, { copy: true });
+      const before = native.plainCopy();
+      try {
+        ctx.global.setSync('g', big, { copy: true });
+      } finally {
+        taken = native.plainCopy() - before;
+      }
       outcomes.push('copied');
     } catch (e) {
       outcomes.push(`${e.constructor.name}: ${e.message}`);
@@ -294,6 +300,17 @@ test('Node -> guest: a huge plain graph into a small isolate fails with the same
   }
   assert.equal(outcomes[1], outcomes[0]);
   assert.equal(outcomes[1], 'MemoryLimitError: Isolate was disposed during execution due to memory limit');
+  // JSON.parse serves no interrupt, so the memory limit could not stop it:
+  // a clone too large for the heap's headroom goes to the deserializer.
+  assert.equal(taken, 0);
+});
+
+test('Node -> guest: a plain graph well inside a small limit still takes the fast path', (t) => {
+  const { context, global } = setup(t, { memoryLimit: 16 });
+  const before = native.plainCopy();
+  global.setSync('g', { items: many(2000, (i) => ({ id: i, name: `n${i}`, tags: [i % 7] })) }, { copy: true });
+  assert.equal(native.plainCopy() - before, 1);
+  assert.equal(context.evalSync('g.items[1999].name'), 'n1999');
 });
 
 // Guest -> Node. Arrays of at most 16 primitives cross without a clone, so

@@ -224,7 +224,7 @@ pub fn deserialize_bytes<'s>(
     handles: Vec<Transfer>,
 ) -> Result<v8::Local<'s, v8::Value>, Failure> {
     if handles.is_empty() {
-        if let Some(v) = parse_plain(scope, bytes)? {
+        if let Some(v) = parse_plain(scope, state, bytes)? {
             return Ok(v);
         }
     }
@@ -262,7 +262,23 @@ pub fn deserialize_bytes<'s>(
 /// the isolate's own JSON parser. Ok(None) when the bytes are not plain data
 /// or the parser failed for another reason than termination (the
 /// deserializer then reads the bytes and reports as before).
-fn parse_plain<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> Result<Option<v8::Local<'s, v8::Value>>, Failure> {
+///
+/// Unlike the deserializer, JSON.parse serves no interrupt until it is done,
+/// so the memory limit (a GC interrupt, then termination) cannot stop it
+/// midway: a clone that could grow the heap past the limit is left to the
+/// deserializer. A heap object made from JSON text takes at most about 16
+/// times the bytes of its text (`{}` or `[]` and a comma), and the text is
+/// about as long as the clone.
+fn parse_plain<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    state: &State,
+    bytes: &[u8],
+) -> Result<Option<v8::Local<'s, v8::Value>>, Failure> {
+    const GROWTH: usize = 16;
+    let used = scope.get_heap_statistics().used_heap_size();
+    if bytes.len().saturating_mul(GROWTH) > state.host.memory_limit.saturating_sub(used) {
+        return Ok(None);
+    }
     let Some(text) = super::plain::to_json(bytes) else {
         return Ok(None);
     };
