@@ -299,9 +299,9 @@ function decodeRows(text) {
   return stack[0];
 }
 
-// Clone bytes, or rows when the clone was plain data.
-function deserialize(buf, handles) {
-  if (typeof buf === 'string') return decodeRows(buf);
+// Clone bytes, or rows or JSON text when the clone was plain data.
+function deserialize(buf, handles, rows) {
+  if (typeof buf === 'string') return rows ? decodeRows(buf) : jsonParse(buf);
   if (buf[1] > NODE_FORMAT) buf[1] = NODE_FORMAT;
   const d = handles === undefined ? new v8.Deserializer(buf) : new HandleDeserializer(buf, handles);
   d.readHeader();

@@ -120,7 +120,7 @@ const PLAIN = {
   },
   'weird keys': () => Object.fromEntries(WEIRD_KEYS.map((k, i) => [k, i])),
   'strings: escapes, Latin-1, lone surrogates, emoji': () => ({
-    s: ['\u0000\u001f"\\/\b\f\n\r\t', 'é\u00ff', '\ud800', 'x\udc00y', '\udbff\udfff', '😀', '\u2028\u2029', 'x'.repeat(1 << 16)].concat(many(10, String)),
+    s: ['\u0000\u001f"\\/\b\f\n\r\t', 'é\u00ff', '\ud800', 'x\udc00y', '\udbff\udfff', '😀', '\u2028\u2029', 'x'.repeat(1 << 12)].concat(many(10, String)),
   }),
   'numbers: -0, extremes, fractions': () => ({ n: [-0, 0, 1e300, -1e-300, 5e-324, Number.MAX_VALUE, 0.1, 2 ** 53 + 2, -(2 ** 31), 2 ** 32, 1.5, -7].concat(many(10, (i) => -i)) }),
   'a holey array that was filled': () => {
@@ -174,6 +174,14 @@ const LOSSY = {
   'a typed array': () => ({ a: new Uint8Array([1, 2]) }),
 };
 
+// Large clones with few objects and arrays (long strings, many doubles, one
+// wide object) are left to the deserializer, which reads them as fast.
+const SPARSE = {
+  'long strings': () => many(200, (i) => 'x'.repeat(1000) + i),
+  'many doubles': () => many(20_000, (i) => i * 1.1),
+  'a wide object': () => Object.fromEntries(many(20_000, (i) => [`k${i}`, i])),
+};
+
 // Copies that fail the same way with or without the fast path.
 const FAILING = {
   'a function': () => ({ f() {} }),
@@ -192,6 +200,14 @@ for (const [name, make] of Object.entries(LOSSY)) {
   test(`Node -> guest, left to the deserializer: ${name}`, (t) => {
     const r = intoGuest(t, make);
     assert.equal(r.taken, 0, 'the fast path was not taken');
+  });
+}
+for (const [name, make] of Object.entries(SPARSE)) {
+  test(`Node -> guest, few objects, left to the deserializer: ${name}`, (t) => {
+    assert.equal(intoGuest(t, make).taken, 0);
+  });
+  test(`guest -> Node, few objects, left to the deserializer: ${name}`, (t) => {
+    assert.equal(fromGuest(t, 'v', `globalThis.v = ${JSON.stringify(make())}`).taken, 0);
   });
 }
 for (const [name, make] of Object.entries(FAILING)) {
@@ -322,11 +338,15 @@ const GUEST_PLAIN = {
   'an own __proto__ key': 'JSON.parse(\'{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}, "x": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}\')',
   'weird keys': `Object.fromEntries(${JSON.stringify(WEIRD_KEYS)}.map((k, i) => [k, i]))`,
   'strings: escapes, Latin-1, lone surrogates, emoji':
-    '({ s: ["\\u0000\\u001f\\"\\\\/\\b\\f\\n\\r\\t", "é\\u00ff", "\\ud800", "x\\udc00y", "\\udbff\\udfff", "😀", "\\u2028", "x".repeat(1 << 16), ...Array.from({ length: 10 }, String)] })',
+    '({ s: ["\\u0000\\u001f\\"\\\\/\\b\\f\\n\\r\\t", "é\\u00ff", "\\ud800", "x\\udc00y", "\\udbff\\udfff", "😀", "\\u2028", "x".repeat(1 << 12), ...Array.from({ length: 10 }, String)] })',
   'numbers: -0, extremes, fractions': '({ n: [-0, 0, 1e300, -1e-300, 5e-324, Number.MAX_VALUE, 0.1, 2 ** 53 + 2, -(2 ** 31), 2 ** 32, 1.5, -7, ...Array.from({ length: 10 }, (_, i) => -i)] })',
   'a holey array that was filled': '(() => { const a = new Array(20); for (let i = 0; i < 20; i++) a[i] = i; return { a }; })()',
   'deep nesting (500)': '(() => { let v = { end: true }; for (let i = 0; i < 500; i++) v = i % 2 ? { v } : [v]; return v; })()',
   'symbol-keyed properties (ignored)': '({ a: 1, [Symbol("s")]: 2, list: Array.from({ length: 20 }, (_, i) => i) })',
+  // Objects that share no shape, or have many keys, reach Node as JSON text
+  // rather than rows.
+  'many distinct shapes': '({ list: Array.from({ length: 300 }, (_, i) => ({ ["a" + i]: i, __proto__: null, b: [i] })) })',
+  'an object with many keys': '({ o: Object.fromEntries(Array.from({ length: 100 }, (_, i) => ["k" + i, i])), list: Array.from({ length: 20 }, (_, i) => i) })',
   'class instances (copied as plain objects)': '(() => { class A { constructor() { this.x = 1; } get y() { return 2; } } return { a: new A(), b: Object.assign(Object.create(null), { y: 2 }) }; })()',
 };
 

@@ -334,11 +334,18 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         }
         Transfer::Serialized(s) => {
             if s.handles.is_empty() {
-                // The plain-data fast path: rows, read by JSON.parse and
-                // lib/transfer.js `decodeRows`.
-                if let Some(text) = super::plain::to_rows(&s.bytes) {
+                // The plain-data fast path: rows (read by JSON.parse and
+                // lib/transfer.js `decodeRows`), or JSON text when the
+                // objects do not share shapes.
+                let fast = match super::plain::to_rows(&s.bytes) {
+                    Some(rows) => Some((rows, true)),
+                    None => super::plain::to_json(&s.bytes).map(|json| (json, false)),
+                };
+                if let Some((text, rows)) = fast {
                     if let Ok(text) = cx.try_string(text) {
-                        return helpers::call(cx, helpers::DESERIALIZE, &[text.upcast()]);
+                        let none = cx.undefined().upcast();
+                        let rows = cx.boolean(rows).upcast();
+                        return helpers::call(cx, helpers::DESERIALIZE, &[text.upcast(), none, rows]);
                     }
                 }
             }

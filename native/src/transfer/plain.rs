@@ -24,6 +24,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// takes the fast path far below the deserializer's limit).
 pub const MAX_DEPTH: usize = 1000;
 
+/// Clones of this size or more with fewer than one object or array per
+/// `DENSITY` bytes are left to the deserializer.
+const DENSE_FROM: usize = 1 << 16;
+const DENSITY: usize = 64;
+
 /// Text longer than this is left to the deserializer (V8's strings stop at
 /// about 2^29 characters).
 const MAX_TEXT: usize = 1 << 28;
@@ -50,12 +55,24 @@ pub fn to_json(bytes: &[u8]) -> Option<String> {
     finish(out.0)
 }
 
+/// Objects with more keys than this, or more distinct shapes than this
+/// that are not used 4 times each on average, make `to_rows` refuse (the
+/// caller uses `to_json`).
+const ROW_KEYS: u64 = 64;
+const ROW_SHAPES: usize = 32;
+
 /// The row form of clone bytes for Node (see `Rows`), if the clone is plain
-/// data.
+/// data whose objects share a few shapes.
 pub fn to_rows(bytes: &[u8]) -> Option<String> {
     let mut out = Rows::default();
     out.leaves.reserve(bytes.len());
     read(bytes, &mut out)?;
+    // Rows pay off when shapes repeat: each shape costs a template, and
+    // filling a large template is slower than JSON.parse making the object.
+    let shapes = out.index.len();
+    if out.wide || (shapes > ROW_SHAPES && shapes * 4 > out.objects) {
+        return None;
+    }
     let mut text = Vec::with_capacity(out.ops.len() + out.shapes.len() + out.leaves.len() + 8);
     text.extend_from_slice(b"[\"");
     text.extend_from_slice(&out.ops);
@@ -71,7 +88,7 @@ fn read(bytes: &[u8], out: &mut impl Sink) -> Option<()> {
     if !ENABLED.load(Ordering::Relaxed) {
         return None;
     }
-    let mut r = Reader { b: bytes, pos: 0, key: Vec::new() };
+    let mut r = Reader { b: bytes, pos: 0, key: Vec::new(), containers: 0 };
     if r.byte()? != 0xFF {
         return None;
     }
@@ -104,7 +121,8 @@ trait Sink {
     fn begin_object(&mut self);
     /// A key (JSON text of a string); `first` for an object's first key.
     fn key(&mut self, text: &[u8], first: bool);
-    fn end_object(&mut self);
+    /// The end of an object with `count` keys.
+    fn end_object(&mut self, count: u64);
     fn begin_array(&mut self);
     /// Before each element but the first.
     fn next_element(&mut self);
@@ -133,7 +151,7 @@ impl Sink for Json {
         self.0.extend_from_slice(text);
         self.0.push(b':');
     }
-    fn end_object(&mut self) {
+    fn end_object(&mut self, _count: u64) {
         self.0.push(b'}');
     }
     fn begin_array(&mut self) {
@@ -168,6 +186,9 @@ struct Rows {
     index: HashMap<Vec<u8>, u32>,
     /// The last shape seen (objects of one shape often come in a row).
     last: Option<(Vec<u8>, u32)>,
+    objects: usize,
+    /// An object had more than `ROW_KEYS` keys.
+    wide: bool,
     /// The keys of the objects being read, innermost last, and where each
     /// object's keys start.
     keys: Vec<u8>,
@@ -198,7 +219,11 @@ impl Sink for Rows {
         }
         self.keys.extend_from_slice(text);
     }
-    fn end_object(&mut self) {
+    fn end_object(&mut self, count: u64) {
+        self.objects += 1;
+        if count > ROW_KEYS {
+            self.wide = true;
+        }
         let start = self.starts.pop().unwrap_or(0);
         let shape = &self.keys[start..];
         let last = match &self.last {
@@ -242,6 +267,8 @@ struct Reader<'a> {
     pos: usize,
     /// Scratch for one string's JSON text.
     key: Vec<u8>,
+    /// Objects and arrays read so far.
+    containers: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -306,6 +333,14 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH || out.len() > MAX_TEXT {
             return None;
         }
+        // The fast path wins by making objects and arrays faster; long
+        // strings and doubles cost more as text than as clone bytes. A clone
+        // with fewer than one object or array per `DENSITY` bytes (judged on
+        // what was read so far, to give up early) is left to the
+        // deserializer.
+        if self.pos >= DENSE_FROM && self.containers * DENSITY < self.pos {
+            return None;
+        }
         let mut buf = [0u8; 24];
         match self.tag()? {
             b'0' => out.leaf(b"null"),
@@ -328,9 +363,14 @@ impl<'a> Reader<'a> {
                 self.string(t, out.len())?;
                 out.string(&self.key);
             }
-            b'o' => self.object(out, depth)?,
-            b'A' => self.dense_array(out, depth)?,
-            b'a' => self.sparse_array(out, depth)?,
+            t @ (b'o' | b'A' | b'a') => {
+                self.containers += 1;
+                match t {
+                    b'o' => self.object(out, depth)?,
+                    b'A' => self.dense_array(out, depth)?,
+                    _ => self.sparse_array(out, depth)?,
+                }
+            }
             _ => return None,
         }
         Some(())
@@ -406,7 +446,7 @@ impl<'a> Reader<'a> {
             self.value(out, depth + 1)?;
             count += 1;
         }
-        out.end_object();
+        out.end_object(count);
         Some(())
     }
 
@@ -531,13 +571,23 @@ fn escape_str(out: &mut Vec<u8>, s: &str) {
 /// UTF-16 code units as JSON string content; an unpaired surrogate is
 /// written as a `\uXXXX` escape, which JSON.parse reads back as that unit.
 fn escape_utf16(out: &mut Vec<u8>, units: impl Iterator<Item = u16>) {
-    for r in char::decode_utf16(units) {
-        match r {
-            Ok('"') => out.extend_from_slice(b"\\\""),
-            Ok('\\') => out.extend_from_slice(b"\\\\"),
-            Ok(c) if (c as u32) < 0x20 => escape_control(out, c as u32),
-            Ok(c) => push_char(out, c),
-            Err(e) => escape_control(out, u32::from(e.unpaired_surrogate())),
+    let mut units = units.peekable();
+    while let Some(u) = units.next() {
+        match u {
+            0x22 => out.extend_from_slice(b"\\\""),
+            0x5C => out.extend_from_slice(b"\\\\"),
+            0..=0x1F => escape_control(out, u32::from(u)),
+            0x20..=0x7F => out.push(u as u8),
+            0xD800..=0xDBFF => match units.peek() {
+                Some(&lo) if (0xDC00..=0xDFFF).contains(&lo) => {
+                    units.next();
+                    let c = 0x10000 + ((u32::from(u) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
+                    push_char(out, char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
+                }
+                _ => escape_control(out, u32::from(u)),
+            },
+            0xDC00..=0xDFFF => escape_control(out, u32::from(u)),
+            _ => push_char(out, char::from_u32(u32::from(u)).unwrap_or(char::REPLACEMENT_CHARACTER)),
         }
     }
 }
