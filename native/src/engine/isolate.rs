@@ -3,7 +3,7 @@
 //! lives on its own thread (see `runner`); everything here may be touched from
 //! any thread.
 
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use super::inspector::InspMsg;
+use super::record::{Posted, Record, Request, Taken};
 use super::memory::Budget;
 use super::wait::Slot;
 use crate::transfer::{Failure, Outcome};
@@ -40,6 +41,9 @@ pub type Job = Box<dyn FnOnce(&mut v8::Isolate, &super::runner::State) -> Outcom
 pub enum Done {
     Slot(Arc<Slot<Outcome>>),
     Fn(Box<dyn FnOnce(Outcome) + Send>),
+    /// A sync call posted in the isolate's lane: the outcome goes into the
+    /// caller's record.
+    Lane(Taken<SyncCall>),
 }
 
 impl Done {
@@ -50,6 +54,7 @@ impl Done {
         match self {
             Done::Slot(s) => s.put(o),
             Done::Fn(f) => f(o),
+            Done::Lane(t) => t.finish(o),
         }
     }
 }
@@ -68,6 +73,8 @@ pub enum Work {
     Apply { reference: u64, args: SmallArgs },
     /// The same call with other arguments.
     ApplyList { reference: u64, args: Vec<crate::transfer::Transfer> },
+    /// Already run.
+    Spent,
 }
 
 impl Work {
@@ -79,7 +86,7 @@ impl Work {
         }
     }
 
-    fn apply_now(iso: &mut v8::Isolate, st: &super::runner::State, reference: u64, args: Vec<crate::transfer::Transfer>) -> Outcome {
+    fn apply_now(iso: &mut v8::Isolate, st: &super::runner::State, reference: u64, args: impl ExactSizeIterator<Item = crate::transfer::Transfer>) -> Outcome {
         crate::ops::reference::apply(
             iso,
             st,
@@ -90,19 +97,25 @@ impl Work {
         )
     }
 
-    pub fn run(self, iso: &mut v8::Isolate, st: &super::runner::State) -> Outcome {
+    /// Runs the work. What it owns stays in place (a posted call's buffers
+    /// are freed by the thread that made them, when it reuses its record).
+    pub fn run(&mut self, iso: &mut v8::Isolate, st: &super::runner::State) -> Outcome {
         match self {
-            Work::Boxed(job) => job(iso, st),
+            Work::Boxed(_) => {
+                let Work::Boxed(job) = std::mem::replace(self, Work::Spent) else { unreachable!() };
+                job(iso, st)
+            }
             Work::Eval { context, code } => crate::ops::code::eval(
                 iso,
                 st,
-                context,
+                *context,
                 code,
                 crate::ops::Origin::default(),
                 crate::transfer::Mode::Default(crate::transfer::Fallback::Undefined),
             ),
-            Work::Apply { reference, args } => Work::apply_now(iso, st, reference, args.into_vec()),
-            Work::ApplyList { reference, args } => Work::apply_now(iso, st, reference, args),
+            Work::Apply { reference, args } => Work::apply_now(iso, st, *reference, args.iter()),
+            Work::ApplyList { reference, args } => Work::apply_now(iso, st, *reference, args.drain(..)),
+            Work::Spent => Err(Failure::Error("internal error in v8-isolates (a call ran twice)".into())),
         }
     }
 }
@@ -145,17 +158,14 @@ impl SmallArgs {
         Some(out)
     }
 
-    fn into_vec(self) -> Vec<crate::transfer::Transfer> {
+    fn iter(&self) -> impl ExactSizeIterator<Item = crate::transfer::Transfer> + '_ {
         use crate::transfer::Transfer;
-        self.items[..self.len as usize]
-            .iter()
-            .map(|s| match *s {
-                Small::Undefined => Transfer::Undefined,
-                Small::Null => Transfer::Null,
-                Small::Bool(b) => Transfer::Bool(b),
-                Small::Number(n) => Transfer::Number(n),
-            })
-            .collect()
+        self.items[..self.len as usize].iter().map(|s| match *s {
+            Small::Undefined => Transfer::Undefined,
+            Small::Null => Transfer::Null,
+            Small::Bool(b) => Transfer::Bool(b),
+            Small::Number(n) => Transfer::Number(n),
+        })
     }
 }
 
@@ -208,24 +218,75 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
-/// The sync fast lane's storage for one call (see `IsolateHost::lane`), on
-/// a cache-line pair of its own.
-#[repr(align(128))]
-pub struct CallCell(Option<Call>);
+/// A sync call posted in an isolate's lane (see `engine::record`).
+pub struct SyncCall {
+    work: Work,
+    timeout: Option<Duration>,
+}
 
-/// The sync fast lane: both threads write both pointers on every call, so
-/// they share one cache line.
-struct Lane {
-    /// The call posted, not yet taken.
-    mailbox: AtomicPtr<CallCell>,
-    /// An emptied cell kept for the next sync call: the cell is allocated
-    /// by the caller's thread and emptied by the isolate's, so reusing it
-    /// spares a cross-thread malloc/free pair per call.
-    spare: AtomicPtr<CallCell>,
+impl SyncCall {
+    pub(crate) fn parts(&mut self) -> (&mut Work, Option<Duration>) {
+        (&mut self.work, self.timeout)
+    }
+}
+
+thread_local! {
+    static SYNC_RECORDS: std::cell::RefCell<Vec<Box<Record<SyncCall>>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Request for SyncCall {
+    fn pool() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Box<Record<SyncCall>>>>> {
+        &SYNC_RECORDS
+    }
+    fn recycle(self) {
+        if let Work::Eval { mut code, .. } = self.work {
+            if code.capacity() <= CODE_BUFFER_MAX {
+                code.clear();
+                CODE_BUFFER.with(|b| b.set(code));
+            }
+        }
+    }
+}
+
+/// The largest code buffer kept for the next `evalSync` of a thread.
+const CODE_BUFFER_MAX: usize = 64 << 10;
+
+thread_local! {
+    static CODE_BUFFER: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// An empty string to read the code of a sync eval into: the buffer of
+/// this thread's last one, kept by `SyncCall::recycle`.
+pub fn code_buffer() -> String {
+    CODE_BUFFER.with(|b| b.take())
+}
+
+/// Where a sync call's caller waits for its outcome: its record in the
+/// isolate's lane, or a reply slot (the call went through the sync queue).
+pub enum Reply {
+    Lane(Posted<SyncCall>),
+    Slot(Arc<Slot<Outcome>>),
+}
+
+impl Reply {
+    /// Waits for the outcome, running `service` meanwhile (see
+    /// `Slot::wait_or`); None if the service gave the wait up.
+    pub fn wait_or(self, spin: Option<&super::wait::Spin>, service: impl FnMut(bool) -> super::wait::Step) -> Option<Outcome> {
+        match self {
+            Reply::Lane(p) => p.wait_or(spin, service),
+            Reply::Slot(slot) => {
+                let out = slot.wait_or(spin, service);
+                super::wait::recycle(slot);
+                out
+            }
+        }
+    }
 }
 
 pub enum Msg {
     Call(Call),
+    /// A sync call taken out of the lane (never queued).
+    Lane(Taken<SyncCall>),
     /// Drop the handle with this id from the isolate's table.
     Release(u64),
     Dispose,
@@ -260,6 +321,21 @@ struct Exec {
     frames: Vec<Frame>,
     /// Wall clock at the start of the outermost frame.
     started_wall: Option<Instant>,
+    /// When the last outermost frame ended (see `begin`).
+    idle_from: Option<Instant>,
+}
+
+thread_local! {
+    /// Set by the isolate thread when the message it is about to run came
+    /// within a short spin: that spin is then measured from the clock
+    /// readings the frames take anyway (the end of the last, the start of
+    /// the next), not with two more.
+    static SHORT_GAP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// See `SHORT_GAP`.
+pub(crate) fn gap_was_spin() {
+    SHORT_GAP.with(|g| g.set(true));
 }
 
 /// CPU accounting without a syscall per call: the thread's CPU clock, less
@@ -280,7 +356,7 @@ pub struct IsolateHost {
     doorbell: Arc<AtomicU64>,
     /// A one-call fast lane for sync calls (the common case: one Node thread
     /// making one sync call at a time); the sync queue takes the rest.
-    lane: Padded<Lane>,
+    lane: Padded<super::record::Lane<SyncCall>>,
     /// The CPU the isolate thread last ran on, and the CPU of the thread that
     /// last called it (see `wait::Spin`).
     pub iso_cpu: Padded<AtomicU32>,
@@ -334,19 +410,6 @@ unsafe impl Sync for IsolateHost {}
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-impl Drop for IsolateHost {
-    fn drop(&mut self) {
-        for cell in [&self.lane.mailbox, &self.lane.spare] {
-            let p = cell.swap(std::ptr::null_mut(), Ordering::Acquire);
-            if !p.is_null() {
-                // SAFETY: nobody else can reach the host any more; the cell is
-                // a leaked Box<CallCell> (a call left in it reports disposal).
-                drop(unsafe { Box::from_raw(p) });
-            }
-        }
-    }
-}
-
 impl IsolateHost {
     pub(crate) fn new(
         sync_tx: Sender<Msg>,
@@ -362,7 +425,7 @@ impl IsolateHost {
             sync_tx,
             task_tx,
             doorbell,
-            lane: Padded(Lane { mailbox: AtomicPtr::new(std::ptr::null_mut()), spare: AtomicPtr::new(std::ptr::null_mut()) }),
+            lane: Padded(Default::default()),
             iso_cpu: Padded(AtomicU32::new(u32::MAX)),
             caller_cpu: Padded(AtomicU32::new(u32::MAX)),
             kill_epoch: AtomicU64::new(0),
@@ -431,64 +494,54 @@ impl IsolateHost {
         self.doorbell.fetch_add(1, Ordering::Release);
     }
 
+    /// Makes a sync call: posted in the lane when it is free, else queued
+    /// on the priority path. The caller waits on the reply.
+    pub fn call_sync(&self, work: Work, timeout: Option<Duration>) -> Reply {
+        if !self.is_disposed() {
+            super::wait::publish_cpu(&self.caller_cpu, super::wait::current_cpu());
+            match self.lane.post(SyncCall { work, timeout }) {
+                Ok(posted) => {
+                    // The isolate thread spins on the lane itself; a parked one
+                    // is woken (an unpark of a thread that is not parked costs
+                    // one atomic operation on a line this thread keeps).
+                    self.thread.unpark();
+                    if self.is_disposed() {
+                        // The thread may have drained the lane already.
+                        self.lane.recall(&posted, || Err(Failure::IsolateDisposed));
+                    }
+                    return Reply::Lane(posted);
+                }
+                Err(back) => return self.queue_sync(back.work, back.timeout),
+            }
+        }
+        self.queue_sync(work, timeout)
+    }
+
+    fn queue_sync(&self, work: Work, timeout: Option<Duration>) -> Reply {
+        let slot = super::wait::reply_slot();
+        self.submit_sync(Call::of(work, timeout, Done::Slot(slot.clone())));
+        Reply::Slot(slot)
+    }
+
     /// Queues a call on the priority (sync) path.
     pub fn submit_sync(&self, call: Call) {
         if self.is_disposed() {
             return call.fail(Failure::IsolateDisposed);
         }
         super::wait::publish_cpu(&self.caller_cpu, super::wait::current_cpu());
-        let p = self.lane.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
-        let p = if p.is_null() {
-            Box::into_raw(Box::new(CallCell(Some(call))))
-        } else {
-            // SAFETY: a pointer swapped out of `spare` is an empty cell owned
-            // by whoever took it (see `take_mailbox`).
-            unsafe { (*p).0 = Some(call) };
-            p
-        };
-        let stored = self
-            .lane
-            .mailbox
-            .compare_exchange(std::ptr::null_mut(), p, Ordering::SeqCst, Ordering::Relaxed)
-            .is_ok();
-        if !stored {
-            // SAFETY: `p` was not published; we still own it.
-            let call = unsafe { Box::from_raw(p) }.0.take().expect("a filled cell");
-            self.submit(&self.sync_tx, call);
-            self.thread.unpark();
-            return;
-        }
-        if self.is_disposed() {
-            // The thread may have drained the mailbox already: take it back.
-            if self.lane.mailbox.compare_exchange(p, std::ptr::null_mut(), Ordering::SeqCst, Ordering::Relaxed).is_ok() {
-                // SAFETY: taken back before anyone else could take it.
-                if let Some(call) = unsafe { Box::from_raw(p) }.0.take() {
-                    call.fail(Failure::IsolateDisposed);
-                }
-                return;
-            }
-        }
-        self.ring();
+        self.submit(&self.sync_tx, call);
         self.thread.unpark();
     }
 
-    /// The call waiting in the sync fast lane, if any (isolate thread).
-    pub(crate) fn take_mailbox(&self) -> Option<Call> {
-        if self.lane.mailbox.load(Ordering::Relaxed).is_null() {
-            return None;
-        }
-        let p = self.lane.mailbox.swap(std::ptr::null_mut(), Ordering::SeqCst);
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: a non-null pointer in the mailbox is a leaked Box<CallCell>
-        // whose ownership passes to whoever swaps it out.
-        let call = unsafe { (*p).0.take() };
-        if self.lane.spare.compare_exchange(std::ptr::null_mut(), p, Ordering::Release, Ordering::Relaxed).is_err() {
-            // SAFETY: still owned here (not published as the spare).
-            drop(unsafe { Box::from_raw(p) });
-        }
-        call
+    /// Whether a sync call waits in the lane (a cheap look for spinners).
+    #[inline]
+    pub(crate) fn lane_busy(&self) -> bool {
+        self.lane.busy()
+    }
+
+    /// The sync call waiting in the lane, if any (isolate thread).
+    pub(crate) fn take_lane(&self) -> Option<Taken<SyncCall>> {
+        self.lane.take()
     }
 
     /// Queues a call on the FIFO task path (async and ignored work).
@@ -630,7 +683,14 @@ impl IsolateHost {
         e.next_seq += 1;
         let seq = e.next_seq;
         if e.frames.is_empty() {
-            e.started_wall = Some(Instant::now());
+            let now = Instant::now();
+            e.started_wall = Some(now);
+            let short = SHORT_GAP.with(|g| g.replace(false));
+            if let Some(from) = e.idle_from.take() {
+                if short {
+                    self.add_spin(now.saturating_duration_since(from).as_nanos() as u64);
+                }
+            }
         }
         // A kill of the whole isolate also covers frames opened after it, and
         // a heap found over the limit between calls fails the next call.
@@ -662,7 +722,9 @@ impl IsolateHost {
         debug_assert_eq!(frame.as_ref().map(|f| f.seq), Some(seq));
         if e.frames.is_empty() {
             if let Some(w) = e.started_wall.take() {
-                self.wall_ns.fetch_add(w.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                let now = Instant::now();
+                self.wall_ns.fetch_add(now.saturating_duration_since(w).as_nanos() as u64, Ordering::Relaxed);
+                e.idle_from = Some(now);
             }
         }
         let depth = e.frames.len();
@@ -818,13 +880,18 @@ impl IsolateHost {
         self.memory_hit.store(message.contains("memory"), Ordering::Release);
         self.mark_disposed();
         super::runner::abandon_current_calls();
-        while let Some(c) = self.take_mailbox() {
-            c.fail(Failure::IsolateDisposed);
+        while let Some(t) = self.take_lane() {
+            t.finish(Err(Failure::IsolateDisposed));
         }
     }
 
     pub fn catastrophic_error(&self) -> Option<String> {
         self.catastrophe.lock().clone()
+    }
+
+    /// How long ago the last outermost frame ended (zero if one is open).
+    pub(crate) fn idle_elapsed(&self) -> std::time::Duration {
+        self.exec.lock().idle_from.map(|f| f.elapsed()).unwrap_or_default()
     }
 
     /// Records time the isolate thread spent spinning for work.
@@ -959,6 +1026,7 @@ mod tests {
 
     #[test]
     fn a_sync_call_fits_on_two_cache_lines() {
-        assert!(std::mem::size_of::<Call>() <= 128, "Call is {} bytes", std::mem::size_of::<Call>());
+        let size = std::mem::size_of::<super::super::record::Record<SyncCall>>();
+        assert!(size <= 256, "a record is {size} bytes");
     }
 }

@@ -6,6 +6,7 @@ pub mod isolate;
 pub mod memory;
 pub mod platform;
 pub mod pool;
+pub mod record;
 pub mod runner;
 pub mod snapshot;
 pub mod wait;

@@ -73,8 +73,9 @@ pub struct State {
     pub inspector: RefCell<Option<Rc<super::inspector::Agent>>>,
     /// The script of the last `eval`, by source and origin: evaluating the
     /// same code again (a host's per-tick code) skips V8's string creation,
-    /// hashing and compilation-cache lookup.
-    pub last_eval: RefCell<Option<(String, crate::ops::Origin, v8::Global<v8::UnboundScript>)>>,
+    /// hashing and compilation-cache lookup; in the same context, it also
+    /// skips binding (a new function per run).
+    pub last_eval: RefCell<Option<crate::ops::code::LastEval>>,
     /// The doorbell as `serve_nested` last found nothing to do at it.
     nested_bell: std::cell::Cell<u64>,
     /// Private symbols by name (see `private_key`).
@@ -151,6 +152,24 @@ impl State {
         if last.as_ref() != Some(c) {
             *last = Some(c.clone());
         }
+    }
+    /// The context `id` as a local handle (no new global handle per call).
+    pub fn context_local<'s>(&self, scope: &mut v8::PinScope<'s, '_, ()>, id: u64) -> Option<v8::Local<'s, v8::Context>> {
+        let handles = self.handles.borrow();
+        let Some(Entry::Context(c)) = handles.get(&id) else { return None };
+        self.note_context(c);
+        Some(v8::Local::new(scope, c))
+    }
+    /// A value handle and its context as local handles.
+    pub fn value_local<'s>(
+        &self,
+        scope: &mut v8::PinScope<'s, '_, ()>,
+        id: u64,
+    ) -> Option<(v8::Local<'s, v8::Value>, v8::Local<'s, v8::Context>)> {
+        let handles = self.handles.borrow();
+        let Some(Entry::Value { value, context }) = handles.get(&id) else { return None };
+        self.note_context(context);
+        Some((v8::Local::new(scope, value), v8::Local::new(scope, context)))
     }
     pub fn last_context(&self) -> Option<v8::Global<v8::Context>> {
         self.last_context.borrow().clone()
@@ -489,59 +508,60 @@ pub fn spawn_with(opts: Options, warm: Warm, ready: impl FnOnce(Result<Arc<Isola
     }
 }
 
-/// CPU time used by a spin that started at `start` (wall) / `cpu0` (thread
-/// CPU clock). Short spins ran uninterrupted, so their wall time is their CPU
-/// time and the clock (a syscall) is not read on the way to the next call.
-fn spin_cost(start: Instant, cpu0: Option<u64>) -> u64 {
-    match cpu0 {
-        Some(c) => super::isolate::thread_cpu_ns().saturating_sub(c),
-        None => start.elapsed().as_nanos() as u64,
-    }
-}
-
 /// The longest a busy isolate goes without running V8's foreground tasks.
 const PUMP_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// Spins this long on wall time alone; past it, the thread's CPU clock (a
-/// syscall) measures the spin, since the thread may have been descheduled.
+/// Spins this long before it looks at a clock: a message that comes within
+/// it is accounted from the frames' own clock readings (`gap_was_spin`);
+/// past it, the thread's CPU clock (a syscall) measures the spin, since the
+/// thread may have been descheduled.
 const SHORT_SPIN: u32 = 256;
 
 /// The next message, and whether it came from the sync path.
 /// `idle` runs once if no message arrives within a short spin (before the
 /// thread spins on or parks): the time to run V8's background-posted tasks.
 fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut()) -> (Msg, bool) {
-    let poll = || match host.take_mailbox() {
-        Some(c) => Ok((Msg::Call(c), true)),
+    let poll = || match host.take_lane() {
+        Some(t) => Ok((Msg::Lane(t), true)),
         None => inbox.sync_rx.try_recv().map(|m| (m, true)).or_else(|_| inbox.task_rx.try_recv().map(|m| (m, false))),
     };
     let mut bell = inbox.bell();
     if let Ok(m) = poll() {
+        super::isolate::gap_was_spin();
         return m;
     }
-    let start = Instant::now();
-    let mut cpu0 = None;
+    // Set once the spin is no longer short: when it started (wall clock),
+    // and the thread's CPU clock less the spin so far.
+    let mut long: Option<(Instant, u64)> = None;
     let mut i = 0u32;
     loop {
         i = i.wrapping_add(1);
-        if i >= SPIN && i % 64 == 0 && start.elapsed() > SPIN_TIME {
+        if i >= SPIN && i % 64 == 0 && long.is_some_and(|(start, _)| start.elapsed() > SPIN_TIME) {
             break;
         }
         let now = inbox.bell();
-        if now != bell {
+        // Lane posts do not ring: the lane is watched directly.
+        if now != bell || host.lane_busy() {
             bell = now;
             if let Ok(m) = poll() {
-                host.add_spin(spin_cost(start, cpu0));
+                match long {
+                    None => super::isolate::gap_was_spin(),
+                    Some((_, cpu0)) => host.add_spin(super::isolate::thread_cpu_ns().saturating_sub(cpu0)),
+                }
                 return m;
             }
         }
         if i == SHORT_SPIN {
+            let spent = host.idle_elapsed();
+            let cpu0 = super::isolate::thread_cpu_ns().saturating_sub(spent.as_nanos() as u64);
             idle();
-            let spent = start.elapsed().as_nanos() as u64;
-            cpu0 = Some(super::isolate::thread_cpu_ns().saturating_sub(spent));
+            long = Some((Instant::now() - spent, cpu0));
         }
         super::wait::relax(i, Some(&host.spin_as_isolate()));
     }
-    host.add_spin(spin_cost(start, cpu0));
+    if let Some((_, cpu0)) = long {
+        host.add_spin(super::isolate::thread_cpu_ns().saturating_sub(cpu0));
+    }
     // Park until a sender unparks this thread (every send does).
     PARKS.fetch_add(1, Ordering::Relaxed);
     loop {
@@ -552,16 +572,27 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut()) -> (Msg, 
     }
 }
 
+/// A monotonic clock with a resolution of a few milliseconds that costs a
+/// memory read (the precise one costs ~70 ns on this kind of VM): enough to
+/// pace V8's foreground tasks.
+fn coarse_now() -> std::time::Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid pointer to a timespec; the clock id is a constant.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, state: std::rc::Rc<State>) {
     let platform = platform::platform();
-    let mut last_pump = Instant::now();
+    let mut last_pump = coarse_now();
     loop {
         let (msg, sync) = next_msg(inbox, &host, &mut || {
             pump(isolate, &state, &platform);
-            last_pump = Instant::now();
+            last_pump = coarse_now();
         });
         match msg {
             Msg::Call(call) => run_call(isolate, &state, call, sync),
+            Msg::Lane(t) => run_lane(isolate, &state, t),
             Msg::Release(id) => state.remove(id),
             Msg::Dispose => break,
             Msg::Wake => {}
@@ -574,16 +605,17 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
         // cleanup, Atomics.waitAsync...) run when the thread goes idle, and at
         // least every millisecond while calls keep arriving back to back:
         // pumping after every call cost a lock and three clock reads each.
-        if last_pump.elapsed() >= PUMP_EVERY {
+        let now = coarse_now();
+        if now.saturating_sub(last_pump) >= PUMP_EVERY {
             pump(isolate, &state, &platform);
-            last_pump = Instant::now();
+            last_pump = now;
         }
     }
     host.mark_disposed();
     host.dispose_children();
     drain(inbox);
-    while let Some(c) = host.take_mailbox() {
-        c.fail(Failure::IsolateDisposed);
+    while let Some(t) = host.take_lane() {
+        t.finish(Err(Failure::IsolateDisposed));
     }
     state.clear();
     isolate.remove_slot::<std::rc::Rc<State>>();
@@ -602,7 +634,7 @@ pub fn serve_nested(iso: &mut v8::Isolate, st: &State) -> bool {
     // last empty look, there is nothing to look for (a waiter calls this on
     // every turn of its spin).
     let bell = st.host.bell();
-    if bell == st.nested_bell.get() {
+    if bell == st.nested_bell.get() && !st.host.lane_busy() {
         return false;
     }
     let worked = serve_nested_now(iso, st);
@@ -616,8 +648,8 @@ fn serve_nested_now(iso: &mut v8::Isolate, st: &State) -> bool {
     INBOX.with(|i| {
         let Some(inbox) = &*i.borrow() else { return false };
         let mut worked = false;
-        while let Some(call) = st.host.take_mailbox() {
-            run_call(iso, st, call, true);
+        while let Some(t) = st.host.take_lane() {
+            run_lane(iso, st, t);
             worked = true;
         }
         if inbox.sync_rx.is_empty() {
@@ -627,6 +659,7 @@ fn serve_nested_now(iso: &mut v8::Isolate, st: &State) -> bool {
             worked = true;
             match m {
                 Msg::Call(call) => run_call(iso, st, call, true),
+                Msg::Lane(t) => run_lane(iso, st, t),
                 Msg::Release(id) => st.remove(id),
                 // The isolate is already marked disposed; the thread's main
                 // loop exits once this call unwinds.
@@ -647,6 +680,7 @@ pub fn serve_task(iso: &mut v8::Isolate, st: &State) -> bool {
         let Some(inbox) = &*i.borrow() else { return false };
         match inbox.task_rx.try_recv() {
             Ok(Msg::Call(call)) => run_call(iso, st, call, false),
+            Ok(Msg::Lane(t)) => run_lane(iso, st, t),
             Ok(Msg::Release(id)) => st.remove(id),
             Ok(Msg::Dispose | Msg::Wake) => {}
             Ok(Msg::Inspector) => {
@@ -687,7 +721,20 @@ fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<
 /// microtasks it queued, then reports why the frame was killed, if it was.
 pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call, sync: bool) {
     let timeout = call.timeout;
-    let (job, done) = call.take();
+    let (mut job, done) = call.take();
+    run_work(isolate, state, &mut job, timeout, done, sync);
+}
+
+/// Runs a sync call taken out of the lane, in place in its record.
+fn run_lane(isolate: &mut v8::Isolate, state: &State, taken: super::record::Taken<super::isolate::SyncCall>) {
+    // SAFETY: the record is this thread's until `finish` (the `done` below),
+    // which `run_work` calls after its last use of the work.
+    let call = unsafe { &mut *taken.req() };
+    let (work, timeout) = call.parts();
+    run_work(isolate, state, work, timeout, Done::Lane(taken), true);
+}
+
+fn run_work(isolate: &mut v8::Isolate, state: &State, job: &mut super::isolate::Work, timeout: Option<std::time::Duration>, done: Done, sync: bool) {
     // Borrowed, not cloned: a clone per call would bounce the Arc's counter
     // between this thread and the callers'.
     let host = &state.host;
@@ -702,7 +749,6 @@ pub fn run_call(isolate: &mut v8::Isolate, state: &State, call: Call, sync: bool
     let out = if let Some(k) = b.killed {
         // Killed before it started (disposed while queued, or the heap went
         // over the limit since the last call): do not run it.
-        drop(job);
         Err(if k == Kill::Memory { Failure::MemoryLimit } else { Failure::IsolateDisposed })
     } else {
         catch_unwind(AssertUnwindSafe(|| job.run(isolate, state)))

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::throw::throw_failure;
+use crate::engine::isolate::Reply as SyncReply;
 use crate::engine::runner::{self, State};
 use crate::engine::wait::{Slot, Step};
 use crate::node::host::{CallbackMode, HostFn, MainReq, Reply, Target};
@@ -128,21 +129,19 @@ pub fn call_node_abortable(
     args: Vec<Transfer>,
 ) -> Outcome {
     let slot = request_sync(env, target, args);
-    let out = wait_abortable(scope, st, &slot, &st.host.spin_as_isolate()).unwrap_or(Err(Failure::Disposed));
-    crate::engine::wait::recycle(slot);
-    out
+    wait_abortable(scope, st, SyncReply::Slot(slot), &st.host.spin_as_isolate()).unwrap_or(Err(Failure::Disposed))
 }
 
 /// Waits for `slot`, serving this isolate's incoming sync calls; gives up
 /// (None) when any frame of this isolate is killed (a timeout of this call
 /// or of one it is nested in, dispose).
-pub fn wait_abortable(scope: &mut v8::PinScope, st: &State, slot: &Slot<Outcome>, spin: &crate::engine::wait::Spin) -> Option<Outcome> {
+pub fn wait_abortable(scope: &mut v8::PinScope, st: &State, reply: SyncReply, spin: &crate::engine::wait::Spin) -> Option<Outcome> {
     let host = st.host.clone();
     // No epoch seen yet: the first idle turn checks the frames. A kill that
     // lands between the request and the first look (Node may run the
     // function and dispose before this thread gets here) is not missed.
     let mut epoch = None;
-    slot.wait_or(Some(spin), |_| {
+    reply.wait_or(Some(spin), |_| {
         if runner::serve_nested(scope, st) {
             return Step::Worked;
         }

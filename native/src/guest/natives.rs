@@ -425,7 +425,7 @@ fn context_eval<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_,
     let t = timeout(args.get(6));
     let bits = code(args.get(7));
     let mode = Mode::from_code(bits, Fallback::Undefined);
-    on_result(scope, st, r, variant, t, bits, mode, rv, move |i, st, id| ops::code::eval(i, st, id, src, o, mode));
+    on_result(scope, st, r, variant, t, bits, mode, rv, move |i, st, id| ops::code::eval(i, st, id, &src, o, mode));
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::throw::throw_failure;
-use crate::engine::isolate::{Call, Done, IsolateHost, Job, Kill};
+use crate::engine::isolate::{Call, Done, IsolateHost, Job, Kill, Work};
 use crate::engine::runner::{self, State};
 use crate::engine::wait::Slot;
 use crate::transfer::materialize::materialize;
@@ -87,12 +87,10 @@ pub fn fail<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, variant: Variant, 
 
 /// Runs `job` on `target` and waits for its outcome.
 pub fn call_sync(scope: &mut v8::PinScope, st: &State, target: &Arc<IsolateHost>, timeout: Option<Duration>, job: Job) -> Outcome {
-    let slot = Slot::<Outcome>::new();
-    let filler = slot.clone();
-    let done = Done::Slot(filler);
     if Arc::ptr_eq(target, &st.host) {
         // This isolate: a nested call, right here.
-        runner::run_call(scope, st, Call::new(job, timeout, done), st.caller_blocked());
+        let slot = Slot::<Outcome>::new();
+        runner::run_call(scope, st, Call::new(job, timeout, Done::Slot(slot.clone())), st.caller_blocked());
         return slot.wait(None, || false);
     }
     super::rules::check_sync_into_isolate(st)?;
@@ -108,9 +106,9 @@ pub fn call_sync(scope: &mut v8::PinScope, st: &State, target: &Arc<IsolateHost>
         s2.store(tst.current_seq(), Ordering::Release);
         job(iso, tst)
     });
-    target.submit_sync(Call::new(job, timeout, done));
+    let reply = target.call_sync(Work::Boxed(job), timeout);
     let spin = crate::engine::wait::Spin { me: &st.host.iso_cpu, partner: &target.iso_cpu, migrate: true };
-    let out = super::callback::wait_abortable(scope, st, &slot, &spin);
+    let out = super::callback::wait_abortable(scope, st, reply, &spin);
     match out {
         Some(o) => o,
         None => {

@@ -78,9 +78,7 @@ pub fn dispatch_work<'a>(
 ) -> JsResult<'a, JsValue> {
     match variant {
         Variant::Sync => {
-            let slot = crate::engine::wait::reply_slot();
-            let filler = slot.clone();
-            host.submit_sync(Call::of(job, timeout, Done::Slot(filler)));
+            let reply = host.call_sync(job, timeout);
             // While blocked, run the calls into Node that the isolate (or
             // others) make: they may be what the isolate is waiting for.
             let link = super::envlink::link_ref(cx);
@@ -88,7 +86,7 @@ pub fn dispatch_work<'a>(
             let mut give_up: Option<Instant> = None;
             let mut terminating = false;
             let spin = host.spin_as_caller();
-            let out = slot.wait_or(Some(&spin), |parked| {
+            let out = reply.wait_or(Some(&spin), |parked| {
                 if link.has_calls() && super::envlink::serve_calls(cx) > 0 {
                     return Step::Worked;
                 }
@@ -108,7 +106,6 @@ pub fn dispatch_work<'a>(
                     Step::Abandon
                 }
             });
-            crate::engine::wait::recycle(slot);
             if terminating {
                 // No JS can run any more in this environment: just return.
                 return Ok(cx.undefined().upcast());

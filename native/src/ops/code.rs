@@ -81,19 +81,41 @@ pub fn run_script(iso: &mut v8::Isolate, st: &State, script: u64, context: u64, 
 /// Sources up to this size are remembered by `eval` (see `State::last_eval`).
 const EVAL_CACHE_MAX: usize = 64 << 10;
 
+/// The last script `eval` ran (see `State::last_eval`).
+pub struct LastEval {
+    code: String,
+    origin: Origin,
+    unbound: v8::Global<v8::UnboundScript>,
+    /// The script bound to the context it last ran in.
+    bound: Option<(u64, v8::Global<v8::Script>)>,
+}
+
 /// Compiles and runs code in a context (Context.eval).
-pub fn eval(iso: &mut v8::Isolate, st: &State, context: u64, code: String, o: Origin, mode: Mode) -> Outcome {
-    let ctx = st.context(context).ok_or_else(|| Failure::error(CONTEXT_RELEASED))?;
-    v8::scope_with_context!(let scope, iso, &ctx);
+pub fn eval(iso: &mut v8::Isolate, st: &State, context: u64, code: &str, o: Origin, mode: Mode) -> Outcome {
+    v8::scope!(let hs, iso);
+    let ctx = st.context_local(hs, context).ok_or_else(|| Failure::error(CONTEXT_RELEASED))?;
+    let scope = &mut v8::ContextScope::new(hs, ctx);
     v8::tc_scope!(let tc, scope);
-    let cached = match &*st.last_eval.borrow() {
-        Some((c, co, u)) if *c == code && *co == o => Some(v8::Local::new(tc, u)),
-        _ => None,
-    };
-    let unbound = match cached {
-        Some(u) => u,
-        None => {
-            let src = source_string(tc, &code)?;
+    let (mut bound, mut unbound) = (None, None);
+    if let Some(last) = &*st.last_eval.borrow() {
+        if last.code == code && last.origin == o {
+            match &last.bound {
+                Some((c, s)) if *c == context => bound = Some(v8::Local::new(tc, s)),
+                _ => unbound = Some(v8::Local::new(tc, &last.unbound)),
+            }
+        }
+    }
+    let script = match (bound, unbound) {
+        (Some(s), _) => s,
+        (None, Some(u)) => {
+            let s = u.bind_to_current_context(tc);
+            if let Some(last) = &mut *st.last_eval.borrow_mut() {
+                last.bound = Some((context, v8::Global::new(tc, s)));
+            }
+            s
+        }
+        (None, None) => {
+            let src = source_string(tc, code)?;
             let origin = origin(tc, &o);
             let mut source = v8::script_compiler::Source::new(src, Some(&origin));
             let Some(u) = v8::script_compiler::compile_unbound_script(
@@ -105,13 +127,18 @@ pub fn eval(iso: &mut v8::Isolate, st: &State, context: u64, code: String, o: Or
                 let (exc, msg) = (tc.exception(), tc.message());
                 return Err(capture_compile_error(tc, exc, msg));
             };
+            let s = u.bind_to_current_context(tc);
             if code.len() <= EVAL_CACHE_MAX {
-                *st.last_eval.borrow_mut() = Some((code, o, v8::Global::new(tc, u)));
+                *st.last_eval.borrow_mut() = Some(LastEval {
+                    code: code.to_string(),
+                    origin: o,
+                    unbound: v8::Global::new(tc, u),
+                    bound: Some((context, v8::Global::new(tc, s))),
+                });
             }
-            u
+            s
         }
     };
-    let script = unbound.bind_to_current_context(tc);
     match script.run(tc) {
         Some(v) => crate::transfer::promise::result(tc, st, v, mode),
         None => {

@@ -142,22 +142,32 @@ pub fn apply(
     st: &State,
     id: u64,
     recv: Transfer,
-    args: Vec<Transfer>,
+    args: impl IntoIterator<Item = Transfer, IntoIter: ExactSizeIterator>,
     mode: Mode,
 ) -> Outcome {
-    let (target, ctx) = entry(st, id)?;
-    v8::scope_with_context!(let scope, iso, &ctx);
+    v8::scope!(let hs, iso);
+    let (target, ctx) = st.value_local(hs, id).ok_or_else(|| Failure::error(RELEASED))?;
+    let scope = &mut v8::ContextScope::new(hs, ctx);
     v8::tc_scope!(let tc, scope);
-    let target = v8::Local::new(tc, target);
     let Ok(f) = v8::Local::<v8::Function>::try_from(target) else {
         return Err(Failure::type_error("Reference is not a function"));
     };
     let recv = materialize(tc, st, recv)?;
-    let mut values = Vec::with_capacity(args.len());
-    for a in args {
-        values.push(materialize(tc, st, a)?);
+    // Up to four arguments on the stack (the common call).
+    let mut small: [v8::Local<v8::Value>; 4] = [recv; 4];
+    let mut values = Vec::new();
+    let args = args.into_iter();
+    let n = args.len();
+    for (i, a) in args.enumerate() {
+        let v = materialize(tc, st, a)?;
+        if n <= small.len() {
+            small[i] = v;
+        } else {
+            values.push(v);
+        }
     }
-    match f.call(tc, recv, &values) {
+    let values = if n <= small.len() { &small[..n] } else { &values[..] };
+    match f.call(tc, recv, values) {
         Some(v) => crate::transfer::promise::result(tc, st, v, mode),
         None => {
             let exc = tc.exception();
