@@ -57,7 +57,7 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
     let Some(hf) = st.host_fn(id) else {
         return throw_failure(scope, &st, Failure::error("Callback has been released"));
     };
-    let mut list = Vec::with_capacity(args.length() as usize);
+    let mut list = crate::node::outbox::args_buffer(args.length() as usize);
     for i in 0..args.length() {
         let a = args.get(i);
         // Arguments are one structured clone in isolated-vm: a Symbol gets the

@@ -586,7 +586,7 @@ fn host_apply<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, '
         Backing::Host(r) => r.clone(),
         _ => return Err(Failure::type_error("Invalid handle")),
     };
-    let mut list = Vec::with_capacity(args.length().max(1) as usize - 1);
+    let mut list = crate::node::outbox::args_buffer(args.length().max(1) as usize - 1);
     for i in 1..args.length() {
         list.push(capture(scope, st, args.get(i), Mode::Default(Fallback::Reject))?);
     }

@@ -32,7 +32,10 @@ pub struct Completion {
     outcome: Outcome,
 }
 
-/// The part of an environment's queues that isolate threads use.
+/// The part of an environment's queues that isolate threads use. Aligned
+/// so that its reference counts (bumped by guest threads on every call into
+/// Node) do not share a cache line with the flags Node writes.
+#[repr(align(128))]
 pub struct EnvLink {
     tx: Sender<Completion>,
     polling: AtomicBool,

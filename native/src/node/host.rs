@@ -20,6 +20,10 @@ pub enum CallbackMode {
 }
 
 /// A Node function that guests may call.
+/// Aligned so that the reference counts (bumped by the guest thread on
+/// every call) sit on a cache line of their own, away from the fields Node
+/// reads on every call.
+#[repr(align(128))]
 pub struct HostFn {
     pub env: Arc<EnvLink>,
     pub func: Root<JsFunction>,
@@ -35,7 +39,9 @@ pub enum Reply {
 }
 
 /// A Node value a guest holds a Reference to (`new ivm.Reference(value)`
-/// passed in): the JS layer's Reference object and its `typeof`.
+/// passed in): the JS layer's Reference object and its `typeof`. Aligned
+/// like `HostFn`.
+#[repr(align(128))]
 pub struct HostRef {
     pub env: Arc<EnvLink>,
     pub obj: Root<JsObject>,

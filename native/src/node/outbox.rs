@@ -32,6 +32,26 @@ impl Request for NodeCall {
     fn pool() -> &'static std::thread::LocalKey<RefCell<Vec<Box<Record<NodeCall>>>>> {
         &FREE
     }
+    fn recycle(self) {
+        let mut args = self.args;
+        if args.capacity() <= 16 {
+            args.clear();
+            ARGS.with(|a| a.set(args));
+        }
+    }
+}
+
+thread_local! {
+    /// The argument buffer of this thread's last call (see `args_buffer`).
+    static ARGS: std::cell::Cell<Vec<Transfer>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// An empty buffer for the arguments of a call into Node, with room for
+/// `n`: the last call's, when there is one.
+pub fn args_buffer(n: usize) -> Vec<Transfer> {
+    let mut v = ARGS.with(|a| a.take());
+    v.reserve(n);
+    v
 }
 
 /// The lane in an environment.
