@@ -141,6 +141,7 @@ const QUICK = new Uint8Array(1);
 QUICK[0] = 1;
 native.quickFlag(QUICK);
 let quickReset = false;
+const RESOLVED = Promise.resolve();
 function resetQuick() {
   QUICK[0] = 1;
   quickReset = false;
@@ -162,7 +163,9 @@ function asyncCall(method, fn) {
   }
   if (QUICK[0] === 0 && !quickReset) {
     quickReset = true;
-    queueMicrotask(resetQuick);
+    // A promise reaction, not queueMicrotask (which makes an AsyncResource
+    // per call in Node).
+    RESOLVED.then(resetQuick);
   }
   return settleAsync(result, site);
 }
