@@ -2,7 +2,7 @@
 //! takes over a millisecond; a pool of spares hands out ready ones instead
 //! and refills itself on background threads.
 //!
-//! `new Isolate()` uses one process-wide pool of two spares for the most
+//! `new Isolate()` uses one process-wide pool of three spares for the most
 //! recently used options (memory limit and snapshot); each `IsolatePool` is
 //! a `Spares` of its own, whose isolates come with a context already made.
 
@@ -15,7 +15,7 @@ use super::isolate::IsolateHost;
 use super::runner::{self, Options, Warm};
 
 /// Spares kept ready by the process-wide pool (plus those being made).
-const TARGET: usize = 2;
+const TARGET: usize = 3;
 
 #[derive(Default)]
 struct Inner {
