@@ -496,6 +496,11 @@ declare namespace V8Isolates {
      * Before `instantiate`: "Module is uninstantiated".
      */
     evaluate(options?: ModuleEvaluateOptions): Promise<Transferable>;
+    /**
+     * Runs the module; waits for its top-level await while the isolate has
+     * work to do, and returns `undefined` once it has been idle for 5 ms with
+     * the evaluation still pending (the evaluation goes on).
+     */
     evaluateSync(options?: ModuleEvaluateOptions): Transferable;
 
     /** Later use throws "Module has been released". */

@@ -228,6 +228,11 @@ pub fn evaluate(iso: &mut v8::Isolate, st: &State, id: u64) -> Outcome {
         return capture(tc, st, v, Mode::Default(Fallback::Undefined));
     };
     let seq = st.current_seq();
+    // A caller that is blocked (evaluateSync) cannot settle anything while
+    // it waits: once nothing has happened here for a while, the evaluation
+    // is left to go on and the call returns, as isolated-vm's does.
+    let blocked = st.caller_blocked();
+    let mut idle_since: Option<std::time::Instant> = None;
     loop {
         tc.perform_microtask_checkpoint();
         match p.state() {
@@ -254,11 +259,21 @@ pub fn evaluate(iso: &mut v8::Isolate, st: &State, id: u64) -> Outcome {
             return Ok(Transfer::Undefined);
         }
         let worked = runner::serve_nested(tc, st) | runner::serve_task(tc, st) | runner::pump_tasks(tc);
-        if !worked {
-            std::thread::park_timeout(std::time::Duration::from_millis(2));
+        if worked {
+            idle_since = None;
+            continue;
         }
+        let since = *idle_since.get_or_insert_with(std::time::Instant::now);
+        if blocked && since.elapsed() >= IDLE_RETURN {
+            return Ok(Transfer::Undefined);
+        }
+        std::thread::park_timeout(std::time::Duration::from_millis(1));
     }
 }
+
+/// How long a blocked caller's evaluation waits with nothing to do before
+/// it returns while top-level await is still pending.
+const IDLE_RETURN: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A Reference to the namespace of an evaluated module.
 pub fn namespace(iso: &mut v8::Isolate, st: &State, id: u64) -> Outcome {
