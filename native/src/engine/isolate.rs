@@ -206,7 +206,7 @@ impl Drop for Call {
 }
 
 /// A value on cache lines of its own: fields written by one thread on every
-/// call (the caller's mailbox, the isolate thread's frames and counters) must
+/// call (the lane, the isolate thread's frames and counters) must
 /// not share a line with fields the other thread reads on every call.
 #[repr(align(128))]
 pub struct Padded<T>(pub T);
