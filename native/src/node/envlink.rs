@@ -104,7 +104,18 @@ impl EnvLink {
     /// may be parked in a sync wait, or idle in the event loop.
     pub fn wake(&self) {
         self.thread.unpark();
-        if !self.polling.load(Ordering::SeqCst) && !self.wake_pending.swap(true, Ordering::SeqCst) {
+        self.signal_loop();
+    }
+
+    /// Wakes the event loop through the thread-safe function, unless the
+    /// JS layer is polling or a wake is already pending. The pending flag is
+    /// read before it is swapped: a guest calling Node in a loop while Node
+    /// is blocked finds it set, and a read keeps the line shared.
+    fn signal_loop(&self) {
+        if !self.polling.load(Ordering::SeqCst)
+            && !self.wake_pending.load(Ordering::SeqCst)
+            && !self.wake_pending.swap(true, Ordering::SeqCst)
+        {
             let _ = self.wake.try_send(|mut cx| {
                 drain(&mut cx);
                 Ok(())
@@ -120,12 +131,7 @@ impl EnvLink {
     /// Called on an isolate thread when an async call finishes.
     pub fn complete(&self, deferred: Deferred, site: Option<Root<JsObject>>, outcome: Outcome) {
         let _ = self.tx.send(Completion { deferred, site, outcome });
-        if !self.polling.load(Ordering::SeqCst) && !self.wake_pending.swap(true, Ordering::SeqCst) {
-            let _ = self.wake.try_send(|mut cx| {
-                drain(&mut cx);
-                Ok(())
-            });
-        }
+        self.signal_loop();
     }
 }
 
