@@ -63,3 +63,19 @@ test('the same code evaluated in two contexts in turn runs in each one\'s global
   assert.throws(() => other.evalSync('x'));
   assert.equal(context.evalSync('x'), 1);
 });
+
+test('evaluating the same code again redeclares nothing silently: a second top-level let throws, the isolate lives', { timeout: 30000 }, (t) => {
+  const { isolate, context } = setup(t);
+  assert.equal(context.evalSync('let q = 1; q'), 1);
+  // The same source twice in a row (the isolate reuses its compiled script):
+  // V8's own SyntaxError, as for a fresh script.
+  for (let i = 0; i < 3; i++) {
+    assert.throws(() => context.evalSync('let q = 1; q'), { name: 'SyntaxError', message: "Identifier 'q' has already been declared" });
+  }
+  assert.equal(context.evalSync('const k = 2; k'), 2);
+  assert.throws(() => context.evalSync('const k = 2; k'), { name: 'SyntaxError' });
+  assert.equal(context.evalSync('var v = (typeof v === "number" ? v : 0) + 1; v'), 1);
+  assert.equal(context.evalSync('var v = (typeof v === "number" ? v : 0) + 1; v'), 2);
+  assert.equal(isolate.isDisposed, false);
+  assert.equal(context.evalSync('q + k + v'), 5);
+});

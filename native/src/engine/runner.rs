@@ -73,8 +73,7 @@ pub struct State {
     pub inspector: RefCell<Option<Rc<super::inspector::Agent>>>,
     /// The script of the last `eval`, by source and origin: evaluating the
     /// same code again (a host's per-tick code) skips V8's string creation,
-    /// hashing and compilation-cache lookup; in the same context, it also
-    /// skips binding (a new function per run).
+    /// hashing and compilation-cache lookup.
     pub last_eval: RefCell<Option<crate::ops::code::LastEval>>,
     /// The doorbell as `serve_nested` last found nothing to do at it.
     nested_bell: std::cell::Cell<u64>,

@@ -86,8 +86,6 @@ pub struct LastEval {
     code: String,
     origin: Origin,
     unbound: v8::Global<v8::UnboundScript>,
-    /// The script bound to the context it last ran in.
-    bound: Option<(u64, v8::Global<v8::Script>)>,
 }
 
 /// Compiles and runs code in a context (Context.eval).
@@ -96,25 +94,13 @@ pub fn eval(iso: &mut v8::Isolate, st: &State, context: u64, code: &str, o: Orig
     let ctx = st.context_local(hs, context).ok_or_else(|| Failure::error(CONTEXT_RELEASED))?;
     let scope = &mut v8::ContextScope::new(hs, ctx);
     v8::tc_scope!(let tc, scope);
-    let (mut bound, mut unbound) = (None, None);
-    if let Some(last) = &*st.last_eval.borrow() {
-        if last.code == code && last.origin == o {
-            match &last.bound {
-                Some((c, s)) if *c == context => bound = Some(v8::Local::new(tc, s)),
-                _ => unbound = Some(v8::Local::new(tc, &last.unbound)),
-            }
-        }
-    }
-    let script = match (bound, unbound) {
-        (Some(s), _) => s,
-        (None, Some(u)) => {
-            let s = u.bind_to_current_context(tc);
-            if let Some(last) = &mut *st.last_eval.borrow_mut() {
-                last.bound = Some((context, v8::Global::new(tc, s)));
-            }
-            s
-        }
-        (None, None) => {
+    let cached = match &*st.last_eval.borrow() {
+        Some(last) if last.code == code && last.origin == o => Some(v8::Local::new(tc, &last.unbound)),
+        _ => None,
+    };
+    let unbound = match cached {
+        Some(u) => u,
+        None => {
             let src = source_string(tc, code)?;
             let origin = origin(tc, &o);
             let mut source = v8::script_compiler::Source::new(src, Some(&origin));
@@ -127,18 +113,16 @@ pub fn eval(iso: &mut v8::Isolate, st: &State, context: u64, code: &str, o: Orig
                 let (exc, msg) = (tc.exception(), tc.message());
                 return Err(capture_compile_error(tc, exc, msg));
             };
-            let s = u.bind_to_current_context(tc);
             if code.len() <= EVAL_CACHE_MAX {
-                *st.last_eval.borrow_mut() = Some(LastEval {
-                    code: code.to_string(),
-                    origin: o,
-                    unbound: v8::Global::new(tc, u),
-                    bound: Some((context, v8::Global::new(tc, s))),
-                });
+                *st.last_eval.borrow_mut() = Some(LastEval { code: code.to_string(), origin: o, unbound: v8::Global::new(tc, u) });
             }
-            s
+            u
         }
     };
+    // Bound for every run: running one bound script again is not safe (V8
+    // hits a fatal error when a second run of a script redeclares its
+    // top-level `let`, where a fresh binding throws the SyntaxError).
+    let script = unbound.bind_to_current_context(tc);
     match script.run(tc) {
         Some(v) => crate::transfer::promise::result(tc, st, v, mode),
         None => {
