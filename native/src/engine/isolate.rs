@@ -517,20 +517,13 @@ impl IsolateHost {
         self.queue_sync(work, timeout)
     }
 
+    /// Queues a sync call on the priority path (`call_sync` has published
+    /// the caller's CPU; `submit` fails the call if the isolate is disposed).
     fn queue_sync(&self, work: Work, timeout: Option<Duration>) -> Reply {
         let slot = super::wait::reply_slot();
-        self.submit_sync(Call::of(work, timeout, Done::Slot(slot.clone())));
-        Reply::Slot(slot)
-    }
-
-    /// Queues a call on the priority (sync) path.
-    pub fn submit_sync(&self, call: Call) {
-        if self.is_disposed() {
-            return call.fail(Failure::IsolateDisposed);
-        }
-        super::wait::publish_cpu(&self.caller_cpu, super::wait::current_cpu());
-        self.submit(&self.sync_tx, call);
+        self.submit(&self.sync_tx, Call::of(work, timeout, Done::Slot(slot.clone())));
         self.thread.unpark();
+        Reply::Slot(slot)
     }
 
     /// Whether a sync call waits in the lane (a cheap look for spinners).
@@ -960,11 +953,17 @@ unsafe extern "C" fn timeout_interrupt(mut raw: v8::UnsafeRawIsolatePtr, data: *
     iso.terminate_execution();
 }
 
-pub(crate) fn thread_cpu_ns() -> u64 {
+/// A reading of `clock`, in ns.
+pub(crate) fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid pointer to a timespec; the clock id is a constant.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    // SAFETY: valid pointer to a timespec; a bad clock id only fails the
+    // call (the reading stays 0).
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub(crate) fn thread_cpu_ns() -> u64 {
+    clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
 fn pthread_cpu_ns(thread: libc::pthread_t) -> u64 {
@@ -974,10 +973,7 @@ fn pthread_cpu_ns(thread: libc::pthread_t) -> u64 {
     if unsafe { libc::pthread_getcpuclockid(thread, &mut clock) } != 0 {
         return 0;
     }
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid pointer to a timespec.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    clock_ns(clock)
 }
 
 /// The user-facing owner of an isolate. Every handle a user holds (the

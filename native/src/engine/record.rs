@@ -16,7 +16,7 @@ use std::cell::{RefCell, UnsafeCell};
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::thread::LocalKey;
 
-use super::wait::{relax, Spin, Step, CLOCK_AFTER};
+use super::wait::{Backoff, Spin, Step};
 use crate::transfer::Outcome;
 
 /// The record is its owner's: not posted.
@@ -190,16 +190,13 @@ impl<R: Request> Posted<R> {
     /// record then belongs to whoever finishes it.
     pub fn wait_or(mut self, spin: Option<&Spin>, mut service: impl FnMut(bool) -> Step) -> Option<Outcome> {
         let rec = self.0.take().expect("a posted record");
-        // The clock is read only once the spin is no longer short.
-        let mut start: Option<std::time::Instant> = None;
-        let mut i = 0u32;
-        let mut parked = false;
+        let mut backoff = Backoff::new();
         loop {
             let s = rec.state.load(Ordering::Acquire);
             if s == DONE {
                 break;
             }
-            match service(parked) {
+            match service(backoff.parked()) {
                 Step::Abandon => {
                     if rec.state.compare_exchange(s, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                         std::mem::forget(rec);
@@ -209,23 +206,13 @@ impl<R: Request> Posted<R> {
                     continue;
                 }
                 Step::Worked => {
-                    start = None;
-                    i = 0;
-                    parked = false;
+                    backoff.restart();
                     continue;
                 }
                 Step::Idle => {}
             }
-            if !parked {
-                i = i.wrapping_add(1);
-                if i == CLOCK_AFTER {
-                    start = Some(std::time::Instant::now());
-                }
-                if i >= super::runner::SPIN && i % 64 == 0 && start.is_some_and(|t| t.elapsed() > super::runner::SPIN_TIME) {
-                    parked = true;
-                    continue;
-                }
-                relax(i, spin);
+            if !backoff.parked() {
+                backoff.spin(spin);
                 continue;
             }
             if s & PARKED == 0 && rec.state.compare_exchange(s, s | PARKED, Ordering::AcqRel, Ordering::Acquire).is_err() {

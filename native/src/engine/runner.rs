@@ -575,10 +575,7 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut()) -> (Msg, 
 /// memory read (the precise one costs ~70 ns on this kind of VM): enough to
 /// pace V8's foreground tasks.
 fn coarse_now() -> std::time::Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid pointer to a timespec; the clock id is a constant.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    std::time::Duration::from_nanos(super::isolate::clock_ns(libc::CLOCK_MONOTONIC_COARSE))
 }
 
 fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, state: std::rc::Rc<State>) {

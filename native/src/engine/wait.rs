@@ -118,7 +118,47 @@ pub fn relax(i: u32, spin: Option<&Spin>) {
 }
 
 /// Spins this many turns before a waiter reads the clock.
-pub const CLOCK_AFTER: u32 = 256;
+const CLOCK_AFTER: u32 = 256;
+
+/// A waiter's spin-then-park policy: spin at least `SPIN` turns and
+/// `SPIN_TIME` (the clock is read only once the spin is no longer short: a
+/// fast reply comes before it is needed, and a reading costs ~70 ns on a
+/// VM), then park; work done for the waiter restarts the spin.
+#[derive(Default)]
+pub struct Backoff {
+    start: Option<std::time::Instant>,
+    i: u32,
+    parked: bool,
+}
+
+impl Backoff {
+    pub fn new() -> Backoff {
+        Backoff::default()
+    }
+
+    /// Whether the spin is over: the waiter parks from now on.
+    pub fn parked(&self) -> bool {
+        self.parked
+    }
+
+    /// The waiter did some work: more is likely to follow, spin again.
+    pub fn restart(&mut self) {
+        *self = Backoff::new();
+    }
+
+    /// One turn of the spin; at its end the waiter is marked parked instead.
+    pub fn spin(&mut self, spin: Option<&Spin>) {
+        self.i = self.i.wrapping_add(1);
+        if self.i == CLOCK_AFTER {
+            self.start = Some(std::time::Instant::now());
+        }
+        if self.i >= SPIN && self.i % 64 == 0 && self.start.is_some_and(|s| s.elapsed() > SPIN_TIME) {
+            self.parked = true;
+            return;
+        }
+        relax(self.i, spin);
+    }
+}
 
 const EMPTY: u8 = 0;
 const FULL: u8 = 1;
@@ -179,35 +219,21 @@ impl<T> Slot<T> {
     /// while it waits; its argument says whether the thread has started
     /// parking. Work done restarts the spin (more is likely to follow).
     pub fn wait_or(&self, spin: Option<&Spin>, mut service: impl FnMut(bool) -> Step) -> Option<T> {
-        // The clock is read only once the spin is no longer short (a fast
-        // reply comes before it is needed; reading it costs ~70 ns on a VM).
-        let mut start: Option<std::time::Instant> = None;
-        let mut i = 0u32;
-        let mut parked = false;
+        let mut backoff = Backoff::new();
         loop {
             if let Some(v) = self.try_take() {
                 return Some(v);
             }
-            match service(parked) {
+            match service(backoff.parked()) {
                 Step::Abandon => return None,
                 Step::Worked => {
-                    start = None;
-                    i = 0;
-                    parked = false;
+                    backoff.restart();
                     continue;
                 }
                 Step::Idle => {}
             }
-            if !parked {
-                i = i.wrapping_add(1);
-                if i == CLOCK_AFTER {
-                    start = Some(std::time::Instant::now());
-                }
-                if i >= SPIN && i % 64 == 0 && start.is_some_and(|s| s.elapsed() > SPIN_TIME) {
-                    parked = true;
-                    continue;
-                }
-                relax(i, spin);
+            if !backoff.parked() {
+                backoff.spin(spin);
             } else {
                 std::thread::park_timeout(std::time::Duration::from_millis(20));
             }
