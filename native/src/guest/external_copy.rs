@@ -164,6 +164,19 @@ fn lookup<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8:
     super::handle::lookup(scope, st, v, k).map(|(_, s)| s)
 }
 
+/// What a compile's `cachedData` option holds: the ArrayBuffer data of a
+/// guest ExternalCopy, or None when the option is absent.
+pub fn cache_store<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8::Local<'s, v8::Value>) -> Result<Option<external::Store>, Failure> {
+    const TYPE: &str = "`cachedData` must be an ExternalCopy to ArrayBuffer";
+    if v.is_null_or_undefined() {
+        return Ok(None);
+    }
+    let state = lookup(scope, st, v).ok_or_else(|| Failure::type_error(TYPE))?;
+    let c = state.downcast_ref::<Copy>().ok_or_else(|| Failure::type_error(TYPE))?;
+    let data = c.data.borrow().clone().ok_or_else(|| Failure::error(RELEASED))?;
+    data.array_buffer().map(Some).ok_or_else(|| Failure::type_error(TYPE))
+}
+
 /// The guest object for an ExternalCopy sent into this isolate.
 pub fn make<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, data: Arc<ExternalData>) -> Result<v8::Local<'s, v8::Value>, Failure> {
     instance(scope, st, CLASS, Rc::new(Copy::new(data)))

@@ -24,6 +24,7 @@
   const $Error = Error;
   const $Promise = Promise;
   const reject = (e) => $Promise.reject(e);
+  const { then: promiseThen } = $Promise.prototype;
   // Marks an instance as a handle, so that a structured clone carries it.
   const brand = N.brand;
   // `#x in v` throws for primitives: the `is.X` checks look at objects only.
@@ -124,6 +125,37 @@
     return [filename, lineOffset, columnOffset];
   }
 
+  // A compile's code cache options: `[cachedData, produceCachedData]`.
+  // Native code checks that cachedData is an ExternalCopy to ArrayBuffer.
+  function readCacheOptions(options) {
+    if (options === undefined) return [undefined, false];
+    let { cachedData } = options;
+    if (absent(cachedData)) cachedData = undefined;
+    else if (typeof cachedData !== 'object') throw optionError('cachedData', 'an object');
+    return [cachedData, boolOption(options, 'produceCachedData')];
+  }
+
+  // The properties a compile with code cache options adds to its result.
+  function defineCachedData(obj, cachedData, rejected) {
+    const desc = { value: undefined, enumerable: true, writable: false, configurable: false };
+    if (cachedData !== undefined) {
+      desc.value = cachedData;
+      defineProperty(obj, 'cachedData', desc);
+    }
+    if (rejected !== undefined) {
+      desc.value = rejected;
+      defineProperty(obj, 'cachedDataRejected', desc);
+    }
+  }
+
+  // A compile's result: `make([instance, cachedData, rejected])` when code
+  // cache options were given (the native result is then that list, or a
+  // promise of it), else the instance itself.
+  function compiled(variant, cache, r, make) {
+    if (!cache) return r;
+    return variant === SYNC ? make(r) : apply(promiseThen, r, [make]);
+  }
+
   function readKey(key) {
     if (typeof key === 'string') return key;
     if (typeof key === 'number' && isInteger(key) && key >= 0 && key <= 0xffffffff) return key;
@@ -135,7 +167,6 @@
     return args === undefined || args === null ? [] : args;
   }
 
-  // Async methods report every failure through their promise.
   // Async methods report failures through their promise, except a parameter
   // of the wrong type ("`x` requires parameter N to be ..."), which throws
   // (as on the Node side, and in isolated-vm).
@@ -216,7 +247,9 @@
       requireString(code, 'compileScript');
       options = optionsObject(options, 'compileScript', 2);
       const [filename, lineOffset, columnOffset] = readOrigin(options);
-      return N.isolateCompileScript(this.#h, variant, code, filename, lineOffset, columnOffset);
+      const [cachedData, produce] = readCacheOptions(options);
+      const r = N.isolateCompileScript(this.#h, variant, code, filename, lineOffset, columnOffset, cachedData, produce);
+      return compiled(variant, cachedData !== undefined || produce, r, ([s, data, rejected]) => new Script(INTERNAL, h.Script(s), data, rejected));
     }
 
     compileScriptSync(code, options) {
@@ -250,7 +283,9 @@
       options = optionsObject(options, 'compileModule', 2);
       if (options && options.meta !== undefined) throw new $Error('`meta` is not available inside isolates');
       const [filename, lineOffset, columnOffset] = readOrigin(options);
-      return N.isolateCompileModule(this.#h, variant, code, filename, lineOffset, columnOffset);
+      const [cachedData, produce] = readCacheOptions(options);
+      const r = N.isolateCompileModule(this.#h, variant, code, filename, lineOffset, columnOffset, cachedData, produce);
+      return compiled(variant, cachedData !== undefined || produce, r, ([m, data, rejected]) => new Module(INTERNAL, h.Module(m), h.ModuleSpecifiers(m), data, rejected));
     }
 
     compileModuleSync(code, options) {
@@ -381,9 +416,10 @@
     #h;
     #released = false;
 
-    constructor(token, h) {
+    constructor(token, h, cachedData, rejected) {
       if (token !== INTERNAL) throw new $TypeError('Script cannot be constructed directly; use isolate.compileScript()');
       this.#h = h;
+      defineCachedData(this, cachedData, rejected);
       brand(this);
       freeze(this);
     }
@@ -450,10 +486,11 @@
     #released = false;
     #namespace;
 
-    constructor(token, handle, specifiers) {
+    constructor(token, handle, specifiers, cachedData, rejected) {
       if (token !== INTERNAL) throw new $TypeError('Module cannot be constructed directly; use isolate.compileModule()');
       this.#h = handle;
       this.#specifiers = freeze(specifiers);
+      defineCachedData(this, cachedData, rejected);
       brand(this);
       freeze(this);
     }
@@ -461,6 +498,7 @@
     static {
       is.Module = (v) => isObject(v) && #h in v;
       h.Module = (m) => m.#h;
+      h.ModuleSpecifiers = (m) => m.#specifiers;
     }
 
     #live() {

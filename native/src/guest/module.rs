@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::handle::{self, Backing};
-use super::natives::{code, ok_or_deliver, on, on_isolate, origin, remote_of, string, target, timeout, Args, Rv};
+use super::natives::{cache_options, code, ok_or_deliver, on, on_isolate, origin, remote_of, string, target, timeout, Args, Rv};
 use super::remote::{self, Variant};
 use crate::engine::runner::State;
 use crate::ops::module::{self as modops, Link, MODULE_RELEASED};
@@ -18,13 +18,26 @@ use crate::transfer::{Failure, Outcome, Remote, Transfer};
 pub fn compile<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
     let src = string(scope, args.get(2)).unwrap_or_default();
     let o = origin(scope, args, 3);
-    on_isolate(scope, st, args, rv, move |i, st| compiled(modops::compile_module(i, st, src, o, Default::default(), None)))
+    let variant = Variant::from_code(code(args.get(1)));
+    let cache = cache_options(scope, st, args, 6);
+    let Some(cache) = ok_or_deliver(scope, st, variant, cache, rv) else { return Ok(()) };
+    let with_cache = cache.data.is_some() || cache.produce;
+    on_isolate(scope, st, args, rv, move |i, st| compiled(modops::compile_module(i, st, src, o, cache, None), with_cache))
 }
 
-/// The module out of compile_module's `[module, id, specifiers, ..]`.
-fn compiled(out: Outcome) -> Outcome {
+/// The module out of compile_module's `[module, id, specifiers,
+/// cachedData?, cachedDataRejected?]`; with `cache`, `[module, cachedData?,
+/// cachedDataRejected?]` for lib.js to attach the rest.
+fn compiled(out: Outcome, cache: bool) -> Outcome {
     match out? {
-        Transfer::List(mut items) if !items.is_empty() => Ok(items.swap_remove(0)),
+        Transfer::List(mut items) if items.len() == 5 => {
+            if !cache {
+                return Ok(items.swap_remove(0));
+            }
+            let rejected = items.pop().unwrap_or(Transfer::Undefined);
+            let data = items.pop().unwrap_or(Transfer::Undefined);
+            Ok(Transfer::List(vec![items.swap_remove(0), data, rejected]))
+        }
         _ => Err(Failure::error("Unexpected compile result")),
     }
 }

@@ -174,17 +174,28 @@ pub(super) fn remote_of<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, v: v8:
     Ok(r)
 }
 
-/// Turns the raw ids a compile/createContext job returns into handles.
-fn script_result(out: Outcome) -> Outcome {
-    let out = match out? {
-        // compile_script's `[[handle], cachedData?, cachedDataRejected?]`
-        Transfer::List(mut items) if !items.is_empty() => items.swap_remove(0),
-        other => other,
+/// The Script out of compile_script's `[[handle], cachedData?,
+/// cachedDataRejected?]`; with `cache` (the guest passed a cache option),
+/// the whole list with the Script in front, for lib.js to attach the rest.
+fn script_result(out: Outcome, cache: bool) -> Outcome {
+    let Transfer::List(mut items) = out? else { return Err(Failure::error("Unexpected compile result")) };
+    let script = match items.first_mut().map(|t| std::mem::replace(t, Transfer::Undefined)) {
+        Some(Transfer::Handles(ids, iso)) if ids.len() == 1 => Transfer::Script(Arc::new(Remote::new(iso, ids[0]))),
+        _ => return Err(Failure::error("Unexpected compile result")),
     };
-    match out {
-        Transfer::Handles(ids, iso) if ids.len() == 1 => Ok(Transfer::Script(Arc::new(Remote::new(iso, ids[0])))),
-        other => Ok(other),
+    if !cache {
+        return Ok(script);
     }
+    items[0] = script;
+    Ok(Transfer::List(items))
+}
+
+/// Reads a compile's `(cachedData, produceCachedData)` from argument `i`:
+/// a guest ExternalCopy holding an ArrayBuffer (or undefined), and a flag.
+/// The data is untrusted: see `ops::seal_cache`.
+pub(super) fn cache_options<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, i: i32) -> Result<ops::CacheOptions, Failure> {
+    let data = super::external_copy::cache_store(scope, st, args.get(i))?;
+    Ok(ops::CacheOptions { data, produce: args.get(i + 1).is_true(), untrusted: true })
 }
 
 fn context_result(out: Outcome) -> Outcome {
@@ -368,7 +379,11 @@ pub(super) fn on_isolate<'s>(
 fn isolate_compile_script<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {
     let code = string(scope, args.get(2)).unwrap_or_default();
     let o = origin(scope, args, 3);
-    on_isolate(scope, st, args, rv, move |i, st| script_result(ops::code::compile_script(i, st, code, o, Default::default())))
+    let variant = Variant::from_code(self::code(args.get(1)));
+    let cache = cache_options(scope, st, args, 6);
+    let Some(cache) = ok_or_deliver(scope, st, variant, cache, rv) else { return Ok(()) };
+    let with_cache = cache.data.is_some() || cache.produce;
+    on_isolate(scope, st, args, rv, move |i, st| script_result(ops::code::compile_script(i, st, code, o, cache), with_cache))
 }
 
 fn isolate_create_context<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, 's>, rv: Rv<'_, 's>) -> Result<(), Failure> {

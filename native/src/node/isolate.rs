@@ -86,7 +86,7 @@ pub fn read_cache(cx: &mut FunctionContext, i: usize) -> NeonResult<ops::CacheOp
         None => None,
     };
     let produce = cx.argument_opt(i + 1).and_then(|v| v.downcast::<JsBoolean, _>(cx).ok()).is_some_and(|b| b.value(cx));
-    Ok(ops::CacheOptions { data, produce })
+    Ok(ops::CacheOptions { data, produce, untrusted: false })
 }
 
 /// Reads `(filename, lineOffset, columnOffset)` starting at argument `i`.

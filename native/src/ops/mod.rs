@@ -29,6 +29,10 @@ impl Default for Origin {
 pub struct CacheOptions {
     pub data: Option<crate::transfer::external::Store>,
     pub produce: bool,
+    /// The data came from guest code, which could have written any bytes
+    /// into it: only data this process produced for this very source is
+    /// used (see `seal_cache`).
+    pub untrusted: bool,
 }
 
 impl CacheOptions {
@@ -37,22 +41,42 @@ impl CacheOptions {
     /// source of the same length would run the wrong code.
     pub fn data_for<'a>(&'a self, code: &str) -> Option<&'a [u8]> {
         let d = self.data.as_ref()?.bytes();
-        if d.len() < 12 || &d[..4] != CACHE_MAGIC || d[4..12] != source_hash(code).to_le_bytes() {
+        if d.len() < CACHE_HEADER || &d[..4] != CACHE_MAGIC || d[4..12] != source_hash(code).to_le_bytes() {
             return None;
         }
-        Some(&d[12..])
+        let v8_data = &d[CACHE_HEADER..];
+        if self.untrusted && d[12..20] != cache_tag(code, v8_data).to_le_bytes() {
+            return None;
+        }
+        Some(v8_data)
     }
 }
 
-const CACHE_MAGIC: &[u8; 4] = b"v8ic";
+const CACHE_MAGIC: &[u8; 4] = b"v8i2";
+const CACHE_HEADER: usize = 20;
 
-/// Cached data as handed out: a header naming the source, then V8's data.
+/// Cached data as handed out: a header (magic, a hash of the source, a tag),
+/// then V8's data. V8 does not check its code cache data beyond a few header
+/// fields (its checksum only in debug builds), and the data is bytecode: data
+/// a guest made up could corrupt the process. Node's data is trusted (as
+/// Node can run any code anyway), a guest's is used only with a valid tag: a
+/// hash of the source and the data keyed with a secret drawn once per process
+/// (SipHash), which only this process can compute.
 pub fn seal_cache(code: &str, v8_data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + v8_data.len());
+    let mut out = Vec::with_capacity(CACHE_HEADER + v8_data.len());
     out.extend_from_slice(CACHE_MAGIC);
     out.extend_from_slice(&source_hash(code).to_le_bytes());
+    out.extend_from_slice(&cache_tag(code, v8_data).to_le_bytes());
     out.extend_from_slice(v8_data);
     out
+}
+
+/// The tag of `seal_cache`.
+fn cache_tag(code: &str, v8_data: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    static KEY: once_cell::sync::Lazy<std::collections::hash_map::RandomState> =
+        once_cell::sync::Lazy::new(std::collections::hash_map::RandomState::new);
+    KEY.hash_one((code.as_bytes(), v8_data))
 }
 
 /// A fast 64-bit hash of the source text (not cryptographic: cached data
