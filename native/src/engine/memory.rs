@@ -127,6 +127,11 @@ pub unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, init
         // the guest gets its RangeError.
         return current;
     }
+    if super::wasm_memory::refused_in_window() {
+        // The same for wasm memory over the budget: V8 collects garbage and
+        // retries, then throws a RangeError (or `memory.grow` gives -1).
+        return current;
+    }
     let first = !host.hit_memory_limit();
     host.kill_current(Kill::Memory);
     // Grant headroom a bounded number of times; past the cap, V8 runs out and

@@ -10,6 +10,7 @@ pub mod record;
 pub mod runner;
 pub mod snapshot;
 pub mod wait;
+pub mod wasm_memory;
 pub mod watchdog;
 
 /// Hashes the engine's own ids (handles, functions, guest objects: numbers
