@@ -1,6 +1,7 @@
 //! The engine: V8's process-wide platform, one thread per isolate with its
 //! queues, and the limits (timeouts, memory) enforced on it.
 
+pub mod icu_memory;
 pub mod inspector;
 pub mod isolate;
 pub mod memory;

@@ -10,6 +10,8 @@ static INIT: Once = Once::new();
 /// Initialises V8 the first time it is called; later calls are no-ops.
 pub fn init() {
     INIT.call_once(|| {
+        // Before anything can make ICU allocate: see icu_memory.rs.
+        super::icu_memory::install();
         // Turboshaft's loop unrolling can drop the interrupt checks of a loop
         // (`for(;;) a.push(new Array(20))` then ignores TerminateExecution):
         // timeouts and the memory limit must always be able to stop a loop.

@@ -454,6 +454,8 @@ pub fn spawn_with(opts: Options, warm: Warm, ready: impl FnOnce(Result<Arc<Isola
                     .external_references(super::snapshot::external_references());
             }
             let mut isolate = v8::Isolate::new(params);
+            let icu = super::icu_memory::IcuMeter::new(opts.memory_limit, isolate.thread_safe_handle());
+            super::icu_memory::enter(&icu);
             isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
             isolate.set_oom_error_handler(memory::oom_handler);
             crate::ops::module::install(&mut isolate);
@@ -498,6 +500,8 @@ pub fn spawn_with(opts: Options, warm: Warm, ready: impl FnOnce(Result<Arc<Isola
             // V8's isolate is disposed here, on its own thread; then waiters
             // (a Node environment being torn down) may go on.
             drop(isolate);
+            super::icu_memory::leave();
+            drop(icu);
             done.thread_done();
         });
     if let Err(e) = spawned {

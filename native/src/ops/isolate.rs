@@ -9,7 +9,9 @@ fn n(v: usize) -> Transfer {
 
 pub fn heap_statistics(iso: &mut v8::Isolate, st: &State) -> Outcome {
     let s = iso.get_heap_statistics();
-    let external = st.host.budget.used.load(std::sync::atomic::Ordering::Relaxed);
+    // Memory outside the heap: ArrayBuffers and wasm memory (the budget),
+    // and ICU's objects behind Intl.
+    let external = st.host.budget.used.load(std::sync::atomic::Ordering::Relaxed) + crate::engine::icu_memory::current_used();
     // V8's own ceiling sits above the isolate's limit (which the GC epilogue
     // enforces): report the limit the user set, as isolated-vm does.
     let limit = st.host.memory_limit + crate::engine::runner::young_generation(st.host.memory_limit);
