@@ -1,7 +1,7 @@
 'use strict';
 // WebAssembly memory counts against the isolate's memory limit, as
 // ArrayBuffers do: V8 commits it outside the ArrayBuffer allocator, so
-// without native/src/engine/wasm_memory.rs a 32 MB isolate could commit
+// without native/src/engine/reserved.rs a 32 MB isolate could commit
 // gigabytes of the host's memory, one WebAssembly.Memory at a time.
 const test = require('node:test');
 const assert = require('node:assert/strict');

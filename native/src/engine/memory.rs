@@ -13,6 +13,15 @@ use super::isolate::{IsolateHost, Kill};
 pub struct Budget {
     pub limit: usize,
     pub used: AtomicUsize,
+    /// Past this, a resize of a buffer V8 reserves itself collects garbage
+    /// first (see `reserved::collect_first`).
+    pub gc_mark: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Budget {
+        Budget { limit, used: AtomicUsize::new(0), gc_mark: AtomicUsize::new(limit / 2) }
+    }
 }
 
 /// Allocations this small must never fail: V8 does not expect it.
@@ -127,9 +136,10 @@ pub unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, init
         // the guest gets its RangeError.
         return current;
     }
-    if super::wasm_memory::refused_in_window() {
-        // The same for wasm memory over the budget: V8 collects garbage and
-        // retries, then throws a RangeError (or `memory.grow` gives -1).
+    if super::reserved::refused_in_window() {
+        // The same for wasm memory or a resizable buffer over the budget: V8
+        // collects garbage and retries, then throws a RangeError (or
+        // `memory.grow` gives -1).
         return current;
     }
     let first = !host.hit_memory_limit();
@@ -251,7 +261,7 @@ mod tests {
 
     #[test]
     fn budget_refuses_past_the_limit_but_never_tiny_allocations() {
-        let b = Budget { limit: 1000, used: AtomicUsize::new(0) };
+        let b = Budget::new(1000);
         assert!(b.reserve(600));
         assert!(!b.reserve(600), "1200 bytes would exceed the limit");
         assert!(b.reserve(400));
@@ -263,7 +273,8 @@ mod tests {
 
     #[test]
     fn budget_does_not_overflow() {
-        let b = Budget { limit: usize::MAX, used: AtomicUsize::new(usize::MAX - 10) };
+        let b = Budget::new(usize::MAX);
+        b.used.store(usize::MAX - 10, Ordering::Relaxed);
         assert!(!b.reserve(100));
     }
 }

@@ -8,10 +8,10 @@ pub mod memory;
 pub mod platform;
 pub mod pool;
 pub mod record;
+pub mod reserved;
 pub mod runner;
 pub mod snapshot;
 pub mod wait;
-pub mod wasm_memory;
 pub mod watchdog;
 
 /// Hashes the engine's own ids (handles, functions, guest objects: numbers

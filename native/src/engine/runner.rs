@@ -439,7 +439,7 @@ pub fn spawn_with(opts: Options, warm: Warm, ready: impl FnOnce(Result<Arc<Isola
             // Declared before the isolate, so dropped after it: V8 reads the
             // snapshot for as long as the isolate lives.
             let snapshot = opts.snapshot.clone();
-            let budget = Arc::new(Budget { limit: opts.memory_limit, used: Default::default() });
+            let budget = Arc::new(Budget::new(opts.memory_limit));
             let mut params = v8::CreateParams::default()
                 // V8's own limit sits above ours: the GC epilogue enforces
                 // `memory_limit` (stopping a runaway heap before V8 starts

@@ -248,7 +248,7 @@ fn with_creator(
     limits: &Limits,
     body: impl FnOnce(&mut v8::PinScope) -> Result<(), Failure>,
 ) -> Result<Box<[u8]>, Failure> {
-    let budget = Arc::new(memory::Budget { limit: limits.memory_limit, used: Default::default() });
+    let budget = Arc::new(memory::Budget::new(limits.memory_limit));
     let params = v8::CreateParams::default()
         .set_max_old_generation_size_in_bytes(limits.memory_limit)
         .set_max_young_generation_size_in_bytes(runner::young_generation(limits.memory_limit))

@@ -1,0 +1,87 @@
+'use strict';
+// Resizable ArrayBuffers and growable SharedArrayBuffers count against the
+// isolate's memory limit: V8 reserves and commits them itself, outside the
+// ArrayBuffer allocator (as wasm memory), so without
+// native/src/engine/reserved.rs `new ArrayBuffer(0, {maxByteLength})` and
+// `resize` let a 32 MB isolate commit gigabytes of the host's memory.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+
+const { setup } = require('./support/isolate');
+
+const MiB = 1 << 20;
+
+test('resize and grow past the limit are catchable RangeErrors; the host keeps its memory', { timeout: 30000 }, (t) => {
+  const { isolate, context } = setup(t, { memoryLimit: 32 });
+  const rss0 = process.memoryUsage.rss();
+  const r = context.evalSync(`
+    const out = {};
+    const attempt = (name, f) => { try { out[name] = f(); } catch (e) { out[name] = e.name; } };
+    globalThis.kept = [];
+    attempt('resize', () => { const b = new ArrayBuffer(0, { maxByteLength: 256 << 20 }); kept.push(b); b.resize(256 << 20); return 'resized'; });
+    attempt('grow', () => { const b = new SharedArrayBuffer(0, { maxByteLength: 256 << 20 }); kept.push(b); b.grow(256 << 20); return 'grew'; });
+    attempt('initial', () => { kept.push(new ArrayBuffer(64 << 20, { maxByteLength: 256 << 20 })); return 'made'; });
+    attempt('sharedInitial', () => { kept.push(new SharedArrayBuffer(64 << 20, { maxByteLength: 256 << 20 })); return 'made'; });
+    attempt('many', () => {
+      for (let i = 0; i < 64; i++) {
+        const b = new ArrayBuffer(0, { maxByteLength: 8 << 20 });
+        b.resize(8 << 20);
+        new Uint8Array(b).fill(1);
+        kept.push(b);
+      }
+      return 'all';
+    });
+    attempt('transfer', () => { const b = new ArrayBuffer(1 << 20, { maxByteLength: 256 << 20 }); return b.transfer(128 << 20).byteLength; });
+    out.inLimit = kept.reduce((n, b) => n + b.byteLength, 0) <= (32 << 20);
+    JSON.stringify(out);
+  `);
+  assert.deepEqual(JSON.parse(r), {
+    resize: 'RangeError',
+    grow: 'RangeError',
+    initial: 'RangeError',
+    sharedInitial: 'RangeError',
+    many: 'RangeError',
+    transfer: 'RangeError',
+    inLimit: true,
+  });
+  assert.ok(process.memoryUsage.rss() - rss0 < 128 * MiB, 'the host did not commit the buffers');
+  assert.ok(isolate.getHeapStatisticsSync().externally_allocated_size >= 16 * MiB, 'resized buffers show as external memory');
+  assert.equal(isolate.isDisposed, false);
+});
+
+test('buffers within the limit resize both ways and keep their contents', { timeout: 30000 }, (t) => {
+  const { context } = setup(t, { memoryLimit: 32 });
+  const r = context.evalSync(`
+    const b = new ArrayBuffer(1 << 20, { maxByteLength: 24 << 20 });
+    const u = new Uint8Array(b);
+    u[100] = 7;
+    b.resize(20 << 20);
+    u[(20 << 20) - 1] = 9;
+    b.resize(2 << 20);
+    b.resize(8 << 20);
+    const s = new SharedArrayBuffer(1 << 20, { maxByteLength: 8 << 20 });
+    s.grow(4 << 20);
+    // A transfer that keeps the buffer resizable copies it (both count meanwhile).
+    const moved = b.transfer();
+    JSON.stringify([new Uint8Array(moved)[100], moved.byteLength, moved.resizable, b.detached, s.byteLength]);
+  `);
+  assert.deepEqual(JSON.parse(r), [7, 8 * MiB, true, true, 4 * MiB]);
+});
+
+test('dropped resizable buffers give their share back before a resize needs it', { timeout: 60000 }, (t) => {
+  // V8 does not retry a failed resize after collecting garbage: a loop
+  // resizing new buffers it drops must still run.
+  const { context } = setup(t, { memoryLimit: 32 });
+  const n = context.evalSync(`
+    let k = 0;
+    for (let i = 0; i < 40; i++) {
+      let x = new ArrayBuffer(0, { maxByteLength: 64 << 20 });
+      x.resize(20 << 20);
+      new Uint8Array(x).fill(1);
+      x = null;
+      k++;
+    }
+    k;
+  `);
+  assert.equal(n, 40);
+});
