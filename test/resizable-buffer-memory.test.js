@@ -85,3 +85,39 @@ test('dropped resizable buffers give their share back before a resize needs it',
   `);
   assert.equal(n, 40);
 });
+
+test('tiny resizable buffers cannot use up the process memory maps', { timeout: 60000 }, (t) => {
+  // Each buffer is a memory map or two of the process, and the number of
+  // maps is capped for the whole process (vm.max_map_count): each buffer is
+  // charged at least 64 KiB, and at most 8192 are charged at once in the
+  // process. Before, 40,000 of them (160 MB of a 256 MB budget) took 62,000
+  // maps and the host's next mmap failed.
+  const fs = require('node:fs');
+  const maps = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\n').length;
+  const before = maps();
+  const make = (context) =>
+    JSON.parse(
+      context.evalSync(`
+        globalThis.keep = [];
+        let error = 'none';
+        try { for (let i = 0; i < 20000; i++) keep.push(new ArrayBuffer(1, { maxByteLength: 8192 })); } catch (e) { error = e.name; }
+        JSON.stringify({ kept: keep.length, error });
+      `),
+    );
+  const a = setup(t, { memoryLimit: 128 });
+  assert.deepEqual(make(a.context), { kept: 2048, error: 'RangeError' });
+  // Two isolates with room for 8,000 each share the process's 8,192.
+  const b = setup(t, { memoryLimit: 512 });
+  const c = setup(t, { memoryLimit: 512 });
+  const rb = make(b.context);
+  const rc = make(c.context);
+  assert.equal(rb.error, 'RangeError');
+  assert.equal(rc.error, 'RangeError');
+  assert.equal(2048 + rb.kept + rc.kept, 8192);
+  assert.ok(maps() - before < 20000, `${maps() - before} new maps`);
+  for (const s of [a, b, c]) assert.equal(s.isolate.isDisposed, false);
+  // Freed buffers give their places back.
+  a.context.evalSync('keep = null; 1');
+  a.isolate.dispose();
+  assert.equal(JSON.parse(b.context.evalSync('keep.length = 0; JSON.stringify(1)')), 1);
+});

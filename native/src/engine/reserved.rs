@@ -66,6 +66,16 @@ mod hooks {
         charged: usize,
     }
 
+    /// Each region is charged at least this much: a region is also a memory
+    /// map or two of the process (`vm.max_map_count`, 65,530 by default, is
+    /// shared by everything in it), which a 4 KB resizable buffer would
+    /// otherwise use up for 4 KB of budget each.
+    const MIN_CHARGE: usize = 64 << 10;
+    /// And at most this many regions are charged at once in the process,
+    /// whatever the number of isolates: past it, new ones fail as over the
+    /// budget (a RangeError), never the host's own allocations.
+    const MAX_REGIONS: usize = 8192;
+
     /// Charged regions by start address.
     static REGIONS: Lazy<Mutex<HashMap<usize, Region>>> = Lazy::new(|| Mutex::new(HashMap::new()));
     /// `REGIONS.len()`, read without the lock by every munmap.
@@ -237,8 +247,10 @@ mod hooks {
             // SAFETY: as above.
             None => return unsafe { __real_mprotect(addr, len, prot) },
         };
-        let more = len.saturating_sub(before);
-        if more > 0 && !budget.reserve(more) {
+        let charge = len.max(MIN_CHARGE);
+        let more = charge.saturating_sub(before);
+        let full = before == 0 && COUNT.load(Ordering::Relaxed) >= MAX_REGIONS;
+        if full || (more > 0 && !budget.reserve(more)) {
             let _ = REFUSED.try_with(|r| r.set(true));
             return enomem();
         }
@@ -253,7 +265,7 @@ mod hooks {
             // A new region is charged once per window.
             let _ = WINDOW.try_with(|c| c.set(Window::Charged));
         }
-        regions.insert(key, Region { budget, charged: before.max(len) });
+        regions.insert(key, Region { budget, charged: before.max(charge) });
         r
     }
 

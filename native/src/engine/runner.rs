@@ -110,7 +110,7 @@ impl State {
             return c.clone();
         }
         v8::scope!(let scope, iso);
-        let ctx = v8::Context::new(scope, Default::default());
+        let ctx = new_context(scope);
         let g = v8::Global::new(scope, ctx);
         *self.default_context.borrow_mut() = Some(g.clone());
         g
@@ -484,7 +484,7 @@ pub fn spawn_with(opts: Options, warm: Warm, ready: impl FnOnce(Result<Arc<Isola
                 Warm::Cold => {}
                 Warm::SpareContext => {
                     v8::scope!(let scope, &mut isolate);
-                    let ctx = v8::Context::new(scope, Default::default());
+                    let ctx = new_context(scope);
                     *state.spare_context.borrow_mut() = Some(v8::Global::new(scope, ctx));
                 }
                 Warm::Prepared => {
@@ -794,6 +794,26 @@ fn run_work(isolate: &mut v8::Isolate, state: &State, job: &mut super::isolate::
     if let Some(done) = done {
         done.call(out);
     }
+}
+
+/// A new context of this isolate. Every context guest code runs in is made
+/// here, without JSPI (`WebAssembly.Suspending`, `WebAssembly.promising`):
+/// each call suspended through it holds a stack of its own (a ~1 MB mapping
+/// and its guard) outside any limit, so ~32,000 pending ones, a few MB of
+/// heap, used up the process's memory maps (`vm.max_map_count`) and the
+/// host's next allocation aborted it. Nothing else reaches those two.
+pub fn new_context<'s>(scope: &mut v8::PinScope<'s, '_, ()>) -> v8::Local<'s, v8::Context> {
+    let ctx = v8::Context::new(scope, Default::default());
+    let scope = &mut v8::ContextScope::new(scope, ctx);
+    let global = ctx.global(scope);
+    let key = v8::String::new(scope, "WebAssembly").unwrap();
+    if let Some(wasm) = global.get(scope, key.into()).and_then(|v| v8::Local::<v8::Object>::try_from(v).ok()) {
+        for name in ["Suspending", "promising"] {
+            let k = v8::String::new(scope, name).unwrap();
+            wasm.delete(scope, k.into());
+        }
+    }
+    ctx
 }
 
 /// The isolate's private symbol `name` (`v8::Private::for_api`), kept per

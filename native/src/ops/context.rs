@@ -18,7 +18,7 @@ pub fn insert_new_context(iso: &mut v8::Isolate, st: &State, inspect: bool) -> (
     v8::scope!(let scope, iso);
     let ctx = match spare {
         Some(c) => v8::Local::new(scope, c),
-        None => v8::Context::new(scope, Default::default()),
+        None => crate::engine::runner::new_context(scope),
     };
     if let Some(agent) = agent {
         agent.context_created(scope, ctx, "v8-isolates context");
