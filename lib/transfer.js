@@ -211,6 +211,9 @@ function write(s, value) {
   try {
     s.writeValue(value);
   } catch (e) {
+    // A graph too deep for Node's serializer stays a RangeError (as in
+    // isolated-vm); what cannot be cloned is a TypeError.
+    if (e instanceof RangeError) throw new RangeError(e.message);
     throw new TypeError(e && e.message ? e.message : String(e));
   }
   return s.releaseBuffer();

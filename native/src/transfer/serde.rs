@@ -176,7 +176,12 @@ fn caught<'s>(scope: &mut v8::PinScope<'s, '_>, exc: Option<v8::Local<'s, v8::Va
             let obj = e.to_object(scope).unwrap();
             let key = v8::String::new(scope, "message").unwrap();
             let msg = obj.get(scope, key.into()).map(|m| m.to_rust_string_lossy(scope)).unwrap_or_default();
-            if msg.contains("allocation failed") {
+            let key = v8::String::new(scope, "name").unwrap();
+            let name = obj.get(scope, key.into()).map(|m| m.to_rust_string_lossy(scope)).unwrap_or_default();
+            // A graph too deep ("Maximum call stack size exceeded") or too
+            // big stays a RangeError, as in isolated-vm; what cannot be
+            // cloned is a TypeError.
+            if name == "RangeError" || msg.contains("allocation failed") {
                 Failure::RangeError(msg)
             } else {
                 Failure::TypeError(msg)
