@@ -81,7 +81,7 @@ unsafe extern "C" fn check(mut raw: v8::UnsafeRawIsolatePtr, _data: *mut c_void)
     let used = meter.used();
     if used > meter.limit {
         // `pending` stays set: the isolate is done.
-        if let Some(host) = super::memory::CURRENT.try_with(|c| c.borrow().clone()).ok().flatten() {
+        if let Some(host) = super::memory::CURRENT.try_with(|c| c.try_borrow().ok().and_then(|h| h.clone())).ok().flatten() {
             host.over_memory_limit(host.idle());
         }
         return;
@@ -99,7 +99,7 @@ thread_local! {
 /// Makes `meter` count this thread's ICU allocations; the thread keeps the
 /// Arc for as long as it owns the isolate.
 pub fn enter(meter: &Arc<IcuMeter>) {
-    METER.with(|m| m.set(Arc::as_ptr(meter)));
+    let _ = METER.try_with(|m| m.set(Arc::as_ptr(meter)));
 }
 
 /// Stops counting this thread's ICU allocations (before the meter's Arc goes).

@@ -179,11 +179,13 @@ mod hooks {
 
     /// Runs `f` with this thread's window set to `w`.
     pub(super) fn in_window(w: Window, f: impl FnOnce() -> Words) -> Words {
-        let before = WINDOW.with(|c| c.replace(w));
-        let refused = REFUSED.with(|r| r.replace(false));
+        // `try_with`: nothing here may panic (this runs inside V8, under an
+        // `extern "C"` frame), not even on a thread whose locals are gone.
+        let before = WINDOW.try_with(|c| c.replace(w)).unwrap_or(Window::None);
+        let refused = REFUSED.try_with(|r| r.replace(false)).unwrap_or(false);
         let out = f();
-        WINDOW.with(|c| c.set(before));
-        REFUSED.with(|r| r.set(refused));
+        let _ = WINDOW.try_with(|c| c.set(before));
+        let _ = REFUSED.try_with(|r| r.set(refused));
         out
     }
 
