@@ -165,3 +165,57 @@ test('ArrayBuffers and wasm memory share one budget', { timeout: 30000 }, (t) =>
   // garbage before it gives up on an allocation).
   assert.deepEqual(JSON.parse(r), ['RangeError', 'made', 'RangeError']);
 });
+
+// A module whose only content is a custom section of `size` bytes, the last
+// two of which `mark(u8, i)` changes (distinct bytes: V8 shares a compiled
+// module between compiles of the same bytes).
+function bigModule(size) {
+  const leb = (n) => {
+    const out = [];
+    do {
+      let b = n & 0x7f;
+      n >>>= 7;
+      if (n) b |= 0x80;
+      out.push(b);
+    } while (n);
+    return out;
+  };
+  const name = [4, 0x6a, 0x75, 0x6e, 0x6b];
+  const head = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0, ...leb(name.length + size), ...name];
+  const bytes = new Uint8Array(head.length + size);
+  bytes.set(head);
+  return bytes;
+}
+const MARK = 'const mark = (u8, i) => { u8[u8.length - 1] = i & 255; u8[u8.length - 2] = i >> 8; };';
+
+test('compiled modules count against the limit: holding many is refused, dropping them is not', { timeout: 60000 }, (t) => {
+  // V8 keeps each module's bytes (and code) outside the heap: 300 distinct
+  // modules of 1 MB held 300 MB in a 32 MB isolate.
+  const { isolate, context } = setup(t, { memoryLimit: 32 });
+  context.global.setSync('bytes', new ivm.ExternalCopy(bigModule(MiB).buffer).copyInto());
+  const rss0 = process.memoryUsage.rss();
+  const held = JSON.parse(
+    context.evalSync(`${MARK}
+      const u8 = new Uint8Array(bytes);
+      globalThis.mods = [];
+      let error = 'none';
+      try { for (let i = 0; i < 300; i++) { mark(u8, i); mods.push(new WebAssembly.Module(u8)); } } catch (e) { error = e.name + ': ' + e.message; }
+      JSON.stringify({ held: mods.length, error });
+    `),
+  );
+  assert.equal(held.error, 'CompileError: WebAssembly.Module(): Wasm code generation disallowed by embedder');
+  assert.ok(held.held >= 5 && held.held <= 11, `${held.held} modules of 1 MB held`);
+  assert.ok(process.memoryUsage.rss() - rss0 < 100 * MiB, 'the host did not keep the modules');
+  assert.ok(isolate.getHeapStatisticsSync().externally_allocated_size >= held.held * MiB);
+  // Dropped modules give their share back: 100 more, none kept.
+  const made = context.evalSync(`
+    mods = null;
+    let n = 0;
+    for (let i = 0; i < 100; i++) { mark(u8, 1000 + i); let m = new WebAssembly.Module(u8); m = null; n++; }
+    n;
+  `);
+  assert.equal(made, 100);
+  // The same bytes share one compiled module, charged once.
+  assert.equal(context.evalSync('mark(u8, 5000); const same = []; for (let i = 0; i < 50; i++) same.push(new WebAssembly.Module(u8)); same.length'), 50);
+  assert.equal(isolate.isDisposed, false);
+});

@@ -196,6 +196,12 @@ unsafe extern "C" fn full_gc(mut raw: v8::UnsafeRawIsolatePtr, _data: *mut c_voi
     iso.memory_pressure_notification(v8::MemoryPressureLevel::None);
 }
 
+/// The memory budget of this thread's isolate, if it is an isolate thread
+/// (no panic: called from allocation hooks inside V8).
+pub(crate) fn current_budget() -> Option<Arc<Budget>> {
+    CURRENT.try_with(|c| c.try_borrow().ok().and_then(|h| h.as_ref().map(|h| h.budget.clone()))).ok().flatten()
+}
+
 thread_local! {
     /// The host of the isolate owned by this thread, for the fatal handlers.
     pub static CURRENT: std::cell::RefCell<Option<Arc<IsolateHost>>> = const { std::cell::RefCell::new(None) };

@@ -12,6 +12,7 @@ pub mod reserved;
 pub mod runner;
 pub mod snapshot;
 pub mod wait;
+pub mod wasm_modules;
 pub mod watchdog;
 
 /// Hashes the engine's own ids (handles, functions, guest objects: numbers

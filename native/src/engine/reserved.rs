@@ -197,7 +197,7 @@ mod hooks {
     /// (twice: the second finishes freeing what the first found dead). The
     /// next mark is half of what is then left.
     pub(super) fn collect_first(isolate: usize) {
-        let Some(budget) = current_budget() else { return };
+        let Some(budget) = crate::engine::memory::current_budget() else { return };
         if budget.used.load(Ordering::Relaxed) <= budget.gc_mark.load(Ordering::Relaxed) || isolate == 0 {
             return;
         }
@@ -217,13 +217,6 @@ mod hooks {
         (used + budget.limit.saturating_sub(used) / 2).max(budget.limit / 2)
     }
 
-    /// The memory budget of this thread's isolate, if it is an isolate thread.
-    fn current_budget() -> Option<Arc<Budget>> {
-        crate::engine::memory::CURRENT
-            .try_with(|c| c.try_borrow().ok().and_then(|h| h.as_ref().map(|h| h.budget.clone())))
-            .ok()
-            .flatten()
-    }
 
     fn enomem() -> c_int {
         // SAFETY: errno is this thread's.
@@ -241,7 +234,7 @@ mod hooks {
         let key = addr as usize;
         let (budget, before) = match regions.get(&key) {
             Some(r) => (r.budget.clone(), r.charged),
-            None if window == Window::Open => match current_budget() {
+            None if window == Window::Open => match crate::engine::memory::current_budget() {
                 Some(b) => (b, 0),
                 // SAFETY: as above.
                 None => return unsafe { __real_mprotect(addr, len, prot) },

@@ -457,6 +457,7 @@ pub fn spawn_with(opts: Options, warm: Warm, ready: impl FnOnce(Result<Arc<Isola
             let icu = super::icu_memory::IcuMeter::new(opts.memory_limit, isolate.thread_safe_handle());
             super::icu_memory::enter(&icu);
             isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
+            isolate.set_allow_wasm_code_generation_callback(super::wasm_modules::allow_compile);
             isolate.set_oom_error_handler(memory::oom_handler);
             crate::ops::module::install(&mut isolate);
             let host = Arc::new(IsolateHost::new(
