@@ -11,19 +11,21 @@ const { setup } = require('./support/isolate');
 
 const MiB = 1 << 20;
 
+// An unsigned LEB128 number (wasm's encoding of sizes).
+function leb(n) {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
 // A module with a memory of `pages` 64 KiB pages, exported as `mem`, and a
 // function `grow(n)` that runs the `memory.grow` instruction.
 function moduleBytes(pages) {
-  const leb = (n) => {
-    const out = [];
-    do {
-      let b = n & 0x7f;
-      n >>>= 7;
-      if (n) b |= 0x80;
-      out.push(b);
-    } while (n);
-    return out;
-  };
   const memory = [1, 0x00, ...leb(pages)];
   const exports = [2, 3, 0x6d, 0x65, 0x6d, 2, 0, 4, 0x67, 0x72, 0x6f, 0x77, 0, 0];
   const body = [0, 0x20, 0, 0x40, 0, 0x0b];
@@ -170,16 +172,6 @@ test('ArrayBuffers and wasm memory share one budget', { timeout: 30000 }, (t) =>
 // two of which `mark(u8, i)` changes (distinct bytes: V8 shares a compiled
 // module between compiles of the same bytes).
 function bigModule(size) {
-  const leb = (n) => {
-    const out = [];
-    do {
-      let b = n & 0x7f;
-      n >>>= 7;
-      if (n) b |= 0x80;
-      out.push(b);
-    } while (n);
-    return out;
-  };
   const name = [4, 0x6a, 0x75, 0x6e, 0x6b];
   const head = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0, ...leb(name.length + size), ...name];
   const bytes = new Uint8Array(head.length + size);

@@ -101,12 +101,7 @@ mod hooks {
         /// the macro defines a wrapper for each.
         #[test]
         fn build_script_wraps_what_the_macro_defines() {
-            let src = include_str!("reserved.rs");
-            let block = src.split(concat!("// BEGIN ", "WRAPPED SYMBOLS")).nth(1).unwrap();
-            let block = block.split(concat!("// END ", "WRAPPED SYMBOLS")).next().unwrap();
-            let listed: Vec<&str> =
-                block.lines().filter(|l| !l.trim_start().starts_with("//")).filter_map(|l| l.split('"').nth(1)).collect();
-            assert_eq!(listed, super::SYMBOLS);
+            assert_eq!(crate::engine::reserved::wrapped_symbols(include_str!("reserved.rs")), super::SYMBOLS);
         }
     }
 
@@ -279,6 +274,15 @@ mod hooks {
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub use hooks::refused_in_window;
+
+/// The symbols a source file lists between its WRAPPED SYMBOLS markers, read
+/// the way build.rs reads them (tests check them against the wrappers).
+#[cfg(test)]
+pub(crate) fn wrapped_symbols(src: &str) -> Vec<&str> {
+    let block = src.split(concat!("// BEGIN ", "WRAPPED SYMBOLS")).nth(1).unwrap();
+    let block = block.split(concat!("// END ", "WRAPPED SYMBOLS")).next().unwrap();
+    block.lines().filter(|l| !l.trim_start().starts_with("//")).filter_map(|l| l.split('"').nth(1)).collect()
+}
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 pub fn refused_in_window() -> bool {
