@@ -130,3 +130,37 @@ test('no ICU C API symbol is imported', { skip }, () => {
   );
   assert.deepStrictEqual(icu, []);
 });
+
+// The link-time wrappers (native/build.rs, --wrap): every function listed in
+// the WRAPPED SYMBOLS blocks must have its hidden `__wrap_` definition in the
+// addon, and no `__real_` reference may be left unresolved. A build whose
+// linker did not get the --wrap flags (a stale build script output) still
+// links, and would silently not count wasm memory, resizable buffers or
+// compiled modules against memory limits.
+test('the link-time memory wrappers are linked in', { skip }, () => {
+  const listed = ['mprotect', 'munmap'];
+  for (const file of ['reserved.rs', 'wasm_modules.rs']) {
+    const src = fs.readFileSync(path.join(__dirname, '..', 'native', 'src', 'engine', file), 'utf8');
+    const block = src.split('// BEGIN WRAPPED SYMBOLS')[1].split('// END WRAPPED SYMBOLS')[0];
+    for (const line of block.split('\n')) {
+      if (line.trim().startsWith('//')) continue;
+      const m = /"([^"]+)"/.exec(line);
+      if (m) listed.push(m[1]);
+    }
+  }
+  assert.ok(listed.length >= 10, `only ${listed.length} wrapped symbols listed`);
+  const r = spawnSync('nm', [addon], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  assert.strictEqual(r.status, 0, r.stderr);
+  const defined = new Set();
+  const undefinedReal = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(?:[0-9a-fA-F]+)?\s+([A-Za-z])\s+(\S+)$/.exec(line);
+    if (!m) continue;
+    if (m[2].startsWith('__wrap_') && m[1] !== 'U') defined.add(m[2].slice('__wrap_'.length));
+    if (m[2].startsWith('__real_') && m[1] === 'U') undefinedReal.push(m[2]);
+  }
+  assert.deepStrictEqual(listed.filter((s) => !defined.has(s)), [], 'wrappers missing from the addon');
+  assert.deepStrictEqual(undefinedReal, []);
+  // And none of them is exported.
+  assert.deepStrictEqual(dynamicSymbols(addon).filter((s) => /^__(wrap|real)_/.test(s.name)), []);
+});

@@ -524,7 +524,9 @@ const SHORT_SPIN: u32 = 256;
 /// The next message, and whether it came from the sync path.
 /// `idle` runs once if no message arrives within a short spin (before the
 /// thread spins on or parks): the time to run V8's background-posted tasks.
-fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut()) -> (Msg, bool) {
+/// It says whether to run again every `TICK` while parked (Node awaits a
+/// guest promise, which V8's tasks may settle).
+fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut() -> bool) -> (Msg, bool) {
     let poll = || match host.take_lane() {
         Some(t) => Ok((Msg::Lane(t), true)),
         None => inbox.sync_rx.try_recv().map(|m| (m, true)).or_else(|_| inbox.task_rx.try_recv().map(|m| (m, false))),
@@ -537,6 +539,7 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut()) -> (Msg, 
     // Set once the spin is no longer short: when it started (wall clock),
     // and the thread's CPU clock less the spin so far.
     let mut long: Option<(Instant, u64)> = None;
+    let mut ticking = false;
     let mut i = 0u32;
     loop {
         i = i.wrapping_add(1);
@@ -558,7 +561,7 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut()) -> (Msg, 
         if i == SHORT_SPIN {
             let spent = host.idle_elapsed();
             let cpu0 = super::isolate::thread_cpu_ns().saturating_sub(spent.as_nanos() as u64);
-            idle();
+            ticking = idle();
             long = Some((Instant::now() - spent, cpu0));
         }
         super::wait::relax(i, Some(&host.spin_as_isolate()));
@@ -572,7 +575,15 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut()) -> (Msg, 
         if let Ok(m) = poll() {
             return m;
         }
-        std::thread::park();
+        if ticking {
+            std::thread::park_timeout(TICK);
+            if let Ok(m) = poll() {
+                return m;
+            }
+            ticking = idle();
+        } else {
+            std::thread::park();
+        }
     }
 }
 
@@ -590,6 +601,7 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
         let (msg, sync) = next_msg(inbox, &host, &mut || {
             pump(isolate, &state, &platform);
             last_pump = coarse_now();
+            awaited(&state)
         });
         match msg {
             Msg::Call(call) => run_call(isolate, &state, call, sync),
@@ -706,17 +718,37 @@ pub fn pump_tasks(iso: &mut v8::Isolate) -> bool {
 
 /// Runs V8's foreground tasks (GC finalisation, FinalizationRegistry...). They
 /// can run guest code, so they run inside a frame that dispose can kill.
+/// Runs V8's foreground tasks, then the microtasks they queued: a task that
+/// settles a promise (an async wasm compile finishing, an
+/// `Atomics.waitAsync` timing out) only queues its reactions, and without a
+/// checkpoint guest code awaiting it would not go on until some later call.
 fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<v8::Platform>) {
     let b = state.host.begin_pump();
+    let mut ran = false;
     while v8::Platform::pump_message_loop(platform, isolate, false) {
+        ran = true;
         if state.host.killed_since(&b) {
             break;
         }
+    }
+    if ran && !state.host.killed_since(&b) {
+        isolate.perform_microtask_checkpoint();
+        crate::ops::module::report_rejections(isolate, state);
     }
     if state.host.end(b.seq).0.is_some() {
         isolate.cancel_terminate_execution();
     }
 }
+
+/// Whether a Node call waits on a guest promise: the thread then wakes every
+/// `TICK` while idle to run V8's tasks (see `next_msg`).
+fn awaited(state: &State) -> bool {
+    !state.settlers.borrow().is_empty()
+}
+
+/// How often an idle isolate whose promises Node awaits runs V8's tasks.
+/// Only such isolates wake: V8 posts its tasks without waking the thread.
+const TICK: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Runs one call: opens a frame, arms its timeout, runs the job and the
 /// microtasks it queued, then reports why the frame was killed, if it was.
