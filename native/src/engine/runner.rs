@@ -569,7 +569,8 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut() -> bool) -
     if let Some((_, cpu0)) = long {
         host.add_spin(super::isolate::thread_cpu_ns().saturating_sub(cpu0));
     }
-    // Park until a sender unparks this thread (every send does).
+    // Park until a sender unparks this thread (every send does), or, while
+    // Node awaits one of its promises, for a `TICK` at a time (see `TICK`).
     PARKS.fetch_add(1, Ordering::Relaxed);
     loop {
         if let Ok(m) = poll() {
