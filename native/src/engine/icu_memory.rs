@@ -76,18 +76,16 @@ unsafe extern "C" fn check(mut raw: v8::UnsafeRawIsolatePtr, _data: *mut c_void)
     // SAFETY: V8 runs interrupts on the isolate's thread with a live
     // isolate; the thread's meter is alive while it is entered.
     let (iso, meter) = unsafe { (v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw), &*meter) };
-    iso.memory_pressure_notification(v8::MemoryPressureLevel::Critical);
-    iso.memory_pressure_notification(v8::MemoryPressureLevel::None);
+    super::memory::collect_garbage(iso, 1);
     let used = meter.used();
     if used > meter.limit {
         // `pending` stays set: the isolate is done.
-        if let Some(host) = super::memory::CURRENT.try_with(|c| c.try_borrow().ok().and_then(|h| h.clone())).ok().flatten() {
+        if let Some(host) = super::memory::current_host() {
             host.over_memory_limit(host.idle());
         }
         return;
     }
-    // The next collection when half of what is left is used.
-    meter.soft.store((used + (meter.limit - used) / 2).max(meter.limit / 2), Ordering::Relaxed);
+    meter.soft.store(super::memory::next_gc_mark(used, meter.limit), Ordering::Relaxed);
     meter.pending.store(false, Ordering::Release);
 }
 

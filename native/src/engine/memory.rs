@@ -192,14 +192,35 @@ unsafe extern "C" fn full_gc(mut raw: v8::UnsafeRawIsolatePtr, _data: *mut c_voi
     FULL_GC_PENDING.with(|p| p.set(false));
     // SAFETY: V8 runs interrupts on the isolate's thread with a live isolate.
     let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
-    iso.memory_pressure_notification(v8::MemoryPressureLevel::Critical);
+    collect_garbage(iso, 1);
+}
+
+/// Full collections now (a critical memory-pressure notification each), on
+/// the isolate's thread where V8 may collect garbage. A second pass also
+/// frees what V8 releases after the first (ArrayBuffer backing stores are
+/// swept after the collection that finds them dead).
+pub(crate) fn collect_garbage(iso: &mut v8::Isolate, passes: u32) {
+    for _ in 0..passes {
+        iso.memory_pressure_notification(v8::MemoryPressureLevel::Critical);
+    }
     iso.memory_pressure_notification(v8::MemoryPressureLevel::None);
 }
 
-/// The memory budget of this thread's isolate, if it is an isolate thread
-/// (no panic: called from allocation hooks inside V8).
+/// Where the next collection is due for memory outside the heap: once half
+/// of what is left under `limit` is used, and not before half the limit.
+pub(crate) fn next_gc_mark(used: usize, limit: usize) -> usize {
+    (used + limit.saturating_sub(used) / 2).max(limit / 2)
+}
+
+/// The host of this thread's isolate, if it is an isolate thread (no panic:
+/// called from hooks inside V8 and from the fatal handlers).
+pub(crate) fn current_host() -> Option<Arc<IsolateHost>> {
+    CURRENT.try_with(|c| c.try_borrow().ok().and_then(|h| h.clone())).ok().flatten()
+}
+
+/// The memory budget of this thread's isolate, if it is an isolate thread.
 pub(crate) fn current_budget() -> Option<Arc<Budget>> {
-    CURRENT.try_with(|c| c.try_borrow().ok().and_then(|h| h.as_ref().map(|h| h.budget.clone()))).ok().flatten()
+    current_host().map(|h| h.budget.clone())
 }
 
 thread_local! {
@@ -234,7 +255,7 @@ pub fn clear_fatal_hook() {
 }
 
 fn park_forever(message: &str) -> ! {
-    let host = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten();
+    let host = current_host();
     if host.is_none() {
         if let Some(hook) = FATAL_HOOK.try_with(|h| h.borrow_mut().take()).ok().flatten() {
             hook(message);

@@ -184,13 +184,12 @@ mod hooks {
         out
     }
 
-
     /// V8 retries a failed allocation of these buffers after collecting
     /// garbage, but not a failed `resize`/`grow`: a loop resizing new buffers
     /// it drops would fail on buffers the collector has not freed yet. So
-    /// past the budget's mark, those builtins first run a full collection
-    /// (twice: the second finishes freeing what the first found dead). The
-    /// next mark is half of what is then left.
+    /// past the budget's mark, those builtins first collect garbage (two
+    /// passes, see `memory::collect_garbage`). The next mark is half of what
+    /// is then left.
     pub(super) fn collect_first(isolate: usize) {
         let Some(budget) = crate::engine::memory::current_budget() else { return };
         if budget.used.load(Ordering::Relaxed) <= budget.gc_mark.load(Ordering::Relaxed) || isolate == 0 {
@@ -201,17 +200,13 @@ mod hooks {
         // builtin may collect garbage at any point, here at its entry too.
         let mut raw: v8::UnsafeRawIsolatePtr = unsafe { std::mem::transmute(isolate as *mut c_void) };
         let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
-        iso.memory_pressure_notification(v8::MemoryPressureLevel::Critical);
-        iso.memory_pressure_notification(v8::MemoryPressureLevel::Critical);
-        iso.memory_pressure_notification(v8::MemoryPressureLevel::None);
+        crate::engine::memory::collect_garbage(iso, 2);
         budget.gc_mark.store(next_mark(&budget), Ordering::Relaxed);
     }
 
     fn next_mark(budget: &Budget) -> usize {
-        let used = budget.used.load(Ordering::Relaxed);
-        (used + budget.limit.saturating_sub(used) / 2).max(budget.limit / 2)
+        crate::engine::memory::next_gc_mark(budget.used.load(Ordering::Relaxed), budget.limit)
     }
-
 
     fn enomem() -> c_int {
         // SAFETY: errno is this thread's.

@@ -122,8 +122,6 @@ pub unsafe extern "C" fn allow_compile(context: v8::Local<v8::Context>, _source:
     // SAFETY: V8 calls this on the isolate's thread, inside the compiling
     // API function, where collecting garbage is allowed.
     v8::callback_scope!(unsafe scope, context);
-    scope.memory_pressure_notification(v8::MemoryPressureLevel::Critical);
-    scope.memory_pressure_notification(v8::MemoryPressureLevel::Critical);
-    scope.memory_pressure_notification(v8::MemoryPressureLevel::None);
+    super::memory::collect_garbage(scope, 2);
     !spent()
 }
