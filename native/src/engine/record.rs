@@ -194,6 +194,7 @@ impl<R: Request> Posted<R> {
         loop {
             let s = rec.state.load(Ordering::Acquire);
             if s == DONE {
+                backoff.done();
                 break;
             }
             match service(backoff.parked()) {

@@ -17,11 +17,10 @@ use super::{platform, watchdog};
 use crate::node::host::HostFn;
 use crate::transfer::Failure;
 
-/// Spin at least this many polls, and for up to `SPIN_TIME`, before parking:
-/// a parked thread takes tens of microseconds to wake (more on a busy VM),
-/// a spinning one well under one.
+/// Spin at least this many polls, and for up to `wait::spin_time()`, before
+/// parking: a parked thread takes tens of microseconds to wake (hundreds on
+/// a busy VM), a spinning one well under one.
 pub const SPIN: u32 = 2000;
-pub const SPIN_TIME: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// A handle into the isolate's heap, owned by some object outside it.
 pub enum Entry {
@@ -540,10 +539,11 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut() -> bool) -
     // and the thread's CPU clock less the spin so far.
     let mut long: Option<(Instant, u64)> = None;
     let mut ticking = false;
+    let spin_time = super::wait::spin_time();
     let mut i = 0u32;
     loop {
         i = i.wrapping_add(1);
-        if i >= SPIN && i % 64 == 0 && long.is_some_and(|(start, _)| start.elapsed() > SPIN_TIME) {
+        if i >= SPIN && i % 64 == 0 && long.is_some_and(|(start, _)| start.elapsed() > spin_time) {
             break;
         }
         let now = inbox.bell();
@@ -572,20 +572,24 @@ fn next_msg(inbox: &Inbox, host: &IsolateHost, idle: &mut dyn FnMut() -> bool) -
     // Park until a sender unparks this thread (every send does), or, while
     // Node awaits one of its promises, for a `TICK` at a time (see `TICK`).
     PARKS.fetch_add(1, Ordering::Relaxed);
-    loop {
+    let parked_at = Instant::now();
+    let m = loop {
         if let Ok(m) = poll() {
-            return m;
+            break m;
         }
         if ticking {
             std::thread::park_timeout(TICK);
             if let Ok(m) = poll() {
-                return m;
+                break m;
             }
             ticking = idle();
         } else {
             std::thread::park();
         }
-    }
+    };
+    // A message soon after parking: spin longer next time.
+    super::wait::woke_after(parked_at.elapsed());
+    m
 }
 
 /// A monotonic clock with a resolution of a few milliseconds that costs a
