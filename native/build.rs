@@ -1,6 +1,7 @@
 // Link-time hooks for memory V8 keeps outside the ArrayBuffer allocator that
 // counts every other buffer against an isolate's memory limit: wasm memory
-// and resizable ArrayBuffers, committed with mprotect and freed with munmap
+// and resizable ArrayBuffers, reserved with mmap, committed with mprotect and
+// freed with munmap
 // (src/engine/reserved.rs), and compiled wasm modules
 // (src/engine/wasm_modules.rs). `--wrap` routes this library's own calls to
 // those functions (V8's included, as it is linked in statically) and to the
@@ -18,7 +19,7 @@ fn main() {
     if os != "linux" || arch != "x86_64" {
         return;
     }
-    let mut symbols = vec!["mprotect".to_string(), "munmap".to_string()];
+    let mut symbols = vec!["mmap".to_string(), "mmap64".to_string(), "mprotect".to_string(), "munmap".to_string()];
     for source in SOURCES {
         let src = std::fs::read_to_string(source).unwrap_or_else(|e| panic!("read {source}: {e}"));
         let block = src

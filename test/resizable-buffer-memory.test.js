@@ -121,3 +121,67 @@ test('tiny resizable buffers cannot use up the process memory maps', { timeout: 
   a.isolate.dispose();
   assert.equal(JSON.parse(b.context.evalSync('keep.length = 0; JSON.stringify(1)')), 1);
 });
+
+// V8 reserves a resizable buffer's `maxByteLength` (a wasm memory's
+// `maximum`) of address space up front without committing it: before the cap
+// in reserved.rs a 32 MB isolate could reserve all 128 TB of the process's
+// address space, leaving the host none for its own mappings.
+const TiB = 2 ** 40;
+const vmSize = () => Number(/VmSize:\s+(\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+
+test('address space reserved for buffers is capped per isolate, and given back when they are freed', { timeout: 60000 }, (t) => {
+  const { context } = setup(t, { memoryLimit: 32 });
+  const vm0 = vmSize();
+  const made = () => context.evalSync(`{
+    globalThis.kept = [];
+    let n = 0, error = null;
+    try { for (; n < 8; n++) kept.push(new ArrayBuffer(1, { maxByteLength: 2 ** 39 })); } catch (e) { error = e.name; }
+    [n, error] }`, { copy: true });
+  const [n, error] = made();
+  assert.equal(error, 'RangeError');
+  assert.equal(n, 2, 'two reservations of 512 GB fill the isolate\'s 1 TB');
+  assert.ok(vmSize() - vm0 < 1.1 * TiB, `reserved ${(vmSize() - vm0) / TiB} TB`);
+  // Dropped and collected, the reservations come back.
+  context.evalSync('kept = null');
+  context.evalSync('for (let i = 0; i < 4; i++) { const a = []; for (let j = 0; j < 1e5; j++) a.push({ j }); }');
+  let again;
+  for (let i = 0; i < 50; i++) {
+    again = made();
+    if (again[0] === 2) break;
+    context.evalSync('kept = null; for (let i = 0; i < 4; i++) { const a = []; for (let j = 0; j < 1e5; j++) a.push({ j }); }');
+  }
+  assert.deepEqual(again, [2, 'RangeError']);
+});
+
+test('wasm memories cannot reserve more than the isolate\'s share of address space', { timeout: 60000 }, (t) => {
+  const { context } = setup(t, { memoryLimit: 32 });
+  const vm0 = vmSize();
+  // 280 memories of up to 4 GB each: 1.1 TB of reservations without the cap.
+  // Past the cap V8 makes them with smaller reservations or none.
+  const n = context.evalSync(`
+    globalThis.mems = [];
+    let n = 0;
+    try { for (; n < 280; n++) mems.push(new WebAssembly.Memory({ initial: 0, maximum: 65536 })); } catch (e) {}
+    n`);
+  assert.ok(n > 200, `made ${n}`);
+  assert.ok(vmSize() - vm0 <= TiB + 16 * 2 ** 30, `reserved ${(vmSize() - vm0) / TiB} TB`);
+  assert.equal(context.evalSync('new WebAssembly.Memory({ initial: 1 }).buffer.byteLength'), 65536);
+});
+
+test('all isolates together reserve at most 32 TB', { timeout: 120000 }, (t) => {
+  const vm0 = vmSize();
+  const results = [];
+  for (let i = 0; i < 36; i++) {
+    const { context } = setup(t, { memoryLimit: 8 });
+    results.push(context.evalSync(`
+      globalThis.kept = [];
+      let n = 0;
+      try { for (; n < 2; n++) kept.push(new ArrayBuffer(1, { maxByteLength: 2 ** 39 })); } catch (e) {}
+      n`));
+  }
+  const grew = vmSize() - vm0;
+  assert.ok(grew <= 32.5 * TiB, `reserved ${grew / TiB} TB`);
+  assert.ok(results.some((n) => n < 2), 'some isolate was refused');
+  // Isolates of earlier tests may still be giving theirs back.
+  assert.ok(results.slice(0, 28).every((n) => n === 2), `${results}`);
+});

@@ -16,11 +16,13 @@ pub struct Budget {
     /// Past this, a resize of a buffer V8 reserves itself collects garbage
     /// first (see `reserved::collect_first`).
     pub gc_mark: AtomicUsize,
+    /// Address space reserved for such buffers (see `reserved::wrap_mmap`).
+    pub reserved: AtomicUsize,
 }
 
 impl Budget {
     pub fn new(limit: usize) -> Budget {
-        Budget { limit, used: AtomicUsize::new(0), gc_mark: AtomicUsize::new(limit / 2) }
+        Budget { limit, used: AtomicUsize::new(0), gc_mark: AtomicUsize::new(limit / 2), reserved: AtomicUsize::new(0) }
     }
 }
 

@@ -20,6 +20,17 @@
 //! other buffers. `munmap` of a charged region gives its charge back, on
 //! whatever thread V8 frees it.
 //!
+//! Address space is limited too: V8 reserves the maximum size of such a
+//! buffer up front (4 GB for a wasm memory with `maximum: 65536`, any
+//! `maxByteLength` for a resizable ArrayBuffer) without committing any of
+//! it, and a 32 MB isolate could reserve the whole 128 TB of the process's
+//! address space that way (its memory-limit charges start at the first
+//! commit), leaving the host no room for its own mappings. An `mmap` with
+//! no access in a window is a reservation: each isolate may hold
+//! `MAX_RESERVED_PER_ISOLATE` and the process `MAX_RESERVED` through
+//! windows; past either the reservation fails with ENOMEM (a RangeError for
+//! the guest) and `munmap` gives it back.
+//!
 //! Only this library's calls are wrapped (Node's V8 and libc's own calls are
 //! not), and outside a window the wrappers only forward.
 
@@ -81,7 +92,28 @@ mod hooks {
     /// `REGIONS.len()`, read without the lock by every munmap.
     static COUNT: AtomicUsize = AtomicUsize::new(0);
 
+    /// Address space one isolate may hold reserved for such buffers: 256
+    /// wasm memories of the largest 32-bit size.
+    const MAX_RESERVED_PER_ISOLATE: usize = 1 << 40;
+    /// And all isolates together: a quarter of x86-64's 128 TB of user
+    /// address space, the rest stays the host's.
+    const MAX_RESERVED: usize = 32 << 40;
+
+    /// A reservation made in a window: its length and whose it is.
+    struct Reservation {
+        len: usize,
+        budget: Arc<Budget>,
+    }
+
+    /// Reservations by start address.
+    static RESERVATIONS: Lazy<Mutex<std::collections::BTreeMap<usize, Reservation>>> =
+        Lazy::new(|| Mutex::new(std::collections::BTreeMap::new()));
+    /// The bytes of `RESERVATIONS`, read without the lock by every munmap.
+    static RESERVED: AtomicUsize = AtomicUsize::new(0);
+
     unsafe extern "C" {
+        fn __real_mmap(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int, off: libc::off_t) -> *mut c_void;
+        fn __real_mmap64(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int, off: libc::off_t) -> *mut c_void;
         fn __real_mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int;
         fn __real_munmap(addr: *mut c_void, len: usize) -> c_int;
     }
@@ -109,12 +141,20 @@ mod hooks {
     // symbols (the linker resolves them across objects) but hidden, so the
     // addon does not export them (a `#[no_mangle]` function would be).
     std::arch::global_asm!(
+        ".globl __wrap_mmap",
+        ".hidden __wrap_mmap",
+        ".set __wrap_mmap, {mmap}",
+        ".globl __wrap_mmap64",
+        ".hidden __wrap_mmap64",
+        ".set __wrap_mmap64, {mmap64}",
         ".globl __wrap_mprotect",
         ".hidden __wrap_mprotect",
         ".set __wrap_mprotect, {mprotect}",
         ".globl __wrap_munmap",
         ".hidden __wrap_munmap",
         ".set __wrap_munmap, {munmap}",
+        mmap = sym wrap_mmap,
+        mmap64 = sym wrap_mmap64,
         mprotect = sym wrap_mprotect,
         munmap = sym wrap_munmap,
     );
@@ -254,7 +294,73 @@ mod hooks {
         r
     }
 
+    unsafe extern "C" fn wrap_mmap(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int, off: libc::off_t) -> *mut c_void {
+        // SAFETY: the caller's arguments, unchanged.
+        reserve(len, prot, flags, || unsafe { __real_mmap(addr, len, prot, flags, fd, off) })
+    }
+
+    /// V8 calls `mmap64` (the same function in glibc).
+    unsafe extern "C" fn wrap_mmap64(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int, off: libc::off_t) -> *mut c_void {
+        // SAFETY: the caller's arguments, unchanged.
+        reserve(len, prot, flags, || unsafe { __real_mmap64(addr, len, prot, flags, fd, off) })
+    }
+
+    /// An anonymous mapping with no access made in a window is a
+    /// reservation for a buffer: counted against the isolate's and the
+    /// process's share of address space, refused (ENOMEM) past either.
+    fn reserve(len: usize, prot: c_int, flags: c_int, map: impl FnOnce() -> *mut c_void) -> *mut c_void {
+        let window = WINDOW.try_with(|c| c.get()).unwrap_or(Window::None);
+        let budget = if window != Window::None && prot == libc::PROT_NONE && flags & libc::MAP_ANONYMOUS != 0 {
+            crate::engine::memory::current_budget()
+        } else {
+            None
+        };
+        let Some(budget) = budget else { return map() };
+        let mut reservations = RESERVATIONS.lock();
+        let total = RESERVED.load(Ordering::Relaxed);
+        let mine = budget.reserved.load(Ordering::Relaxed);
+        if total.saturating_add(len) > MAX_RESERVED || mine.saturating_add(len) > MAX_RESERVED_PER_ISOLATE {
+            let _ = REFUSED.try_with(|r| r.set(true));
+            // SAFETY: errno is this thread's.
+            unsafe { *libc::__errno_location() = libc::ENOMEM };
+            return libc::MAP_FAILED;
+        }
+        let p = map();
+        if p != libc::MAP_FAILED {
+            RESERVED.fetch_add(len, Ordering::Relaxed);
+            budget.reserved.fetch_add(len, Ordering::Relaxed);
+            reservations.insert(p as usize, Reservation { len, budget });
+        }
+        p
+    }
+
+    /// Gives back the part of a reservation that `munmap(addr, len)` frees:
+    /// all of it, or its head or tail (V8 trims an over-sized reservation to
+    /// an alignment), or its middle.
+    fn unreserve(addr: usize, len: usize) {
+        let mut reservations = RESERVATIONS.lock();
+        let Some((&start, r)) = reservations.range(..=addr).next_back() else { return };
+        let end = start + r.len;
+        if addr >= end {
+            return;
+        }
+        let cut_end = addr.saturating_add(len).min(end);
+        let freed = cut_end - addr;
+        RESERVED.fetch_sub(freed, Ordering::Relaxed);
+        r.budget.reserved.fetch_sub(freed, Ordering::Relaxed);
+        let Reservation { budget, .. } = reservations.remove(&start).expect("the reservation found");
+        if addr > start {
+            reservations.insert(start, Reservation { len: addr - start, budget: budget.clone() });
+        }
+        if cut_end < end {
+            reservations.insert(cut_end, Reservation { len: end - cut_end, budget });
+        }
+    }
+
     unsafe extern "C" fn wrap_munmap(addr: *mut c_void, len: usize) -> c_int {
+        if RESERVED.load(Ordering::Relaxed) > 0 {
+            unreserve(addr as usize, len);
+        }
         if COUNT.load(Ordering::Relaxed) > 0 {
             if let Some(r) = REGIONS.lock().remove(&(addr as usize)) {
                 COUNT.fetch_sub(1, Ordering::Relaxed);
