@@ -5,6 +5,7 @@
 // (format 16); only buffer lengths above 4 GiB differ from Node's format, so
 // they are relabelled with Node's version before Node reads them.
 const v8 = require('v8');
+const native = require('./native');
 
 const KIND_PRIMITIVE = 0;
 const KIND_SERIALIZED = 1;
@@ -221,13 +222,26 @@ function write(s, value) {
 
 // The clone's bytes and the handles it refers to (null when none).
 function serializeParts(value) {
+  // Serialize first: plain data without an empty object cannot hold a
+  // handle (handle objects are frozen with no own keys, so each clones as
+  // `{}`), and then the value was read once, its getters run once, as in
+  // isolated-vm. Otherwise walk it for handles (running getters again).
+  let first;
+  if (typeof value === 'object' && value !== null) {
+    try {
+      first = write(new v8.Serializer(), value);
+    } catch {
+      // Reported by the second attempt below, after the walk.
+    }
+    if (first !== undefined && native.plainNoHandles(first)) return [first, null];
+  }
   let found = false;
   try {
     found = hasHandle(value);
   } catch {
     // A proxy or a throwing getter: the serializer reports it.
   }
-  if (!found) return [write(new v8.Serializer(), value), null];
+  if (!found) return [first ?? write(new v8.Serializer(), value), null];
   const placeholders = new Map();
   const handles = [];
   const copy = substitute(value, placeholders, handles);

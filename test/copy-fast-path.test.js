@@ -457,3 +457,29 @@ test('the fast path serves results, arguments, async calls and ExternalCopy', as
   assert.deepEqual(new ivm.ExternalCopy(plain).copy(), plain);
   assert.equal(count() - c, 1, 'ExternalCopy.copy()');
 });
+
+// Node's copies read a value once: a getter runs once per copy, as in
+// isolated-vm (before, a walk looking for handles read the value first and
+// the serializer read it again). Handles inside a copy are still found.
+test('copying a Node value runs its getters once', (t) => {
+  const { isolate, context } = setup(t);
+  let runs = 0;
+  const value = () => ({ get x() { runs++; return runs; }, list: [1, 'two', { three: 3 }], n: null });
+  const once = (what, f) => {
+    runs = 0;
+    f(value());
+    assert.equal(runs, 1, `${what}: the getter ran ${runs} times`);
+  };
+  once('setSync', (v) => context.global.setSync('v', v, { copy: true }));
+  assert.equal(context.evalSync('v.x'), 1);
+  once('ExternalCopy', (v) => new ivm.ExternalCopy(v).release());
+  once('evalClosure arguments', (v) => context.evalClosureSync('return $0.x', [v], { arguments: { copy: true } }));
+  const fn = context.evalSync('(o) => o.list[2].three', { reference: true });
+  once('apply arguments', (v) => assert.equal(fn.applySync(undefined, [v], { arguments: { copy: true } }), 3));
+  once('script run result in Node', (v) => context.global.setSync('w', v, { copy: true }));
+  // A handle inside plain data still travels as a handle.
+  const ref = new ivm.Reference({ a: 1 });
+  context.global.setSync('h', { ref, list: [ref] }, { copy: true });
+  assert.equal(context.evalSync('h.ref.typeof + " " + (h.list[0] instanceof Object)'), 'object true');
+  assert.ok(!isolate.isDisposed);
+});

@@ -91,6 +91,14 @@ pub fn plain_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
     Ok(cx.number(super::plain::taken() as f64))
 }
 
+/// `plainNoHandles(bytes)`: whether Node's clone bytes are plain data with
+/// no empty object, so no handle object (see `plain_without_empty_objects`).
+pub fn plain_no_handles(mut cx: FunctionContext) -> JsResult<JsBoolean> {
+    let buf = cx.argument::<JsTypedArray<u8>>(0)?;
+    let ok = super::plain::plain_without_empty_objects(buf.as_slice(&cx));
+    Ok(cx.boolean(ok))
+}
+
 /// Reads a JS value if it is a primitive (not a symbol).
 pub fn try_primitive<'a>(cx: &mut impl Context<'a>, v: Handle<'a, JsValue>) -> Option<Transfer> {
     if let Ok(n) = v.downcast::<JsNumber, _>(cx) {

@@ -84,10 +84,25 @@ pub fn to_rows(bytes: &[u8]) -> Option<String> {
     finish(text)
 }
 
+/// Whether Node's clone bytes are plain data (objects, arrays, primitives)
+/// with no empty object in them. Node's handle objects (Reference,
+/// ExternalCopy, Context...) are frozen with no own keys, so each clones as
+/// an empty object: bytes that pass hold none, and lib/transfer.js can use
+/// them without a second walk of the value (which would run its getters
+/// again). Anything the reader does not know counts as not passing.
+pub fn plain_without_empty_objects(bytes: &[u8]) -> bool {
+    let mut check = Check(false);
+    parse(bytes, &mut check).is_some() && !check.0
+}
+
 fn read(bytes: &[u8], out: &mut impl Sink) -> Option<()> {
     if !ENABLED.load(Ordering::Relaxed) {
         return None;
     }
+    parse(bytes, out)
+}
+
+fn parse(bytes: &[u8], out: &mut impl Sink) -> Option<()> {
     let mut r = Reader { b: bytes, pos: 0, key: Vec::new(), containers: 0 };
     if r.byte()? != 0xFF {
         return None;
@@ -114,6 +129,9 @@ fn finish(text: Vec<u8>) -> Option<String> {
 
 /// What the reader writes to: JSON text, or rows.
 trait Sink {
+    /// Whether the sink reads the text of values and keys (a sink that only
+    /// looks at the structure skips making it).
+    const TEXT: bool = true;
     /// A number, `true`, `false` or `null`, as JSON text.
     fn leaf(&mut self, text: &[u8]);
     /// A string, as JSON text (quoted and escaped).
@@ -129,6 +147,28 @@ trait Sink {
     fn end_array(&mut self, len: u64);
     /// The size written so far.
     fn len(&self) -> usize;
+}
+
+/// Writes nothing; notes an empty object (see `plain_without_empty_objects`).
+struct Check(bool);
+
+impl Sink for Check {
+    const TEXT: bool = false;
+    fn leaf(&mut self, _text: &[u8]) {}
+    fn string(&mut self, _text: &[u8]) {}
+    fn begin_object(&mut self) {}
+    fn key(&mut self, _text: &[u8], _first: bool) {}
+    fn end_object(&mut self, count: u64) {
+        if count == 0 {
+            self.0 = true;
+        }
+    }
+    fn begin_array(&mut self) {}
+    fn next_element(&mut self) {}
+    fn end_array(&mut self, _len: u64) {}
+    fn len(&self) -> usize {
+        0
+    }
 }
 
 /// JSON text: what JSON.parse reads.
@@ -329,7 +369,7 @@ impl<'a> Reader<'a> {
         Some(((z >> 1) as i32) ^ -((z & 1) as i32))
     }
 
-    fn value(&mut self, out: &mut impl Sink, depth: usize) -> Option<()> {
+    fn value<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH || out.len() > MAX_TEXT {
             return None;
         }
@@ -346,6 +386,16 @@ impl<'a> Reader<'a> {
             b'0' => out.leaf(b"null"),
             b'T' => out.leaf(b"true"),
             b'F' => out.leaf(b"false"),
+            b'I' | b'U' if !S::TEXT => {
+                self.varint()?;
+            }
+            b'N' if !S::TEXT => {
+                self.double()?;
+            }
+            b'"' | b'c' | b'S' if !S::TEXT => {
+                let n = self.varint()?;
+                self.slice(n)?;
+            }
             b'I' => out.leaf(int_text(&mut buf, i64::from(self.int32()?))),
             b'U' => out.leaf(int_text(&mut buf, i64::from(u32::try_from(self.varint()?).ok()?))),
             b'N' => {
@@ -429,8 +479,26 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
+    /// Reads past an object key (see `key`) without making its text.
+    fn skip_key(&mut self) -> Option<()> {
+        match self.tag()? {
+            b'"' | b'c' | b'S' => {
+                let n = self.varint()?;
+                self.slice(n)?;
+            }
+            b'I' | b'U' => {
+                self.varint()?;
+            }
+            b'N' => {
+                self.double()?;
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
     /// `{key: value, ...}` up to the end tag, whose count must match.
-    fn object(&mut self, out: &mut impl Sink, depth: usize) -> Option<()> {
+    fn object<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         out.begin_object();
         let mut count: u64 = 0;
         loop {
@@ -441,8 +509,12 @@ impl<'a> Reader<'a> {
                 }
                 break;
             }
-            self.key(out.len())?;
-            out.key(&self.key, count == 0);
+            if S::TEXT {
+                self.key(out.len())?;
+                out.key(&self.key, count == 0);
+            } else {
+                self.skip_key()?;
+            }
             self.value(out, depth + 1)?;
             count += 1;
         }
@@ -451,7 +523,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A dense array: every element present, no other property.
-    fn dense_array(&mut self, out: &mut impl Sink, depth: usize) -> Option<()> {
+    fn dense_array<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         let len = self.varint()?;
         out.begin_array();
         for i in 0..len {
@@ -471,7 +543,7 @@ impl<'a> Reader<'a> {
 
     /// A sparse array in which every index from 0 to length - 1 is present,
     /// in order, and nothing else (an array that was holey once).
-    fn sparse_array(&mut self, out: &mut impl Sink, depth: usize) -> Option<()> {
+    fn sparse_array<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         let len = self.varint()?;
         out.begin_array();
         let mut i: u64 = 0;
