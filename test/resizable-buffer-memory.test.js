@@ -153,6 +153,22 @@ test('address space reserved for buffers is capped per isolate, and given back w
   assert.deepEqual(again, [2, 'RangeError']);
 });
 
+// Reservations under 1 MB are never refused (V8 maps its own heap pages the
+// same way during a collection inside those calls, and cannot survive
+// failing them), so small resizable buffers keep working at the cap.
+test('at the address-space cap, small resizable buffers still work', { timeout: 60000 }, (t) => {
+  const { context } = setup(t, { memoryLimit: 32 });
+  const r = context.evalSync(`{
+    globalThis.big = [new ArrayBuffer(1, { maxByteLength: 2 ** 39 }), new ArrayBuffer(1, { maxByteLength: 2 ** 39 })];
+    let refused = null;
+    try { big.push(new ArrayBuffer(1, { maxByteLength: 2 ** 30 })); } catch (e) { refused = e.name; }
+    const small = [];
+    for (let i = 0; i < 100; i++) small.push(new ArrayBuffer(8, { maxByteLength: 4096 }));
+    small[99].resize(4096);
+    [refused, small.length, small[99].byteLength] }`, { copy: true });
+  assert.deepEqual(r, ['RangeError', 100, 4096]);
+});
+
 test('wasm memories cannot reserve more than the isolate\'s share of address space', { timeout: 60000 }, (t) => {
   const { context } = setup(t, { memoryLimit: 32 });
   const vm0 = vmSize();

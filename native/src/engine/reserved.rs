@@ -99,6 +99,12 @@ mod hooks {
     /// address space, the rest stays the host's.
     const MAX_RESERVED: usize = 32 << 40;
 
+    /// Smaller reservations are counted but never refused: a garbage
+    /// collection inside a window maps heap pages (256 KB) the same way, and
+    /// V8 cannot survive failing those. A buffer this small in address space
+    /// costs the host nothing to speak of.
+    const ALWAYS_RESERVE: usize = 1 << 20;
+
     /// A reservation made in a window: its length and whose it is.
     struct Reservation {
         len: usize,
@@ -319,7 +325,8 @@ mod hooks {
         let mut reservations = RESERVATIONS.lock();
         let total = RESERVED.load(Ordering::Relaxed);
         let mine = budget.reserved.load(Ordering::Relaxed);
-        if total.saturating_add(len) > MAX_RESERVED || mine.saturating_add(len) > MAX_RESERVED_PER_ISOLATE {
+        let over = total.saturating_add(len) > MAX_RESERVED || mine.saturating_add(len) > MAX_RESERVED_PER_ISOLATE;
+        if over && len >= ALWAYS_RESERVE {
             let _ = REFUSED.try_with(|r| r.set(true));
             // SAFETY: errno is this thread's.
             unsafe { *libc::__errno_location() = libc::ENOMEM };
