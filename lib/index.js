@@ -338,10 +338,20 @@ function encodeInto(out, value, mode) {
   throw new TypeError(T.NON_TRANSFERABLE);
 }
 
+// The most arguments a call into an isolate takes (native/src/transfer
+// MAX_ARGUMENTS): a sparse array's length can be 2^32 - 1 with one element,
+// and reading that many would hang the process.
+const MAX_ARGUMENTS = 65535;
+
+function checkArgCount(args) {
+  if (args.length > MAX_ARGUMENTS) throw new RangeError(`\`arguments\` must have at most ${MAX_ARGUMENTS} elements`);
+}
+
 function encodeArgs(args, mode) {
   const out = [];
   if (args === undefined || args === null) return out;
   if (!Array.isArray(args)) throw new TypeError('`arguments` must be an array');
+  checkArgCount(args);
   for (let i = 0; i < args.length; i++) encodeInto(out, args[i], mode);
   return out;
 }
@@ -444,11 +454,15 @@ class Isolate {
   static createSnapshot(scripts, warmup, options) {
     if (arguments.length < 1) throw arity('createSnapshot', 1);
     if (!Array.isArray(scripts)) throw new TypeError('`createSnapshot` requires parameter 1 to be an array');
-    const list = scripts.map((s, i) => {
+    // Every index up to the length (a hole is refused at once: `map` would
+    // first visit all 2^32 - 1 indices of a sparse array).
+    const list = [];
+    for (let i = 0; i < scripts.length; i++) {
+      const s = scripts[i];
       if (s === null || typeof s !== 'object') throw new TypeError(`\`scripts[${i}]\` must be an object`);
       if (typeof s.code !== 'string') throw new TypeError(`\`scripts[${i}].code\` must be a string`);
-      return [s.code, ...readOrigin(s)];
-    });
+      list.push([s.code, ...readOrigin(s)]);
+    }
     let warm;
     if (warmup !== undefined && warmup !== null) {
       if (typeof warmup !== 'string') throw new TypeError('`createSnapshot` requires parameter 2 to be a string');
@@ -1255,6 +1269,7 @@ class Reference {
     if (this.#h === undefined) {
       if (typeof this.#value !== 'function') throw new TypeError('Reference is not a function');
       if (args !== undefined && args !== null && !Array.isArray(args)) throw new TypeError('`arguments` must be an array');
+      if (args) checkArgCount(args);
       const list = (args || []).map((a) => localValue(a, argMode));
       const r = Reflect.apply(this.#value, localValue(recv, T.MODE_DEFAULT), list);
       return localResult(r, resultMode);
@@ -1275,7 +1290,8 @@ class Reference {
 
   applySync(recv, args, options) {
     if (recv === undefined && options === undefined && this.#h !== undefined && Array.isArray(args)) {
-      return args.length <= 4 ? spreadArgs(native.refApplyArgs, this.#h, args) : native.refApplyFast(this.#h, args);
+      if (args.length <= 4) return spreadArgs(native.refApplyArgs, this.#h, args);
+      if (args.length <= MAX_ARGUMENTS) return native.refApplyFast(this.#h, args);
     }
     return this.#apply(SYNC, recv, args, options);
   }
@@ -1321,6 +1337,7 @@ class Reference {
     this.#live();
     if (this.#h !== undefined || typeof this.#value !== 'function') throw new TypeError('Reference is not a function');
     if (args !== undefined && args !== null && !Array.isArray(args)) throw new TypeError('`arguments` must be an array');
+    if (args) checkArgCount(args);
     const [argMode] = bidirectional(optionsObject(options, 'applySyncPromise', 3));
     const list = (args || []).map((a) => localValue(a, argMode));
     // The settled value follows isolated-vm's defaults (functions become

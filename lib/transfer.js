@@ -96,6 +96,11 @@ function walkTree(v, depth) {
   if (v[HANDLE] === true || hasCause(v)) return FOUND;
   let r = NONE;
   if (Array.isArray(v)) {
+    // Each index costs the budget: a sparse array's length says nothing of
+    // its size (`a[2 ** 32 - 2] = 1` has one element), and the walk with a
+    // visited set reads only the elements there are.
+    budget -= v.length;
+    if (budget < 0) return GAVE_UP;
     for (let i = 0; i < v.length && r === NONE; i++) {
       const e = v[i];
       if (typeof e === 'object' && e !== null) r = walkTree(e, depth + 1);
@@ -137,7 +142,7 @@ function walk(value) {
   while (stack.length > 0) {
     const v = stack.pop();
     if (v[HANDLE] === true || isShared(v) || hasCause(v)) return true;
-    const list = Array.isArray(v) ? v : Object.getPrototypeOf(v) === OBJECT_PROTO ? Object.values(v) : isLeaf(v) ? [] : children(v);
+    const list = Array.isArray(v) || Object.getPrototypeOf(v) === OBJECT_PROTO ? Object.values(v) : isLeaf(v) ? [] : children(v);
     for (let i = 0; i < list.length; i++) {
       const e = list[i];
       if (typeof e === 'object' && e !== null && !seen.has(e)) {

@@ -21,6 +21,9 @@ const INTO_CLASS: &str = "ExternalCopyInto";
 const RELEASED: &str = "Copy has been released";
 const USED_ONCE: &str = "The return value of `copyInto()` should only be used once";
 
+
+/// The longest `transferList` read (see where it is read).
+const TRANSFER_LIST_MAX: u32 = 1 << 20;
 /// An ExternalCopy object's native side. One a guest made itself holds new
 /// memory outside its heap, so that memory counts against the guest's
 /// ArrayBuffer budget while the guest holds it (`charge`).
@@ -337,6 +340,10 @@ fn build<'s>(
         let k = string(scope, "transferList");
         if let Some(l) = o.get(scope, k.into()).filter(|l| !l.is_undefined()) {
             let arr = v8::Local::<v8::Array>::try_from(l).map_err(|_| Failure::type_error("`transferList` must be an array"))?;
+            // Read up to its length, which a sparse array sets to 2^32 - 1.
+            if arr.length() > TRANSFER_LIST_MAX {
+                return Err(Failure::RangeError(format!("`transferList` must have at most {TRANSFER_LIST_MAX} elements")));
+            }
             for i in 0..arr.length() {
                 let e = arr.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
                 let ab = v8::Local::<v8::ArrayBuffer>::try_from(e)

@@ -147,6 +147,9 @@ fn list_with<'s>(
     each: CaptureCode,
 ) -> Result<Vec<Transfer>, Failure> {
     let Ok(a) = v8::Local::<v8::Array>::try_from(v) else { return Ok(Vec::new()) };
+    if a.length() > crate::transfer::MAX_ARGUMENTS {
+        return Err(crate::transfer::too_many_arguments());
+    }
     let mut out = Vec::with_capacity(a.length() as usize);
     for i in 0..a.length() {
         let e = a.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
@@ -656,6 +659,9 @@ fn host_ref_args<'s>(
     code: u32,
 ) -> Result<Vec<Transfer>, Failure> {
     let Ok(a) = v8::Local::<v8::Array>::try_from(v) else { return Ok(Vec::new()) };
+    if a.length() > crate::transfer::MAX_ARGUMENTS {
+        return Err(crate::transfer::too_many_arguments());
+    }
     let mut out = Vec::with_capacity(a.length() as usize);
     for i in 0..a.length() {
         let e = a.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());

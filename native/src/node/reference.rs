@@ -117,6 +117,9 @@ pub fn type_of(mut cx: FunctionContext) -> JsResult<JsString> {
 pub fn apply_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
     let list = cx.argument::<JsArray>(1)?;
     let n = list.len(&mut cx);
+    if n > crate::transfer::MAX_ARGUMENTS {
+        return cx.throw_range_error(format!("`arguments` must have at most {} elements", crate::transfer::MAX_ARGUMENTS));
+    }
     let mut args = Vec::with_capacity(n as usize);
     for i in 0..n {
         let v: Handle<JsValue> = list.get(&mut cx, i)?;

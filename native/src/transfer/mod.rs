@@ -294,6 +294,18 @@ impl Failure {
 
 const TERMINATED: &str = "Script execution was terminated";
 
+/// The most arguments a call across isolates takes (V8's own limit for a
+/// function's parameters). An arguments array is read element by element
+/// up to its length, which a sparse array sets as high as 2^32 - 1 with one
+/// element: reading that many (or making room for them) would hang or abort
+/// the process.
+pub const MAX_ARGUMENTS: u32 = 65535;
+
+/// The RangeError for an arguments list longer than `MAX_ARGUMENTS`.
+pub fn too_many_arguments() -> Failure {
+    Failure::RangeError(format!("`arguments` must have at most {MAX_ARGUMENTS} elements"))
+}
+
 pub type Outcome = Result<Transfer, Failure>;
 
 /// How a value leaves an isolate.

@@ -159,7 +159,10 @@ fn string16<'a>(cx: &mut impl Context<'a>, units: &[u16]) -> JsResult<'a, JsValu
     // SAFETY: a plain Node-API call on this environment's thread; the buffer
     // outlives the call, which copies it.
     let Some(create) = create_string_utf16() else {
-        return Ok(cx.string(String::from_utf16_lossy(units)).upcast());
+        return match cx.try_string(String::from_utf16_lossy(units)) {
+            Ok(s) => Ok(s.upcast()),
+            Err(_) => cx.throw_range_error("Invalid string length"),
+        };
     };
     let status = unsafe { create(env, units.as_ptr(), units.len(), &mut out) };
     if status != 0 {
@@ -328,7 +331,11 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         Transfer::Null => cx.null().upcast(),
         Transfer::Bool(b) => cx.boolean(b).upcast(),
         Transfer::Number(n) => cx.number(n).upcast(),
-        Transfer::String(s) => cx.string(s).upcast(),
+        Transfer::String(s) => match cx.try_string(s) {
+            Ok(s) => s.upcast(),
+            // Longer than Node's strings may be (a guest's rope can be).
+            Err(_) => return cx.throw_range_error("Invalid string length"),
+        },
         Transfer::BigInt { negative, words } => {
             let sign = if negative { Sign::Negative } else { Sign::Positive };
             JsBigInt::from_digits_le(cx, sign, &words).upcast()
@@ -336,7 +343,7 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         Transfer::String16(units) => string16(cx, &units)?,
         Transfer::Function(remote, name, length) => {
             let b = cx.boxed(RemoteBox { remote, type_of: Typeof::Function });
-            let name = cx.string(name);
+            let name = cx.try_string(name).unwrap_or_else(|_| cx.string(""));
             let length = cx.number(length);
             helpers::call(cx, helpers::WRAP_FUNCTION, &[b.upcast(), name.upcast(), length.upcast()])?
         }
