@@ -351,6 +351,9 @@ pub struct IsolateHost {
     pub id: u64,
     sync_tx: Sender<Msg>,
     task_tx: Sender<Msg>,
+    /// Calls on the task path not yet taken by the isolate thread (see
+    /// `backlog_full`).
+    queued: AtomicUsize,
     /// Bumped after every message sent: the isolate thread spins on this one
     /// word instead of polling both queues.
     doorbell: Arc<AtomicU64>,
@@ -424,6 +427,7 @@ impl IsolateHost {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             sync_tx,
             task_tx,
+            queued: AtomicUsize::new(0),
             doorbell,
             lane: Padded(Default::default()),
             iso_cpu: Padded(AtomicU32::new(u32::MAX)),
@@ -540,8 +544,22 @@ impl IsolateHost {
     /// Queues a call on the FIFO task path (async and ignored work).
     pub fn submit_task(&self, call: Call) {
         super::wait::publish_cpu(&self.caller_cpu, super::wait::current_cpu());
+        self.queued.fetch_add(1, Ordering::Relaxed);
         self.submit(&self.task_tx, call);
         self.thread.unpark();
+    }
+
+    /// The isolate thread took a call off the task path.
+    pub(crate) fn task_taken(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Whether a guest's async or ignored call into this isolate must be
+    /// refused: `MAX_BACKLOG` calls wait already. Such calls do not wait, so
+    /// a guest looping on them would grow the queue, in the host's memory,
+    /// without end (2 million `evalIgnored` calls queued in 3 s took 1 GB).
+    pub fn backlog_full(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) >= crate::node::envlink::MAX_BACKLOG
     }
 
     fn submit(&self, tx: &Sender<Msg>, call: Call) {

@@ -609,7 +609,12 @@ fn run(isolate: &mut v8::OwnedIsolate, host: Arc<IsolateHost>, inbox: &Inbox, st
             awaited(&state)
         });
         match msg {
-            Msg::Call(call) => run_call(isolate, &state, call, sync),
+            Msg::Call(call) => {
+                if !sync {
+                    host.task_taken();
+                }
+                run_call(isolate, &state, call, sync)
+            }
             Msg::Lane(t) => run_lane(isolate, &state, t),
             Msg::Release(id) => state.remove(id),
             Msg::Dispose => break,

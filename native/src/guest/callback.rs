@@ -78,6 +78,9 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
             let out = call_node(scope, &st, &env, Target::Fn(hf), list);
             settle_in_guest(scope, &st, out, rv);
         }
+        CallbackMode::Ignored | CallbackMode::Async if hf.env.backlog_full() => {
+            return throw_failure(scope, &st, crate::node::envlink::backlog());
+        }
         CallbackMode::Ignored => {
             hf.env.request(MainReq { target: Target::Fn(hf.clone()), args: list, reply: Reply::Ignored });
             rv.set_undefined();

@@ -623,6 +623,9 @@ fn call_host<'s>(
     rv: Rv<'_, 's>,
 ) {
     let env = r.env.clone();
+    if matches!(variant, Variant::Async | Variant::Ignored) && env.backlog_full() {
+        return throw_failure(scope, st, crate::node::envlink::backlog());
+    }
     let target = Target::Ref(r, method);
     match variant {
         Variant::Sync => {

@@ -46,6 +46,9 @@ pub fn call<'s>(
     job: Job,
     rv: &mut v8::ReturnValue<'s, v8::Value>,
 ) {
+    if matches!(variant, Variant::Async | Variant::Ignored) && target.backlog_full() {
+        return fail(scope, st, variant, backlog(), rv);
+    }
     match variant {
         Variant::Sync | Variant::SyncPromise => match call_sync(scope, st, target, timeout, job) {
             Ok(t) => match materialize(scope, st, t) {
@@ -67,6 +70,15 @@ pub fn call<'s>(
             rv.set_undefined();
         }
     }
+}
+
+/// The refusal of an async or ignored call into an isolate with
+/// `MAX_BACKLOG` calls waiting.
+fn backlog() -> Failure {
+    Failure::RangeError(format!(
+        "Too many calls into this isolate are pending ({}): wait for some to settle before making more",
+        crate::node::envlink::MAX_BACKLOG
+    ))
 }
 
 /// A failure delivered the way `variant` delivers results.

@@ -75,6 +75,14 @@ impl EnvLink {
         self.wake();
     }
 
+    /// Whether a guest's async or ignored call into Node must be refused:
+    /// `MAX_BACKLOG` calls wait already. Such calls do not wait for Node, so
+    /// a guest looping on them (faster than Node runs them) would otherwise
+    /// grow the queue, in the host's memory, without end.
+    pub fn backlog_full(&self) -> bool {
+        self.pending.load(Ordering::Relaxed) >= MAX_BACKLOG
+    }
+
     /// Whether the environment is gone.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
@@ -136,6 +144,17 @@ impl EnvLink {
 }
 
 /// What a call into a Node environment that is gone fails with.
+/// The most calls from guests waiting for a Node environment's thread (see
+/// `EnvLink::backlog_full`).
+pub const MAX_BACKLOG: usize = 100_000;
+
+/// The refusal of a call past `MAX_BACKLOG`.
+pub fn backlog() -> crate::transfer::Failure {
+    crate::transfer::Failure::RangeError(format!(
+        "Too many calls into Node are pending ({MAX_BACKLOG}): wait for some to settle before making more"
+    ))
+}
+
 pub fn gone() -> crate::transfer::Failure {
     crate::transfer::Failure::error("The Node.js environment of this function was torn down")
 }
