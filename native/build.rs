@@ -3,13 +3,13 @@
 // and resizable ArrayBuffers, reserved with mmap, committed with mprotect and
 // freed with munmap
 // (src/engine/reserved.rs), and compiled wasm modules
-// (src/engine/wasm_modules.rs). `--wrap` routes this library's own calls to
+// (src/engine/wasm_modules.rs), and the clone buffer (src/engine/serializer_cap.rs). `--wrap` routes this library's own calls to
 // those functions (V8's included, as it is linked in statically) and to the
 // V8 functions that make such buffers through our wrappers; the rest of the
 // process is untouched.
 fn main() {
     // The files whose WRAPPED SYMBOLS blocks list the V8 functions to wrap.
-    const SOURCES: [&str; 2] = ["src/engine/reserved.rs", "src/engine/wasm_modules.rs"];
+    const SOURCES: [&str; 3] = ["src/engine/reserved.rs", "src/engine/wasm_modules.rs", "src/engine/serializer_cap.rs"];
     println!("cargo:rerun-if-changed=build.rs");
     for source in SOURCES {
         println!("cargo:rerun-if-changed={source}");

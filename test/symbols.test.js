@@ -143,7 +143,7 @@ test('the link-time memory wrappers are linked in', { skip }, () => {
   const libc = /let mut symbols = vec!\[([^\]]*)\]/.exec(build)[1];
   const listed = [...libc.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
   assert.ok(listed.includes('mmap64') && listed.includes('munmap'), `${listed}`);
-  for (const file of ['reserved.rs', 'wasm_modules.rs']) {
+  for (const file of ['reserved.rs', 'wasm_modules.rs', 'serializer_cap.rs']) {
     const src = fs.readFileSync(path.join(__dirname, '..', 'native', 'src', 'engine', file), 'utf8');
     const block = src.split('// BEGIN WRAPPED SYMBOLS')[1].split('// END WRAPPED SYMBOLS')[0];
     for (const line of block.split('\n')) {

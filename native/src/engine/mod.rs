@@ -10,6 +10,7 @@ pub mod pool;
 pub mod record;
 pub mod reserved;
 pub mod runner;
+pub mod serializer_cap;
 pub mod snapshot;
 pub mod wait;
 pub mod wasm_modules;

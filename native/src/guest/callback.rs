@@ -58,8 +58,12 @@ fn call<'s>(scope: &mut v8::PinScope<'s, '_>, args: &v8::FunctionCallbackArgumen
         return throw_failure(scope, &st, Failure::error("Callback has been released"));
     };
     let mut list = crate::node::outbox::args_buffer(args.length() as usize);
+    let mut meter = crate::transfer::capture::ListMeter::new();
     for i in 0..args.length() {
         let a = args.get(i);
+        if !meter.add(a) {
+            return throw_failure(scope, &st, crate::transfer::capture::ListMeter::too_large());
+        }
         // Arguments are one structured clone in isolated-vm: a Symbol gets the
         // clone's message ("Symbol(x) could not be cloned."), not "Unsupported type".
         let t = if a.is_symbol() {

@@ -151,8 +151,12 @@ fn list_with<'s>(
         return Err(crate::transfer::too_many_arguments());
     }
     let mut out = Vec::with_capacity(a.length() as usize);
+    let mut meter = crate::transfer::capture::ListMeter::new();
     for i in 0..a.length() {
         let e = a.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
+        if !meter.add(e) {
+            return Err(crate::transfer::capture::ListMeter::too_large());
+        }
         out.push(each(scope, st, e, code, fallback)?);
     }
     Ok(out)
@@ -605,7 +609,11 @@ fn host_apply<'s>(scope: &mut v8::PinScope<'s, '_>, st: &State, args: Args<'_, '
         _ => return Err(Failure::type_error("Invalid handle")),
     };
     let mut list = crate::node::outbox::args_buffer(args.length().max(1) as usize - 1);
+    let mut meter = crate::transfer::capture::ListMeter::new();
     for i in 1..args.length() {
+        if !meter.add(args.get(i)) {
+            return Err(crate::transfer::capture::ListMeter::too_large());
+        }
         list.push(capture(scope, st, args.get(i), Mode::Default(Fallback::Reject))?);
     }
     call_host(scope, st, r, "applyArgs", Variant::Sync, list, rv);

@@ -43,6 +43,34 @@ pub fn string(scope: &mut v8::PinScope, s: v8::Local<v8::String>) -> Transfer {
     }
 }
 
+/// Counts the strings of a list copied element by element (arguments, a
+/// small array) against the clone cap (`engine::serializer_cap`): one long
+/// string repeated in a list would otherwise be copied out as many times.
+pub struct ListMeter {
+    bytes: usize,
+    cap: usize,
+}
+
+impl ListMeter {
+    pub fn new() -> ListMeter {
+        let cap = crate::engine::memory::current_host().map_or(usize::MAX, |h| crate::engine::serializer_cap::cap(h.memory_limit));
+        ListMeter { bytes: 0, cap }
+    }
+
+    /// Adds `v` if it is a string; false once the list is over the cap.
+    pub fn add(&mut self, v: v8::Local<v8::Value>) -> bool {
+        if let Ok(s) = v8::Local::<v8::String>::try_from(v) {
+            self.bytes = self.bytes.saturating_add(s.length().saturating_mul(2));
+        }
+        self.bytes <= self.cap
+    }
+
+    /// The failure of a list over the cap.
+    pub fn too_large() -> Failure {
+        Failure::RangeError(super::serde::OUT_OF_MEMORY.into())
+    }
+}
+
 /// A small dense array of primitives (an argument list, typically), copied
 /// without the serializer; None for anything else.
 fn small_array<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Option<Transfer> {
@@ -57,8 +85,14 @@ fn small_array<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>
         return None;
     }
     let mut out = Vec::with_capacity(len as usize);
+    // The elements may all be one long string: past the clone cap, the
+    // serializer (which enforces it) takes the array.
+    let mut meter = ListMeter::new();
     for i in 0..len {
         let e = a.get_index(scope, i)?;
+        if !meter.add(e) {
+            return None;
+        }
         out.push(primitive(scope, e)?);
     }
     Some(Transfer::List(out))

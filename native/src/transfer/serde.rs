@@ -54,9 +54,15 @@ struct SerDelegate<'a> {
     brand: RefCell<Option<v8::Global<v8::Private>>>,
 }
 
+/// V8's message for a clone whose buffer could not grow.
+pub const OUT_OF_MEMORY: &str = "Data cannot be cloned, out of memory.";
+
 impl v8::ValueSerializerImpl for SerDelegate<'_> {
     fn throw_data_clone_error<'s>(&self, scope: &mut v8::PinScope<'s, '_>, message: v8::Local<'s, v8::String>) {
-        let exc = v8::Exception::type_error(scope, message);
+        // A clone past the cap of `engine::serializer_cap` is V8's "out of
+        // memory": a RangeError, as other size limits are.
+        let oom = message.to_rust_string_lossy(scope) == OUT_OF_MEMORY;
+        let exc = if oom { v8::Exception::range_error(scope, message) } else { v8::Exception::type_error(scope, message) };
         scope.throw_exception(exc);
     }
 
