@@ -49,3 +49,16 @@ test('arguments that repeat a long string past the cap are refused', { timeout: 
   assert.deepEqual(r, [oom, oom, oom, oom, '1']);
   assert.equal(calls, 1);
 });
+
+test('a single string past the cap is a RangeError too', { timeout: 60000 }, (t) => {
+  const { isolate, context } = withLibrary(t, { memoryLimit: 32 });
+  // A rope of 2^28 characters: a few KB of the guest's heap, 256 MB copied.
+  const BIG = "let s = 'ab'; for (let i = 0; i < 27; i++) s += s;";
+  assert.throws(() => context.evalSync(`{ ${BIG} s }`), OOM);
+  assert.equal(
+    context.evalSync(`{ ${BIG} try { new ivm.ExternalCopy(s); 'made' } catch (e) { e.name + ': ' + e.message } }`),
+    'RangeError: Data cannot be cloned, out of memory.',
+  );
+  assert.equal(context.evalSync(`{ ${ROPE} s }`).length, 2 ** 25);
+  assert.ok(!isolate.isDisposed);
+});

@@ -358,6 +358,9 @@ fn build<'s>(
     if v.is_symbol() {
         return Err(Failure::type_error("Unsupported type"));
     }
+    if capture::over_cap(v) {
+        return Err(capture::ListMeter::too_large());
+    }
     let stored = if let Some(p) = capture::primitive(scope, v) {
         Stored::Value(p)
     } else if let Ok(ab) = v8::Local::<v8::ArrayBuffer>::try_from(v) {

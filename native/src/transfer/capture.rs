@@ -71,6 +71,19 @@ impl ListMeter {
     }
 }
 
+/// Whether `v` is a string longer than the clone cap (in bytes, as it is
+/// stored): a rope of 2^29 characters costs a guest a few KB of heap and
+/// would come out as 1 GB.
+pub fn over_cap(v: v8::Local<v8::Value>) -> bool {
+    let Ok(s) = v8::Local::<v8::String>::try_from(v) else { return false };
+    if s.length() <= crate::engine::serializer_cap::cap(0) / 2 {
+        // Within the smallest cap of any isolate.
+        return false;
+    }
+    let bytes = if s.is_onebyte() { s.length() } else { s.length().saturating_mul(2) };
+    bytes > ListMeter::new().cap
+}
+
 /// A small dense array of primitives (an argument list, typically), copied
 /// without the serializer; None for anything else.
 fn small_array<'s>(scope: &mut v8::PinScope<'s, '_>, v: v8::Local<'s, v8::Value>) -> Option<Transfer> {
@@ -212,6 +225,9 @@ pub fn capture<'s>(
         }
         let undefined = v8::undefined(scope).into();
         return crate::guest::external_copy::from_value(scope, state, v, undefined).map(Transfer::External);
+    }
+    if over_cap(v) {
+        return Err(ListMeter::too_large());
     }
     if let Some(p) = primitive(scope, v) {
         return Ok(p);
