@@ -347,12 +347,19 @@ function checkArgCount(args) {
   if (args.length > MAX_ARGUMENTS) throw new RangeError(`\`arguments\` must have at most ${MAX_ARGUMENTS} elements`);
 }
 
-function encodeArgs(args, mode) {
-  const out = [];
-  if (args === undefined || args === null) return out;
+// An `arguments` option: absent is no arguments; otherwise an array of at
+// most MAX_ARGUMENTS elements.
+function argList(args) {
+  if (args === undefined || args === null) return [];
   if (!Array.isArray(args)) throw new TypeError('`arguments` must be an array');
   checkArgCount(args);
-  for (let i = 0; i < args.length; i++) encodeInto(out, args[i], mode);
+  return args;
+}
+
+function encodeArgs(args, mode) {
+  const out = [];
+  const list = argList(args);
+  for (let i = 0; i < list.length; i++) encodeInto(out, list[i], mode);
   return out;
 }
 
@@ -1268,9 +1275,7 @@ class Reference {
     const [argMode, resultMode] = bidirectional(options);
     if (this.#h === undefined) {
       if (typeof this.#value !== 'function') throw new TypeError('Reference is not a function');
-      if (args !== undefined && args !== null && !Array.isArray(args)) throw new TypeError('`arguments` must be an array');
-      if (args) checkArgCount(args);
-      const list = (args || []).map((a) => localValue(a, argMode));
+      const list = argList(args).map((a) => localValue(a, argMode));
       const r = Reflect.apply(this.#value, localValue(recv, T.MODE_DEFAULT), list);
       return localResult(r, resultMode);
     }
@@ -1336,10 +1341,9 @@ class Reference {
   [APPLY_PROMISE](recv, args, options) {
     this.#live();
     if (this.#h !== undefined || typeof this.#value !== 'function') throw new TypeError('Reference is not a function');
-    if (args !== undefined && args !== null && !Array.isArray(args)) throw new TypeError('`arguments` must be an array');
-    if (args) checkArgCount(args);
+    const given = argList(args);
     const [argMode] = bidirectional(optionsObject(options, 'applySyncPromise', 3));
-    const list = (args || []).map((a) => localValue(a, argMode));
+    const list = given.map((a) => localValue(a, argMode));
     // The settled value follows isolated-vm's defaults (functions become
     // callable, handles pass, other objects are refused).
     return Promise.resolve(Reflect.apply(this.#value, localValue(recv, T.MODE_DEFAULT), list)).then(defaultTransferable);

@@ -413,6 +413,18 @@ unsafe impl Sync for IsolateHost {}
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The most calls a guest's async or ignored calls may find waiting for
+/// their callee (an isolate's task queue, a Node environment's thread); see
+/// `IsolateHost::backlog_full` and `EnvLink::backlog_full`.
+pub const MAX_BACKLOG: usize = 100_000;
+
+/// The refusal of such a call: `callee` is "Node" or "this isolate".
+pub fn backlog_refusal(callee: &str) -> Failure {
+    Failure::RangeError(format!(
+        "Too many calls into {callee} are pending ({MAX_BACKLOG}): wait for some to settle before making more"
+    ))
+}
+
 impl IsolateHost {
     pub(crate) fn new(
         sync_tx: Sender<Msg>,
@@ -559,7 +571,7 @@ impl IsolateHost {
     /// a guest looping on them would grow the queue, in the host's memory,
     /// without end (2 million `evalIgnored` calls queued in 3 s took 1 GB).
     pub fn backlog_full(&self) -> bool {
-        self.queued.load(Ordering::Relaxed) >= crate::node::envlink::MAX_BACKLOG
+        self.queued.load(Ordering::Relaxed) >= MAX_BACKLOG
     }
 
     fn submit(&self, tx: &Sender<Msg>, call: Call) {

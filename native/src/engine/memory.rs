@@ -220,6 +220,12 @@ pub(crate) fn current_host() -> Option<Arc<IsolateHost>> {
     CURRENT.try_with(|c| c.try_borrow().ok().and_then(|h| h.clone())).ok().flatten()
 }
 
+/// The memory limit of this thread's isolate, if it is an isolate thread
+/// (read in place: no reference count is touched).
+pub(crate) fn current_memory_limit() -> Option<usize> {
+    CURRENT.try_with(|c| c.try_borrow().ok().and_then(|h| h.as_ref().map(|h| h.memory_limit))).ok().flatten()
+}
+
 /// The memory budget of this thread's isolate, if it is an isolate thread.
 pub(crate) fn current_budget() -> Option<Arc<Budget>> {
     current_host().map(|h| h.budget.clone())

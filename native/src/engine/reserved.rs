@@ -254,10 +254,12 @@ mod hooks {
         crate::engine::memory::next_gc_mark(budget.used.load(Ordering::Relaxed), budget.limit)
     }
 
-    fn enomem() -> c_int {
+    /// Refuses a commit or reservation of this window: ENOMEM, noted for
+    /// the near-heap-limit callback (`refused_in_window`).
+    fn refuse() {
+        let _ = REFUSED.try_with(|r| r.set(true));
         // SAFETY: errno is this thread's.
         unsafe { *libc::__errno_location() = libc::ENOMEM };
-        -1
     }
 
     unsafe extern "C" fn wrap_mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int {
@@ -282,8 +284,8 @@ mod hooks {
         let more = charge.saturating_sub(before);
         let full = before == 0 && COUNT.load(Ordering::Relaxed) >= MAX_REGIONS;
         if full || (more > 0 && !budget.reserve(more)) {
-            let _ = REFUSED.try_with(|r| r.set(true));
-            return enomem();
+            refuse();
+            return -1;
         }
         // SAFETY: as above.
         let r = unsafe { __real_mprotect(addr, len, prot) };
@@ -327,9 +329,7 @@ mod hooks {
         let mine = budget.reserved.load(Ordering::Relaxed);
         let over = total.saturating_add(len) > MAX_RESERVED || mine.saturating_add(len) > MAX_RESERVED_PER_ISOLATE;
         if over && len >= ALWAYS_RESERVE {
-            let _ = REFUSED.try_with(|r| r.set(true));
-            // SAFETY: errno is this thread's.
-            unsafe { *libc::__errno_location() = libc::ENOMEM };
+            refuse();
             return libc::MAP_FAILED;
         }
         let p = map();

@@ -726,12 +726,12 @@ pub fn pump_tasks(iso: &mut v8::Isolate) -> bool {
     any
 }
 
-/// Runs V8's foreground tasks (GC finalisation, FinalizationRegistry...). They
-/// can run guest code, so they run inside a frame that dispose can kill.
-/// Runs V8's foreground tasks, then the microtasks they queued: a task that
-/// settles a promise (an async wasm compile finishing, an
-/// `Atomics.waitAsync` timing out) only queues its reactions, and without a
-/// checkpoint guest code awaiting it would not go on until some later call.
+/// Runs V8's foreground tasks (GC finalisation, FinalizationRegistry...),
+/// then the microtasks they queued: a task that settles a promise (an async
+/// wasm compile finishing, an `Atomics.waitAsync` timing out) only queues its
+/// reactions, and without a checkpoint guest code awaiting it would not go on
+/// until some later call. They can run guest code, so they run inside a
+/// frame that dispose can kill.
 fn pump(isolate: &mut v8::OwnedIsolate, state: &State, platform: &v8::SharedRef<v8::Platform>) {
     let b = state.host.begin_pump();
     let mut ran = false;

@@ -21,6 +21,11 @@ pub fn cap(memory_limit: usize) -> usize {
     memory_limit.saturating_mul(4).max(64 << 20)
 }
 
+/// The cap of this thread's isolate (none off isolate threads).
+pub fn current_cap() -> usize {
+    crate::engine::memory::current_memory_limit().map_or(usize::MAX, cap)
+}
+
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod hooks {
     use std::ffi::c_void;
@@ -36,11 +41,9 @@ mod hooks {
     }
 
     unsafe extern "C" fn wrapper(delegate: *const c_void, old: *mut c_void, size: usize, actual: *mut usize) -> *mut c_void {
-        if let Some(host) = crate::engine::memory::current_host() {
-            if size > super::cap(host.memory_limit) {
-                // V8 keeps the old buffer (and frees it) and fails the clone.
-                return std::ptr::null_mut();
-            }
+        if size > super::current_cap() {
+            // V8 keeps the old buffer (and frees it) and fails the clone.
+            return std::ptr::null_mut();
         }
         // SAFETY: the caller's arguments, unchanged.
         unsafe { real(delegate, old, size, actual) }

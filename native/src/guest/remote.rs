@@ -47,7 +47,7 @@ pub fn call<'s>(
     rv: &mut v8::ReturnValue<'s, v8::Value>,
 ) {
     if matches!(variant, Variant::Async | Variant::Ignored) && target.backlog_full() {
-        return fail(scope, st, variant, backlog(), rv);
+        return fail(scope, st, variant, crate::engine::isolate::backlog_refusal("this isolate"), rv);
     }
     match variant {
         Variant::Sync | Variant::SyncPromise => match call_sync(scope, st, target, timeout, job) {
@@ -70,15 +70,6 @@ pub fn call<'s>(
             rv.set_undefined();
         }
     }
-}
-
-/// The refusal of an async or ignored call into an isolate with
-/// `MAX_BACKLOG` calls waiting.
-fn backlog() -> Failure {
-    Failure::RangeError(format!(
-        "Too many calls into this isolate are pending ({}): wait for some to settle before making more",
-        crate::node::envlink::MAX_BACKLOG
-    ))
 }
 
 /// A failure delivered the way `variant` delivers results.

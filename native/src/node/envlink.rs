@@ -80,7 +80,7 @@ impl EnvLink {
     /// a guest looping on them (faster than Node runs them) would otherwise
     /// grow the queue, in the host's memory, without end.
     pub fn backlog_full(&self) -> bool {
-        self.pending.load(Ordering::Relaxed) >= MAX_BACKLOG
+        self.pending.load(Ordering::Relaxed) >= crate::engine::isolate::MAX_BACKLOG
     }
 
     /// Whether the environment is gone.
@@ -144,15 +144,9 @@ impl EnvLink {
 }
 
 /// What a call into a Node environment that is gone fails with.
-/// The most calls from guests waiting for a Node environment's thread (see
-/// `EnvLink::backlog_full`).
-pub const MAX_BACKLOG: usize = 100_000;
-
-/// The refusal of a call past `MAX_BACKLOG`.
+/// The refusal of a guest's call past `MAX_BACKLOG` waiting calls.
 pub fn backlog() -> crate::transfer::Failure {
-    crate::transfer::Failure::RangeError(format!(
-        "Too many calls into Node are pending ({MAX_BACKLOG}): wait for some to settle before making more"
-    ))
+    crate::engine::isolate::backlog_refusal("Node")
 }
 
 pub fn gone() -> crate::transfer::Failure {

@@ -53,8 +53,7 @@ pub struct ListMeter {
 
 impl ListMeter {
     pub fn new() -> ListMeter {
-        let cap = crate::engine::memory::current_host().map_or(usize::MAX, |h| crate::engine::serializer_cap::cap(h.memory_limit));
-        ListMeter { bytes: 0, cap }
+        ListMeter { bytes: 0, cap: crate::engine::serializer_cap::current_cap() }
     }
 
     /// Adds `v` if it is a string; false once the list is over the cap.
@@ -81,7 +80,7 @@ pub fn over_cap(v: v8::Local<v8::Value>) -> bool {
         return false;
     }
     let bytes = if s.is_onebyte() { s.length() } else { s.length().saturating_mul(2) };
-    bytes > ListMeter::new().cap
+    bytes > crate::engine::serializer_cap::current_cap()
 }
 
 /// A small dense array of primitives (an argument list, typically), copied
