@@ -6,6 +6,7 @@
 // they are relabelled with Node's version before Node reads them.
 const v8 = require('v8');
 const native = require('./native');
+const { decodePlain, templateMaker } = require('./plain-decode');
 
 const KIND_PRIMITIVE = 0;
 const KIND_SERIALIZED = 1;
@@ -277,53 +278,122 @@ class HandleDeserializer extends v8.Deserializer {
 // Captured at load: user code replacing JSON.parse later does not change how
 // copies arrive.
 const jsonParse = JSON.parse;
-const fromEntries = Object.fromEntries;
+const jsonStringify = JSON.stringify;
+const defineProperty = Object.defineProperty;
 
-const OP_OBJECT = 111; // 'o'
-const OP_ARRAY = 97; // 'a'
+const apply = Reflect.apply;
+const bufferToString = Buffer.prototype.toString;
+const bufferFrom = Buffer.from;
+const arraySlice = Array.prototype.slice;
 
-// A plain-data clone in rows (native/src/transfer/plain.rs `Rows`): the
-// JSON text of `[ops, shapes, ...leaves]`. No code is made from the data:
-// each shape's keys go into a template object as data properties (a
-// `__proto__` key included), each object is a copy of its template (own
-// data properties, in the template's order) whose values are then stored,
-// which only ever writes those own data properties.
-function decodeRows(text) {
-  const rows = jsonParse(text);
-  const ops = rows[0];
-  const shapes = rows[1];
-  const templates = new Array(shapes.length);
-  // Values made and not yet taken are stack[0..top).
-  const stack = [];
-  let top = 0;
-  let next = 2;
-  for (let p = 0; p < ops.length; p++) {
-    const op = ops.charCodeAt(p);
-    if (op === OP_OBJECT) {
-      const s = rows[next++];
-      const keys = shapes[s];
-      let template = templates[s];
-      if (template === undefined) template = templates[s] = fromEntries(keys.map((k) => [k, null]));
-      const o = { ...template };
-      top -= keys.length;
-      for (let k = 0; k < keys.length; k++) o[keys[k]] = stack[top + k];
-      stack[top++] = o;
-    } else if (op === OP_ARRAY) {
-      const n = rows[next++];
-      const base = top - n;
-      // A literal for the common one-element array (slice is a call).
-      stack[base] = n === 1 ? [stack[base]] : stack.slice(base, top);
-      top = base + 1;
+// A plain-data clone in its packed form (native/src/transfer/packed.rs
+// `node_buffer`: a header of u32 words, then the sections it points to),
+// made by lib/plain-decode.js. Short strings are cut from one string of
+// them all (V8 copies substrings this short); longer ones are read alone,
+// so none keeps another's text alive.
+const SLICE_MIN = 13;
+function decodePacked(ab, shapesText) {
+  const h = new Uint32Array(ab, 0, 16);
+  const tags = new Uint8Array(ab, h[1], h[0]);
+  const nums = new Float64Array(ab, h[3], h[2]);
+  const ints = new Uint32Array(ab, h[5], h[4]);
+  const count = h[6];
+  const lens = new Uint32Array(ab, h[7], count);
+  const buf = bufferFrom(ab);
+  const short1 = h[9] === 0 ? '' : apply(bufferToString, buf, ['latin1', h[8], h[8] + h[9]]);
+  const short2 = h[11] === 0 ? '' : apply(bufferToString, buf, ['utf16le', h[10], h[10] + h[11]]);
+  let long1 = h[12];
+  let long2 = h[13];
+  let c1 = 0;
+  let c2 = 0;
+  const strs = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const d = lens[k];
+    const n = d >>> 1;
+    if ((d & 1) === 0) {
+      if (n < SLICE_MIN) {
+        strs[k] = short1.substring(c1, c1 + n);
+        c1 += n;
+      } else {
+        strs[k] = apply(bufferToString, buf, ['latin1', long1, long1 + n]);
+        long1 += n;
+      }
+    } else if (n < SLICE_MIN) {
+      strs[k] = short2.substring(c2, c2 + n);
+      c2 += n;
     } else {
-      stack[top++] = rows[next++];
+      strs[k] = apply(bufferToString, buf, ['utf16le', long2, long2 + 2 * n]);
+      long2 += 2 * n;
     }
   }
-  return stack[0];
+  const keys = jsonParse(shapesText);
+  const uses = new Uint32Array(ab, h[15], keys.length);
+  const makers = new Array(keys.length);
+  const widths = new Array(keys.length);
+  let budget = MAKER_COMPILES;
+  for (let s = 0; s < keys.length; s++) {
+    const names = keys[s];
+    widths[s] = names.length;
+    let maker;
+    if (uses[s] >= MAKER_USES) {
+      maker = compiledMaker(names, budget > 0);
+      if (maker !== undefined && maker.fresh) budget--;
+    }
+    makers[s] = maker === undefined ? templateMaker(template(names), names) : maker.fn;
+  }
+  return decodePlain(h[0], tags, nums, ints, strs, makers, widths, [], list);
 }
 
-// Clone bytes, or rows or JSON text when the clone was plain data.
-function deserialize(buf, handles, rows) {
-  if (typeof buf === 'string') return rows ? decodeRows(buf) : jsonParse(buf);
+function list(stack, base, len) {
+  return apply(arraySlice, stack, [base, base + len]);
+}
+
+function template(names) {
+  const t = {};
+  for (let k = 0; k < names.length; k++) defineProperty(t, names[k], { value: null, writable: true, enumerable: true, configurable: true });
+  return t;
+}
+
+// Shapes of at least MAKER_USES objects in a clone get a maker compiled
+// for their keys (an object literal: several times as fast as filling a
+// copied template, whose stores see every shape's keys), at most
+// MAKER_COMPILES new ones per clone, kept in a bounded cache. The keys are
+// written as JSON string literals, which cannot end early; `__proto__` as a
+// computed key, which defines a property instead of setting the prototype.
+// Without code generation (`--disallow-code-generation-from-strings`) every
+// shape uses a template.
+const MAKER_USES = 8;
+const MAKER_COMPILES = 8;
+const MAKER_CACHE = 512;
+const makers = new Map();
+let codegen = true;
+function compiledMaker(names, mayCompile) {
+  if (!codegen) return undefined;
+  let body = '';
+  for (let k = 0; k < names.length; k++) {
+    const key = names[k] === '__proto__' ? '["__proto__"]' : jsonStringify(names[k]);
+    body += `${k > 0 ? ', ' : ''}${key}: s[t + ${k}]`;
+  }
+  const cached = makers.get(body);
+  if (cached !== undefined) return { fn: cached, fresh: false };
+  if (!mayCompile) return undefined;
+  let fn;
+  try {
+    fn = new Function('s', 't', `return { ${body} };`); // eslint-disable-line no-new-func
+  } catch {
+    codegen = false;
+    return undefined;
+  }
+  if (makers.size >= MAKER_CACHE) makers.clear();
+  makers.set(body, fn);
+  return { fn, fresh: true };
+}
+
+// Clone bytes, JSON text when the clone was small plain data, or the packed
+// form (with its shapes' JSON text).
+function deserialize(buf, handles, shapes) {
+  if (typeof buf === 'string') return jsonParse(buf);
+  if (shapes !== undefined) return decodePacked(buf, shapes);
   if (buf[1] > NODE_FORMAT) buf[1] = NODE_FORMAT;
   const d = handles === undefined ? new v8.Deserializer(buf) : new HandleDeserializer(buf, handles);
   d.readHeader();

@@ -6,6 +6,7 @@ pub mod error;
 pub mod external;
 pub mod materialize;
 pub mod node;
+pub mod packed;
 pub mod plain;
 pub mod promise;
 pub mod serde;

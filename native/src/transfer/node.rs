@@ -91,6 +91,11 @@ pub fn plain_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
     Ok(cx.number(super::plain::taken() as f64))
 }
 
+/// `packedCopy()`: how many of those were made from the packed form.
+pub fn packed_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
+    Ok(cx.number(super::plain::packed_taken() as f64))
+}
+
 /// `plainNoHandles(bytes)`: whether Node's clone bytes are plain data with
 /// no empty object, so no handle object (see `plain_without_empty_objects`).
 pub fn plain_no_handles(mut cx: FunctionContext) -> JsResult<JsBoolean> {
@@ -349,18 +354,22 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
         }
         Transfer::Serialized(s) => {
             if s.handles.is_empty() {
-                // The plain-data fast path: rows (read by JSON.parse and
-                // lib/transfer.js `decodeRows`), or JSON text when the
-                // objects do not share shapes.
-                let fast = match super::plain::to_rows(&s.bytes) {
-                    Some(rows) => Some((rows, true)),
-                    None => super::plain::to_json(&s.bytes).map(|json| (json, false)),
-                };
-                if let Some((text, rows)) = fast {
-                    if let Ok(text) = cx.try_string(text) {
-                        let none = cx.undefined().upcast();
-                        let rows = cx.boolean(rows).upcast();
-                        return helpers::call(cx, helpers::DESERIALIZE, &[text.upcast(), none, rows]);
+                // The plain-data fast path: the packed form (read by
+                // lib/transfer.js `decodePacked`), or JSON text when the
+                // clone is small or its objects do not share shapes.
+                if let Some(p) = super::plain::to_packed(&s.bytes) {
+                    if let Some(buf) = super::packed::node_buffer(&p) {
+                        let buf = JsArrayBuffer::external(cx, buf);
+                        let shapes = cx.string(p.shapes_json());
+                        let none = cx.undefined();
+                        let value = helpers::call(cx, helpers::DESERIALIZE, &[buf.upcast(), none.upcast(), shapes.upcast()])?;
+                        super::plain::note_taken();
+                        return Ok(value);
+                    }
+                }
+                if let Some(json) = super::plain::to_json(&s.bytes) {
+                    if let Ok(text) = cx.try_string(json) {
+                        return helpers::call(cx, helpers::DESERIALIZE, &[text.upcast()]);
                     }
                 }
             }

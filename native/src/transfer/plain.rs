@@ -56,32 +56,59 @@ pub fn to_json(bytes: &[u8]) -> Option<String> {
 }
 
 /// Objects with more keys than this, or more distinct shapes than this
-/// that are not used 4 times each on average, make `to_rows` refuse (the
+/// that are not used 4 times each on average, make `to_packed` refuse (the
 /// caller uses `to_json`).
 const ROW_KEYS: u64 = 64;
 const ROW_SHAPES: usize = 32;
 
-/// The row form of clone bytes for Node (see `Rows`), if the clone is plain
-/// data whose objects share a few shapes.
-pub fn to_rows(bytes: &[u8]) -> Option<String> {
-    let mut out = Rows::default();
-    out.leaves.reserve(bytes.len());
-    read(bytes, &mut out)?;
-    // Rows pay off when shapes repeat: each shape costs a template, and
-    // filling a large template is slower than JSON.parse making the object.
-    let shapes = out.index.len();
-    if out.wide || (shapes > ROW_SHAPES && shapes * 4 > out.objects) {
+/// Clones with fewer objects and arrays than this are read as JSON text
+/// (the packed form's fixed costs outweigh its gain).
+const PACKED_FROM: usize = 32;
+
+/// The packed decoder's stack, and each array it makes, hold at most this
+/// many values (the isolate side makes both in Rust, slot by slot).
+pub const PACKED_MAX_LIST: usize = 1 << 20;
+
+/// The packed form of clone bytes (see `Packed`), if the clone is plain
+/// data with enough objects and arrays, whose objects share a few shapes.
+pub fn to_packed(bytes: &[u8]) -> Option<Packed<'_>> {
+    if !ENABLED.load(Ordering::Relaxed) {
         return None;
     }
-    let mut text = Vec::with_capacity(out.ops.len() + out.shapes.len() + out.leaves.len() + 8);
-    text.extend_from_slice(b"[\"");
-    text.extend_from_slice(&out.ops);
-    text.extend_from_slice(b"\",[");
-    text.extend_from_slice(&out.shapes);
-    text.push(b']');
-    text.extend_from_slice(&out.leaves);
-    text.push(b']');
-    finish(text)
+    let out = pack(bytes)?;
+    // Shapes pay off when they repeat: each costs a template, and filling a
+    // large template is slower than JSON.parse making the object.
+    let shapes = out.index.len();
+    if out.wide
+        || out.bad_key
+        || (shapes > ROW_SHAPES && shapes * 4 > out.objects)
+        || out.containers < PACKED_FROM
+        || out.max_stack > PACKED_MAX_LIST
+        || out.max_array > PACKED_MAX_LIST as u64
+    {
+        return None;
+    }
+    Some(out)
+}
+
+/// How many of those were made from the packed form (read by tests).
+static PACKED: AtomicU64 = AtomicU64::new(0);
+
+pub fn packed_taken() -> u64 {
+    PACKED.load(Ordering::Relaxed)
+}
+
+/// Counts a clone made from its packed form.
+pub fn note_taken() {
+    TAKEN.fetch_add(1, Ordering::Relaxed);
+    PACKED.fetch_add(1, Ordering::Relaxed);
+}
+
+fn pack(bytes: &[u8]) -> Option<Packed<'_>> {
+    let mut out = Packed::default();
+    out.tags.reserve(bytes.len() / 4);
+    parse(bytes, &mut out)?;
+    Some(out)
 }
 
 /// Whether Node's clone bytes are plain data (objects, arrays, primitives)
@@ -95,14 +122,14 @@ pub fn plain_without_empty_objects(bytes: &[u8]) -> bool {
     parse(bytes, &mut check).is_some() && !check.0
 }
 
-fn read(bytes: &[u8], out: &mut impl Sink) -> Option<()> {
+fn read<'a>(bytes: &'a [u8], out: &mut impl Sink<'a>) -> Option<()> {
     if !ENABLED.load(Ordering::Relaxed) {
         return None;
     }
     parse(bytes, out)
 }
 
-fn parse(bytes: &[u8], out: &mut impl Sink) -> Option<()> {
+fn parse<'a>(bytes: &'a [u8], out: &mut impl Sink<'a>) -> Option<()> {
     let mut r = Reader { b: bytes, pos: 0, key: Vec::new(), containers: 0 };
     if r.byte()? != 0xFF {
         return None;
@@ -127,18 +154,43 @@ fn finish(text: Vec<u8>) -> Option<String> {
     Some(text)
 }
 
-/// What the reader writes to: JSON text, or rows.
-trait Sink {
+/// An atom of JSON.
+#[derive(Clone, Copy)]
+enum Atom {
+    Null,
+    True,
+    False,
+}
+
+/// A number as read: an integer, or a finite double.
+#[derive(Clone, Copy)]
+enum Num {
+    Int(i64),
+    Double(f64),
+}
+
+/// What the reader writes to: JSON text, or the packed form.
+trait Sink<'a> {
     /// Whether the sink reads the text of values and keys (a sink that only
     /// looks at the structure skips making it).
     const TEXT: bool = true;
-    /// A number, `true`, `false` or `null`, as JSON text.
-    fn leaf(&mut self, text: &[u8]);
+    /// Whether string values go to `raw_string` as they are in the clone
+    /// (else to `string` as JSON text).
+    const RAW: bool = false;
+    fn atom(&mut self, a: Atom);
+    fn number(&mut self, n: Num);
     /// A string, as JSON text (quoted and escaped).
     fn string(&mut self, text: &[u8]);
+    /// A string as the clone holds it: `tag` `"` (Latin-1) or `c` (UTF-16LE,
+    /// an even length). None refuses the clone.
+    fn raw_string(&mut self, _tag: u8, _bytes: &'a [u8]) -> Option<()> {
+        None
+    }
     fn begin_object(&mut self);
     /// A key (JSON text of a string); `first` for an object's first key.
     fn key(&mut self, text: &[u8], first: bool);
+    /// A key as the clone holds it (for a `RAW` sink, instead of `key`).
+    fn raw_key(&mut self, _bytes: &[u8]) {}
     /// The end of an object with `count` keys.
     fn end_object(&mut self, count: u64);
     fn begin_array(&mut self);
@@ -152,9 +204,10 @@ trait Sink {
 /// Writes nothing; notes an empty object (see `plain_without_empty_objects`).
 struct Check(bool);
 
-impl Sink for Check {
+impl Sink<'_> for Check {
     const TEXT: bool = false;
-    fn leaf(&mut self, _text: &[u8]) {}
+    fn atom(&mut self, _a: Atom) {}
+    fn number(&mut self, _n: Num) {}
     fn string(&mut self, _text: &[u8]) {}
     fn begin_object(&mut self) {}
     fn key(&mut self, _text: &[u8], _first: bool) {}
@@ -174,9 +227,23 @@ impl Sink for Check {
 /// JSON text: what JSON.parse reads.
 struct Json(Vec<u8>);
 
-impl Sink for Json {
-    fn leaf(&mut self, text: &[u8]) {
-        self.0.extend_from_slice(text);
+impl Sink<'_> for Json {
+    fn atom(&mut self, a: Atom) {
+        self.0.extend_from_slice(match a {
+            Atom::Null => b"null",
+            Atom::True => b"true",
+            Atom::False => b"false",
+        });
+    }
+    fn number(&mut self, n: Num) {
+        match n {
+            Num::Int(i) => push_int(&mut self.0, i),
+            // Debug prints the shortest digits that read back as the same
+            // double (`-0.0` included, which JSON.parse keeps).
+            Num::Double(d) => {
+                let _ = write!(self.0, "{d:?}");
+            }
+        }
     }
     fn string(&mut self, text: &[u8]) {
         self.0.extend_from_slice(text);
@@ -208,20 +275,43 @@ impl Sink for Json {
     }
 }
 
-/// Rows: the JSON text of `[ops, shapes, leaf...]`, which lib/transfer.js
-/// `decodeRows` turns into the value. JSON.parse of it makes one array of
-/// leaves instead of every object with its keys (about twice as fast in
-/// Node). `ops` is a string with one letter per value in postfix order: `v`
-/// takes the next leaf, `a` takes a length from the leaves and makes an
-/// array of that many values from the stack, `o` takes a shape index and
-/// makes an object with the shape's keys from as many values. `shapes` lists
-/// each distinct key list once.
+/// Codes of the packed form's `tags`, shared with lib/plain-decode.js.
+pub const P_NUMBER: u8 = 0;
+pub const P_STRING: u8 = 1;
+pub const P_TRUE: u8 = 2;
+pub const P_FALSE: u8 = 3;
+pub const P_NULL: u8 = 4;
+pub const P_OBJECT: u8 = 5;
+pub const P_ARRAY: u8 = 6;
+
+/// The packed form of a plain clone, which lib/plain-decode.js turns into
+/// the value (in Node, and in isolates): one tag per value in postfix
+/// order, with the numbers, strings and counts each in a list of their
+/// own. A number takes the next of `nums`; a string the next of `strings`;
+/// an object takes a shape index from `ints` and makes an object with that
+/// shape's keys from as many values on the stack; an array takes a length
+/// from `ints` and makes an array of that many values. Reading no text
+/// (JSON.parse spends most of its time scanning strings and numbers and
+/// interning short strings) makes the value several times as fast.
 #[derive(Default)]
-struct Rows {
-    ops: Vec<u8>,
-    shapes: Vec<u8>,
-    leaves: Vec<u8>,
-    /// Shape text (`"k1","k2"`) to index (keyed by the default, seeded
+pub struct Packed<'a> {
+    pub tags: Vec<u8>,
+    pub nums: Vec<f64>,
+    pub ints: Vec<u32>,
+    /// Each string as the clone holds it: (two-byte, bytes).
+    pub strings: Vec<(bool, &'a [u8])>,
+    pub string_bytes: usize,
+    /// Each distinct key list, as the JSON text of each key.
+    pub shapes: Vec<Vec<Vec<u8>>>,
+    /// How many objects have each shape.
+    pub uses: Vec<u32>,
+    /// The most values the decoder's stack holds at once.
+    pub max_stack: usize,
+    /// The longest array.
+    pub max_array: u64,
+    top: usize,
+    containers: usize,
+    /// Shape (its keys' bytes) to index (keyed by the default, seeded
     /// hasher: the keys are the guest's).
     index: HashMap<Vec<u8>, u32>,
     /// The last shape seen (objects of one shape often come in a row).
@@ -229,38 +319,80 @@ struct Rows {
     objects: usize,
     /// An object had more than `ROW_KEYS` keys.
     wide: bool,
-    /// The keys of the objects being read, innermost last, and where each
-    /// object's keys start.
+    /// A key could not be read back as text (never, for keys the reader
+    /// took; the clone is refused).
+    bad_key: bool,
+    /// The keys of the objects being read (as the clone holds them),
+    /// innermost last, and where each object's keys start.
     keys: Vec<u8>,
     starts: Vec<usize>,
+    /// The size of the shapes' text.
+    shape_bytes: usize,
 }
 
-impl Rows {
-    fn push_leaf(&mut self, text: &[u8]) {
-        self.leaves.push(b',');
-        self.leaves.extend_from_slice(text);
+impl Packed<'_> {
+    /// The shapes as JSON: `[["k1","k2"],["k3"]]`.
+    pub fn shapes_json(&self) -> String {
+        let mut out = Vec::with_capacity(self.shape_bytes + 2 * self.shapes.len() + 2);
+        out.push(b'[');
+        for (i, keys) in self.shapes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'[');
+            out.extend_from_slice(&keys.join(&b',')[..]);
+            out.push(b']');
+        }
+        out.push(b']');
+        // Key text is ASCII, or chars encoded by `push_char`.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn push(&mut self, tag: u8) {
+        self.tags.push(tag);
+        self.top += 1;
+        self.max_stack = self.max_stack.max(self.top);
     }
 }
 
-impl Sink for Rows {
-    fn leaf(&mut self, text: &[u8]) {
-        self.ops.push(b'v');
-        self.push_leaf(text);
+impl<'a> Sink<'a> for Packed<'a> {
+    const RAW: bool = true;
+    fn atom(&mut self, a: Atom) {
+        self.push(match a {
+            Atom::Null => P_NULL,
+            Atom::True => P_TRUE,
+            Atom::False => P_FALSE,
+        });
     }
-    fn string(&mut self, text: &[u8]) {
-        self.leaf(text);
+    fn number(&mut self, n: Num) {
+        self.nums.push(match n {
+            Num::Int(i) => i as f64,
+            Num::Double(d) => d,
+        });
+        self.push(P_NUMBER);
+    }
+    fn string(&mut self, _text: &[u8]) {}
+    fn raw_string(&mut self, tag: u8, bytes: &'a [u8]) -> Option<()> {
+        let two_byte = match tag {
+            b'"' => false,
+            b'c' if bytes.len() % 2 == 0 => true,
+            _ => return None,
+        };
+        self.strings.push((two_byte, bytes));
+        self.string_bytes += bytes.len();
+        self.push(P_STRING);
+        Some(())
     }
     fn begin_object(&mut self) {
         self.starts.push(self.keys.len());
     }
-    fn key(&mut self, text: &[u8], first: bool) {
-        if !first {
-            self.keys.push(b',');
-        }
-        self.keys.extend_from_slice(text);
+    fn key(&mut self, _text: &[u8], _first: bool) {}
+    fn raw_key(&mut self, bytes: &[u8]) {
+        self.keys.extend_from_slice(bytes);
     }
     fn end_object(&mut self, count: u64) {
         self.objects += 1;
+        self.containers += 1;
         if count > ROW_KEYS {
             self.wide = true;
         }
@@ -274,31 +406,44 @@ impl Sink for Rows {
             Some(i) => i,
             None => {
                 let i = self.index.len() as u32;
-                if i > 0 {
-                    self.shapes.push(b',');
+                // The keys' JSON text, read back from their bytes.
+                let mut r = Reader { b: shape, pos: 0, key: Vec::new(), containers: 0 };
+                let mut keys = Vec::with_capacity(count as usize);
+                while r.pos < shape.len() {
+                    if r.key(0).is_none() {
+                        self.bad_key = true;
+                        break;
+                    }
+                    self.shape_bytes += r.key.len() + 1;
+                    keys.push(r.key.clone());
                 }
-                self.shapes.push(b'[');
-                self.shapes.extend_from_slice(shape);
-                self.shapes.push(b']');
+                self.shapes.push(keys);
+                self.uses.push(0);
                 self.index.insert(shape.to_vec(), i);
                 i
             }
         };
+        self.uses[i as usize] += 1;
         if last.is_none() {
             self.last = Some((shape.to_vec(), i));
         }
         self.keys.truncate(start);
-        self.ops.push(b'o');
-        self.push_leaf(int_text(&mut [0; 24], i64::from(i)));
+        self.ints.push(i);
+        self.top -= count as usize;
+        self.push(P_OBJECT);
     }
     fn begin_array(&mut self) {}
     fn next_element(&mut self) {}
     fn end_array(&mut self, len: u64) {
-        self.ops.push(b'a');
-        self.push_leaf(int_text(&mut [0; 24], len as i64));
+        self.containers += 1;
+        self.max_array = self.max_array.max(len);
+        // Lengths past u32 cannot be plain (the reader refuses them first).
+        self.ints.push(len as u32);
+        self.top -= len as usize;
+        self.push(P_ARRAY);
     }
     fn len(&self) -> usize {
-        self.ops.len() + self.shapes.len() + self.leaves.len() + self.keys.len()
+        self.tags.len() + self.nums.len() * 8 + self.ints.len() * 4 + self.string_bytes + self.shape_bytes + self.keys.len()
     }
 }
 
@@ -369,7 +514,7 @@ impl<'a> Reader<'a> {
         Some(((z >> 1) as i32) ^ -((z & 1) as i32))
     }
 
-    fn value<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
+    fn value<S: Sink<'a>>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH || out.len() > MAX_TEXT {
             return None;
         }
@@ -381,11 +526,10 @@ impl<'a> Reader<'a> {
         if self.pos >= DENSE_FROM && self.containers * DENSITY < self.pos {
             return None;
         }
-        let mut buf = [0u8; 24];
         match self.tag()? {
-            b'0' => out.leaf(b"null"),
-            b'T' => out.leaf(b"true"),
-            b'F' => out.leaf(b"false"),
+            b'0' => out.atom(Atom::Null),
+            b'T' => out.atom(Atom::True),
+            b'F' => out.atom(Atom::False),
             b'I' | b'U' if !S::TEXT => {
                 self.varint()?;
             }
@@ -396,18 +540,22 @@ impl<'a> Reader<'a> {
                 let n = self.varint()?;
                 self.slice(n)?;
             }
-            b'I' => out.leaf(int_text(&mut buf, i64::from(self.int32()?))),
-            b'U' => out.leaf(int_text(&mut buf, i64::from(u32::try_from(self.varint()?).ok()?))),
+            b'I' => out.number(Num::Int(i64::from(self.int32()?))),
+            b'U' => out.number(Num::Int(i64::from(u32::try_from(self.varint()?).ok()?))),
             b'N' => {
                 let d = self.double()?;
                 if !d.is_finite() {
                     return None;
                 }
-                // Debug prints the shortest digits that read back as the
-                // same double (`-0.0` included, which JSON.parse keeps).
-                let mut num = Vec::with_capacity(24);
-                write!(num, "{d:?}").ok()?;
-                out.leaf(&num);
+                out.number(Num::Double(d));
+            }
+            t @ (b'"' | b'c' | b'S') if S::RAW => {
+                let n = self.varint()?;
+                let s = self.slice(n)?;
+                if s.len().saturating_add(out.len()) > MAX_TEXT {
+                    return None;
+                }
+                out.raw_string(t, s)?;
             }
             t @ (b'"' | b'c' | b'S') => {
                 self.string(t, out.len())?;
@@ -498,7 +646,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `{key: value, ...}` up to the end tag, whose count must match.
-    fn object<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
+    fn object<S: Sink<'a>>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         out.begin_object();
         let mut count: u64 = 0;
         loop {
@@ -509,7 +657,13 @@ impl<'a> Reader<'a> {
                 }
                 break;
             }
-            if S::TEXT {
+            if S::RAW {
+                // The key's bytes as the clone holds them (self-delimiting).
+                self.peek_tag()?;
+                let start = self.pos;
+                self.skip_key()?;
+                out.raw_key(&self.b[start..self.pos]);
+            } else if S::TEXT {
                 self.key(out.len())?;
                 out.key(&self.key, count == 0);
             } else {
@@ -523,7 +677,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A dense array: every element present, no other property.
-    fn dense_array<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
+    fn dense_array<S: Sink<'a>>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         let len = self.varint()?;
         out.begin_array();
         for i in 0..len {
@@ -543,7 +697,7 @@ impl<'a> Reader<'a> {
 
     /// A sparse array in which every index from 0 to length - 1 is present,
     /// in order, and nothing else (an array that was holey once).
-    fn sparse_array<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
+    fn sparse_array<S: Sink<'a>>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         let len = self.varint()?;
         out.begin_array();
         let mut i: u64 = 0;
@@ -707,11 +861,23 @@ mod tests {
     }
 
     #[test]
-    fn rows() {
+    fn packed() {
         let mut b = hdr(15);
-        // [{a: 1, b: "x"}, {a: 2, b: "y"}, {}]
-        b.extend_from_slice(b"A\x03o\"\x01aI\x02\"\x01b\"\x01x{\x02o\"\x01aI\x04\"\x01b\"\x01y{\x02o{\x00$\x00\x03");
-        assert_eq!(to_rows(&b).as_deref(), Some("[\"vvovvooa\",[[\"a\",\"b\"],[]],1,\"x\",0,2,\"y\",0,1,3]"));
+        // [{a: 1, b: "x"}, {a: 2.5, b: "y\u0100"}, {}, null, true]
+        b.extend_from_slice(b"A\x05o\"\x01aI\x02\"\x01b\"\x01x{\x02o\"\x01aN\0\0\0\0\0\0\x04\x40\"\x01bc\x04y\0\x00\x01{\x02o{\x000T$\x00\x05");
+        let p = pack(&b).unwrap();
+        assert_eq!(p.tags, [P_NUMBER, P_STRING, P_OBJECT, P_NUMBER, P_STRING, P_OBJECT, P_OBJECT, P_NULL, P_TRUE, P_ARRAY]);
+        assert_eq!(p.nums, [1.0, 2.5]);
+        assert_eq!(p.ints, [0, 0, 1, 5]);
+        assert_eq!(p.strings, [(false, &b"x"[..]), (true, &b"y\0\x00\x01"[..])]);
+        assert_eq!(p.shapes_json(), "[[\"a\",\"b\"],[]]");
+        assert_eq!(p.uses, [2, 1]);
+        assert_eq!((p.max_stack, p.max_array), (5, 5));
+        // Too few objects and arrays for the packed form.
+        assert!(to_packed(&b).is_none());
+        // A UTF-8 string (not written by V8 today) and an odd two-byte length are refused.
+        assert!(pack(&[0xFF, 15, b'S', 1, b'x']).is_none());
+        assert!(pack(&[0xFF, 15, b'c', 1, b'x']).is_none());
     }
 
     #[test]

@@ -290,6 +290,9 @@ fn parse_plain<'s>(
     if bytes.len().saturating_mul(GROWTH) > state.host.memory_limit.saturating_sub(used) {
         return Ok(None);
     }
+    if let Some(packed) = super::plain::to_packed(bytes) {
+        return super::packed::decode_in_isolate(scope, &packed);
+    }
     let Some(text) = super::plain::to_json(bytes) else {
         return Ok(None);
     };
