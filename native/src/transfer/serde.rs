@@ -286,9 +286,15 @@ fn parse_plain<'s>(
     bytes: &[u8],
 ) -> Result<Option<v8::Local<'s, v8::Value>>, Failure> {
     const GROWTH: usize = 16;
-    let used = scope.get_heap_statistics().used_heap_size();
-    if bytes.len().saturating_mul(GROWTH) > state.host.memory_limit.saturating_sub(used) {
-        return Ok(None);
+    // Clones this small grow the heap by at most 1 MB: the heap's
+    // statistics (a walk of every space, the costliest step of a small
+    // copy) are read only for larger ones.
+    const SMALL: usize = 64 << 10;
+    if bytes.len() >= SMALL {
+        let used = scope.get_heap_statistics().used_heap_size();
+        if bytes.len().saturating_mul(GROWTH) > state.host.memory_limit.saturating_sub(used) {
+            return Ok(None);
+        }
     }
     if let Some(packed) = super::plain::to_packed(bytes) {
         return super::packed::decode_in_isolate(scope, &packed);
