@@ -362,8 +362,8 @@ function template(names) {
 // computed key, which defines a property instead of setting the prototype.
 // Without code generation (`--disallow-code-generation-from-strings`) every
 // shape uses a template.
-const MAKER_USES = 8;
-const MAKER_COMPILES = 8;
+const MAKER_USES = 16;
+const MAKER_COMPILES = 4;
 const MAKER_CACHE = 512;
 const makers = new Map();
 let codegen = true;

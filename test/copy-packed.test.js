@@ -50,7 +50,7 @@ const PACKED = {
       for (let i = 0; i < 500; i++) v = i % 2 ? { v } : [v];
       return v;
     }),
-  'many shapes (more than a clone may compile)': () => ({ list: many(400, (i) => ({ [`k${i % 50}`]: i, b: [i] })) }),
+  'many shapes (more than a clone may compile)': () => ({ list: many(400, (i) => ({ [`k${i % 20}`]: i, b: [i] })) }),
   'empty objects and arrays': () => ({ list: many(40, () => ({ o: {}, a: [] })) }),
 };
 

@@ -114,8 +114,8 @@ const FILENAME: &str = "v8-isolates:plain-decode";
 /// Shapes of at least this many objects in a clone get a compiled maker (as
 /// in lib/transfer.js), at most `MAKER_COMPILES` new ones per clone, kept
 /// per context in a cache of at most `MAKER_CACHE`.
-const MAKER_USES: u32 = 8;
-const MAKER_COMPILES: usize = 8;
+const MAKER_USES: u32 = 16;
+const MAKER_COMPILES: usize = 4;
 const MAKER_CACHE: usize = 512;
 
 /// The decoder source, wrapped to hand out the decoder with the guest's
