@@ -38,26 +38,21 @@ fn pad8(n: usize) -> usize {
 /// short ones (read as one string and cut) and long ones (each read
 /// alone), Latin-1 and UTF-16LE apart. None when a count does not fit.
 pub fn node_buffer(p: &Packed) -> Option<impl AsMut<[u8]> + Send + 'static> {
-    let (mut s1, mut s2, mut l1, mut l2) = (0usize, 0usize, 0usize, 0usize);
+    let mut texts = [0usize; 4];
     for &(two, b) in &p.strings {
-        let units = if two { b.len() / 2 } else { b.len() };
-        match (two, units < SLICE_MIN) {
-            (false, true) => s1 += b.len(),
-            (true, true) => s2 += b.len(),
-            (false, false) => l1 += b.len(),
-            (true, false) => l2 += b.len(),
-        }
+        texts[text_of(two, b)] += b.len();
     }
     let tags_at = HEADER * 4;
     let nums_at = pad8(tags_at + p.tags.len());
     let ints_at = nums_at + p.nums.len() * 8;
     let uses_at = ints_at + p.ints.len() * 4;
     let lens_at = uses_at + p.uses.len() * 4;
-    let s1_at = pad8(lens_at + p.strings.len() * 4);
-    let s2_at = pad8(s1_at + s1);
-    let l1_at = pad8(s2_at + s2);
-    let l2_at = pad8(l1_at + l1);
-    let total = pad8(l2_at + l2);
+    let mut at = [0usize; 4];
+    at[0] = pad8(lens_at + p.strings.len() * 4);
+    for t in 1..4 {
+        at[t] = pad8(at[t - 1] + texts[t - 1]);
+    }
+    let total = pad8(at[3] + texts[3]);
     let header = [
         p.tags.len(),
         tags_at,
@@ -67,45 +62,54 @@ pub fn node_buffer(p: &Packed) -> Option<impl AsMut<[u8]> + Send + 'static> {
         ints_at,
         p.strings.len(),
         lens_at,
-        s1_at,
-        s1,
-        s2_at,
-        s2,
-        l1_at,
-        l2_at,
+        at[0],
+        texts[0],
+        at[1],
+        texts[1],
+        at[2],
+        at[3],
         p.max_stack,
         uses_at,
     ];
+    let mut lens = Vec::with_capacity(p.strings.len());
+    for &(two, b) in &p.strings {
+        let units = if two { b.len() / 2 } else { b.len() };
+        lens.push(u32::try_from(units).ok()?.checked_shl(1)? | u32::from(two));
+    }
+    let header = header.iter().map(|&v| u32::try_from(v).ok()).collect::<Option<Vec<u32>>>()?;
     let mut buf = Aligned(vec![0u64; total / 8]);
     let out = buf.as_mut();
-    for (i, v) in header.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&u32::try_from(*v).ok()?.to_le_bytes());
-    }
+    put_u32s(out, 0, &header);
     out[tags_at..tags_at + p.tags.len()].copy_from_slice(&p.tags);
-    for (i, n) in p.nums.iter().enumerate() {
-        out[nums_at + i * 8..nums_at + i * 8 + 8].copy_from_slice(&n.to_le_bytes());
-    }
-    for (i, n) in p.ints.iter().enumerate() {
-        out[ints_at + i * 4..ints_at + i * 4 + 4].copy_from_slice(&n.to_le_bytes());
-    }
-    for (i, n) in p.uses.iter().enumerate() {
-        out[uses_at + i * 4..uses_at + i * 4 + 4].copy_from_slice(&n.to_le_bytes());
-    }
-    let (mut c1, mut c2, mut d1, mut d2) = (s1_at, s2_at, l1_at, l2_at);
-    for (i, &(two, b)) in p.strings.iter().enumerate() {
-        let units = if two { b.len() / 2 } else { b.len() };
-        let len = u32::try_from(units).ok()?.checked_shl(1)? | u32::from(two);
-        out[lens_at + i * 4..lens_at + i * 4 + 4].copy_from_slice(&len.to_le_bytes());
-        let at = match (two, units < SLICE_MIN) {
-            (false, true) => &mut c1,
-            (true, true) => &mut c2,
-            (false, false) => &mut d1,
-            (true, false) => &mut d2,
-        };
-        out[*at..*at + b.len()].copy_from_slice(b);
-        *at += b.len();
+    put_f64s(out, nums_at, &p.nums);
+    put_u32s(out, ints_at, &p.ints);
+    put_u32s(out, uses_at, &p.uses);
+    put_u32s(out, lens_at, &lens);
+    for &(two, b) in &p.strings {
+        let cursor = &mut at[text_of(two, b)];
+        out[*cursor..*cursor + b.len()].copy_from_slice(b);
+        *cursor += b.len();
     }
     Some(buf)
+}
+
+/// Which text a string goes to: short Latin-1, short UTF-16, long Latin-1
+/// or long UTF-16 (0 to 3).
+fn text_of(two_byte: bool, bytes: &[u8]) -> usize {
+    let units = if two_byte { bytes.len() / 2 } else { bytes.len() };
+    usize::from(units >= SLICE_MIN) * 2 + usize::from(two_byte)
+}
+
+fn put_u32s(out: &mut [u8], at: usize, values: &[u32]) {
+    for (chunk, v) in out[at..at + values.len() * 4].chunks_exact_mut(4).zip(values) {
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn put_f64s(out: &mut [u8], at: usize, values: &[f64]) {
+    for (chunk, v) in out[at..at + values.len() * 8].chunks_exact_mut(8).zip(values) {
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
 }
 
 /// The script name of the decoder's frames.
@@ -232,12 +236,8 @@ fn make<'s>(scope: &mut v8::PinScope<'s, '_>, p: &Packed) -> Option<v8::Local<'s
     let ints_at = nums_at + p.nums.len() * 8;
     let mut bytes = vec![0u8; ints_at + p.ints.len() * 4];
     bytes[..p.tags.len()].copy_from_slice(&p.tags);
-    for (i, n) in p.nums.iter().enumerate() {
-        bytes[nums_at + i * 8..nums_at + i * 8 + 8].copy_from_slice(&n.to_le_bytes());
-    }
-    for (i, n) in p.ints.iter().enumerate() {
-        bytes[ints_at + i * 4..ints_at + i * 4 + 4].copy_from_slice(&n.to_le_bytes());
-    }
+    put_f64s(&mut bytes, nums_at, &p.nums);
+    put_u32s(&mut bytes, ints_at, &p.ints);
     let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes).make_shared();
     let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
     let value = (|| {

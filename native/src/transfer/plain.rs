@@ -72,9 +72,6 @@ pub const PACKED_MAX_LIST: usize = 1 << 20;
 /// The packed form of clone bytes (see `Packed`), if the clone is plain
 /// data with enough objects and arrays, whose objects share a few shapes.
 pub fn to_packed(bytes: &[u8]) -> Option<Packed<'_>> {
-    if !ENABLED.load(Ordering::Relaxed) {
-        return None;
-    }
     let out = pack(bytes)?;
     // Shapes pay off when they repeat: each costs a template, and filling a
     // large template is slower than JSON.parse making the object.
@@ -107,7 +104,7 @@ pub fn note_taken() {
 fn pack(bytes: &[u8]) -> Option<Packed<'_>> {
     let mut out = Packed::default();
     out.tags.reserve(bytes.len() / 4);
-    parse(bytes, &mut out)?;
+    read(bytes, &mut out)?;
     Some(out)
 }
 
