@@ -251,7 +251,7 @@ fn with_creator(
     let budget = Arc::new(memory::Budget::new(limits.memory_limit));
     let params = v8::CreateParams::default()
         .set_max_old_generation_size_in_bytes(limits.memory_limit)
-        .set_max_young_generation_size_in_bytes(runner::young_generation(limits.memory_limit))
+        .set_max_young_generation_size_in_bytes(runner::nursery(limits.memory_limit))
         .array_buffer_allocator(memory::allocator(budget));
     let warm = base.is_some();
     let mut iso = match base {
