@@ -52,6 +52,8 @@ struct SerDelegate<'a> {
     state: &'a State,
     shared: Rc<RefCell<Shared>>,
     brand: RefCell<Option<v8::Global<v8::Private>>>,
+    /// The current context's Object.prototype, once looked up.
+    plain_proto: RefCell<Option<v8::Global<v8::Value>>>,
 }
 
 /// V8's message for a clone whose buffer could not grow.
@@ -71,6 +73,25 @@ impl v8::ValueSerializerImpl for SerDelegate<'_> {
     }
 
     fn is_host_object<'s>(&self, scope: &mut v8::PinScope<'s, '_>, object: v8::Local<'s, v8::Object>) -> Option<bool> {
+        // Most objects cloned are plain ones, and no branded object has
+        // Object.prototype as its prototype (the library's instances have
+        // their class's prototype and are frozen, so it cannot be changed):
+        // a prototype read spares the private-symbol lookup for them. A
+        // guest that makes an instance with a foreign `new.target` whose
+        // `prototype` is Object.prototype gets that object cloned as the
+        // plain object it then looks like: nothing more than it could send.
+        let plain = self.plain_proto.borrow().as_ref().map(|g| v8::Local::new(scope, g));
+        let plain = match plain {
+            Some(p) => p,
+            None => {
+                let p = v8::Object::new(scope).get_prototype(scope)?;
+                *self.plain_proto.borrow_mut() = Some(v8::Global::new(scope, p));
+                p
+            }
+        };
+        if object.get_prototype(scope).is_some_and(|p| p == plain) {
+            return Some(false);
+        }
         let cached = self.brand.borrow().as_ref().map(|g| v8::Local::new(scope, g));
         let key = match cached {
             Some(k) => k,
@@ -201,7 +222,7 @@ fn caught<'s>(scope: &mut v8::PinScope<'s, '_>, exc: Option<v8::Local<'s, v8::Va
 pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Local<'s, v8::Value>) -> Result<Serialized, Failure> {
     let shared = Rc::new(RefCell::new(Shared::default()));
     v8::tc_scope!(let tc, scope);
-    let delegate = SerDelegate { state, shared: shared.clone(), brand: RefCell::new(None) };
+    let delegate = SerDelegate { state, shared: shared.clone(), brand: RefCell::new(None), plain_proto: RefCell::new(None) };
     let ser = v8::ValueSerializer::new(tc, Box::new(delegate));
     ser.write_header();
     let context = tc.get_current_context();
