@@ -226,8 +226,11 @@ function write(s, value) {
   return s.releaseBuffer();
 }
 
-// The clone's bytes and the handles it refers to (null when none).
-function serializeParts(value) {
+// The clone's bytes and the handles it refers to (null when none). With
+// `pack` (a clone for an isolate), a large plain clone comes as its packed
+// form (a native box) instead of the bytes: the check for handles reads
+// the bytes anyway, and the isolate then need not read them again.
+function serializeParts(value, pack) {
   // Serialize first: plain data without an empty object cannot hold a
   // handle (handle objects are frozen with no own keys, so each clones as
   // `{}`), and then the value was read once, its getters run once, as in
@@ -239,7 +242,11 @@ function serializeParts(value) {
     } catch {
       // Reported by the second attempt below, after the walk.
     }
-    if (first !== undefined && native.plainNoHandles(first)) return [first, null];
+    if (first !== undefined) {
+      const plain = native.plainNoHandles(first, pack);
+      if (plain === true) return [first, null];
+      if (plain !== false) return [plain, null];
+    }
   }
   let found = false;
   try {
@@ -254,10 +261,10 @@ function serializeParts(value) {
   return [write(new HandleSerializer(placeholders), copy), handles];
 }
 
-// The payload of a KIND_SERIALIZED value: the bytes, or `[bytes, kind0,
-// payload0, ...]` when handles are inside.
+// The payload of a KIND_SERIALIZED value: the bytes (or their packed
+// form), or `[bytes, kind0, payload0, ...]` when handles are inside.
 function serialize(value) {
-  const [buf, handles] = serializeParts(value);
+  const [buf, handles] = serializeParts(value, true);
   if (handles === null) return buf;
   const out = [buf];
   for (const h of handles) out.push(...encodeHandle(h));
@@ -404,7 +411,7 @@ function deserialize(buf, handles, shapes) {
 // the same objects.
 function copyLocal(value) {
   if (typeof value === 'symbol') throw new TypeError('Unsupported type');
-  const [buf, handles] = serializeParts(value);
+  const [buf, handles] = serializeParts(value, false);
   return deserialize(buf, handles === null ? undefined : handles);
 }
 

@@ -11,7 +11,7 @@ const path = require('node:path');
 const ivm = require('../lib');
 const native = require('../lib/native');
 const { setup } = require('./support/isolate');
-const { same, intoGuest, fromGuest } = require('./support/copies');
+const { SAME, same, both, intoGuest, fromGuest } = require('./support/copies');
 
 const many = (n, f) => Array.from({ length: n }, (_, i) => f(i));
 
@@ -54,10 +54,16 @@ const PACKED = {
   'empty objects and arrays': () => ({ list: many(40, () => ({ o: {}, a: [] })) }),
 };
 
+// Node's thread reads a clone's bytes for handles anyway, and packs it
+// there; a clone with an empty object (a handle may be one) is walked for
+// handles, then the isolate packs it.
+const HAS_EMPTY = new Set(['empty objects and arrays']);
+
 for (const [name, make] of Object.entries(PACKED)) {
   test(`Node -> guest, packed: ${name}`, (t) => {
     const r = intoGuest(t, make);
     assert.equal(r.packed, 1, 'made from the packed form');
+    assert.equal(r.prepacked, HAS_EMPTY.has(name) ? 0 : 1, "packed on Node's thread");
     assert.equal(r.context.evalSync('typeof ran'), 'undefined', 'no key ran as code');
   });
   test(`guest -> Node, packed: ${name}`, (t) => {
@@ -201,4 +207,45 @@ test('lists longer than the packed form takes are copied all the same', { timeou
   const back = context.evalSync('big', { copy: true });
   assert.equal(native.packedCopy() - before, 0);
   assert.equal(same(back, big), '');
+});
+
+test("Node -> guest: a clone packed on Node's thread that the isolate has no room for is read from its bytes", (t) => {
+  // Too large for the packed form's headroom check in an 8 MB isolate (its
+  // bytes times 16), small enough for the deserializer.
+  const { context, global } = setup(t, { memoryLimit: 8 });
+  let n = 0;
+  const r = both(() => global.setSync(n++ === 0 ? 'ref' : 'got', { list: many(40000, (i) => ({ i })) }, { copy: true }));
+  assert.equal(r.ref.error, undefined);
+  assert.equal(r.got.error, undefined);
+  assert.equal(r.prepacked, 1, "packed on Node's thread");
+  assert.equal(r.packed, 0, 'read from the bytes');
+  // (`same` needs more room than this isolate has, for two such graphs.)
+  assert.equal(context.evalSync('JSON.stringify(ref) === JSON.stringify(got) && Object.getPrototypeOf(got.list[5]) === Object.prototype'), true);
+  assert.equal(context.evalSync('got.list.length + got.list[39999].i'), 79999);
+});
+
+test("ExternalCopy of a large plain value: packed on Node's thread, kept as bytes, copied out again and again", (t) => {
+  const { context, global } = setup(t);
+  const graph = { items: many(3000, (i) => ({ id: i, name: `n${i}`, tags: [i % 7] })) };
+  const before = native.prepackedCopy();
+  const copy = new ivm.ExternalCopy(graph);
+  t.after(() => copy.release());
+  assert.equal(native.prepackedCopy() - before, 1);
+  assert.equal(same(copy.copy(), graph), '');
+  assert.equal(same(copy.copy(), graph), '');
+  global.setSync('c', copy.copyInto());
+  global.setSync('d', copy.copyInto());
+  context.evalSync(`globalThis.same = ${SAME}`);
+  global.setSync('g', graph, { copy: true });
+  assert.equal(context.evalSync('same(c, g) + same(d, g) + String(c !== d)'), 'true');
+});
+
+test("Node -> Node copies ({copy: true} results of Node's own values) are not packed for an isolate", async () => {
+  const graph = { items: many(3000, (i) => ({ id: i, name: `n${i}`, tags: [i % 7] })) };
+  const before = native.prepackedCopy();
+  const ref = new ivm.Reference(graph);
+  const copied = ref.copySync();
+  assert.equal(native.prepackedCopy() - before, 0);
+  assert.equal(same(copied, graph), '');
+  assert.notEqual(copied, graph);
 });

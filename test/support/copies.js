@@ -45,8 +45,9 @@ const SAME = `(function same(a, b) {
 const same = (0, eval)(SAME);
 
 // Runs `fn` with the fast paths off, then on: both outcomes, and how many
-// copies took a fast path the second time (`taken`), and how many of those
-// were made from the packed form (`packed`).
+// copies took a fast path the second time (`taken`), how many of those
+// were made from the packed form (`packed`), and how many clones Node's
+// thread packed (`prepacked`).
 function both(fn) {
   const run = () => {
     try {
@@ -64,8 +65,15 @@ function both(fn) {
   }
   const before = native.plainCopy();
   const beforePacked = native.packedCopy();
+  const beforePrepacked = native.prepackedCopy();
   const got = run();
-  return { ref, got, taken: native.plainCopy() - before, packed: native.packedCopy() - beforePacked };
+  return {
+    ref,
+    got,
+    taken: native.plainCopy() - before,
+    packed: native.packedCopy() - beforePacked,
+    prepacked: native.prepackedCopy() - beforePrepacked,
+  };
 }
 
 function sameError(ref, got) {

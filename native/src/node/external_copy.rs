@@ -219,7 +219,7 @@ pub fn node_value<'a>(cx: &mut impl Context<'a>, d: &ExternalData, transfer_in: 
     };
     match taken {
         Taken::Value(t) => to_js(cx, t),
-        Taken::Serialized(bytes, handles) => to_js(cx, Transfer::Serialized(Serialized { bytes, handles })),
+        Taken::Serialized(bytes, handles) => to_js(cx, Transfer::Serialized(Serialized::new(bytes, handles))),
         Taken::Buffer { store, view, shared, moved } => {
             let ab = if store.len() == 0 {
                 JsArrayBuffer::new(cx, 0)?

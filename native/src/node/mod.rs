@@ -23,6 +23,7 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("poll", envlink::poll)?;
     cx.export_function("plainCopy", crate::transfer::node::plain_copy)?;
     cx.export_function("packedCopy", crate::transfer::node::packed_copy)?;
+    cx.export_function("prepackedCopy", crate::transfer::node::prepacked_copy)?;
     cx.export_function("plainNoHandles", crate::transfer::node::plain_no_handles)?;
     cx.export_function("isolateNew", isolate::new)?;
     cx.export_function("isolateDispose", isolate::dispose)?;

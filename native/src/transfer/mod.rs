@@ -74,11 +74,18 @@ pub struct Serialized {
     /// The handles (References, ExternalCopies, Callbacks...) met inside the
     /// value: the clone holds host-object records that name them by index.
     pub handles: Vec<Transfer>,
+    /// The packed form of a plain clone, when Node's thread made it (see
+    /// `plain::node_clone`).
+    pub packed: Option<Arc<plain::Prepacked>>,
 }
 
 impl Serialized {
+    pub fn new(bytes: Vec<u8>, handles: Vec<Transfer>) -> Serialized {
+        Serialized { bytes, handles, packed: None }
+    }
+
     pub fn plain(bytes: Vec<u8>) -> Serialized {
-        Serialized { bytes, handles: Vec::new() }
+        Serialized::new(bytes, Vec::new())
     }
 }
 
@@ -110,6 +117,7 @@ impl Transfer {
             Transfer::Serialized(s) => Some(Transfer::Serialized(Serialized {
                 bytes: s.bytes.clone(),
                 handles: s.handles.iter().map(|h| h.share()).collect::<Option<Vec<_>>>()?,
+                packed: s.packed.clone(),
             })),
             t if t.is_primitive() => Some(external::clone_primitive(t)),
             _ => self.share(),

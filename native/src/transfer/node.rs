@@ -96,12 +96,37 @@ pub fn packed_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
     Ok(cx.number(super::plain::packed_taken() as f64))
 }
 
-/// `plainNoHandles(bytes)`: whether Node's clone bytes are plain data with
-/// no empty object, so no handle object (see `plain_without_empty_objects`).
-pub fn plain_no_handles(mut cx: FunctionContext) -> JsResult<JsBoolean> {
+/// `prepackedCopy()`: how many clones Node's thread sent in their packed form.
+pub fn prepacked_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
+    Ok(cx.number(super::plain::prepacked() as f64))
+}
+
+/// A clone read on Node's thread in its packed form (`plainNoHandles(bytes,
+/// true)`), sent as a KIND_SERIALIZED payload in place of the bytes.
+pub struct PrepackedBox(pub Arc<super::plain::Prepacked>);
+
+impl Finalize for PrepackedBox {}
+
+/// `plainNoHandles(bytes, pack)`: whether Node's clone bytes are plain data
+/// with no empty object, so no handle object (see
+/// `plain_without_empty_objects`). With `pack`, a large one comes back in
+/// its packed form instead of `true`, for an isolate to make without
+/// reading the bytes again.
+pub fn plain_no_handles(mut cx: FunctionContext) -> JsResult<JsValue> {
     let buf = cx.argument::<JsTypedArray<u8>>(0)?;
-    let ok = super::plain::plain_without_empty_objects(buf.as_slice(&cx));
-    Ok(cx.boolean(ok))
+    let pack = match cx.argument_opt(1) {
+        Some(v) => v.downcast::<JsBoolean, _>(&mut cx).is_ok_and(|b| b.value(&mut cx)),
+        None => false,
+    };
+    if !pack {
+        let ok = super::plain::plain_without_empty_objects(buf.as_slice(&cx));
+        return Ok(cx.boolean(ok).upcast());
+    }
+    Ok(match super::plain::node_clone(buf.as_slice(&cx)) {
+        super::plain::NodeClone::Other => cx.boolean(false).upcast(),
+        super::plain::NodeClone::Plain => cx.boolean(true).upcast(),
+        super::plain::NodeClone::Packed(p) => cx.boxed(PrepackedBox(Arc::new(p))).upcast(),
+    })
 }
 
 /// Reads a JS value if it is a primitive (not a symbol).
@@ -203,7 +228,13 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
                     let p: Handle<JsValue> = list.get(cx, 2 + 2 * i)?;
                     handles.push(decode(cx, k, p)?);
                 }
-                return Ok(Transfer::Serialized(Serialized { bytes, handles }));
+                return Ok(Transfer::Serialized(Serialized::new(bytes, handles)));
+            }
+            if let Ok(b) = payload.downcast::<JsBox<PrepackedBox>, _>(cx) {
+                let p = b.0.clone();
+                let mut s = Serialized::plain(p.bytes().to_vec());
+                s.packed = Some(p);
+                return Ok(Transfer::Serialized(s));
             }
             let buf = payload.downcast_or_throw::<JsTypedArray<u8>, _>(cx)?;
             Ok(Transfer::Serialized(Serialized::plain(buf.as_slice(cx).to_vec())))

@@ -73,19 +73,76 @@ pub const PACKED_MAX_LIST: usize = 1 << 20;
 /// data with enough objects and arrays, whose objects share a few shapes.
 pub fn to_packed(bytes: &[u8]) -> Option<Packed<'_>> {
     let out = pack(bytes)?;
-    // Shapes pay off when they repeat: each costs a template, and filling a
-    // large template is slower than JSON.parse making the object.
-    let shapes = out.index.len();
-    if out.wide
-        || out.bad_key
-        || (shapes > ROW_SHAPES && shapes * 4 > out.objects)
-        || out.containers < PACKED_FROM
-        || out.max_stack > PACKED_MAX_LIST
-        || out.max_array > PACKED_MAX_LIST as u64
-    {
-        return None;
+    out.packable().then_some(out)
+}
+
+/// A clone from Node read on Node's thread, in its packed form: the isolate
+/// that receives it makes the value without reading the bytes again.
+pub struct Prepacked {
+    /// Declared before `bytes`, so dropped first: its strings are slices of
+    /// `bytes`'s heap buffer.
+    packed: Packed<'static>,
+    bytes: Vec<u8>,
+}
+
+impl Prepacked {
+    pub fn packed(&self) -> &Packed<'_> {
+        &self.packed
     }
-    Some(out)
+
+    /// The clone's bytes (for the deserializer, should the isolate refuse
+    /// the packed form).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// What Node's clone bytes hold, read once (see `plain_without_empty_objects`
+/// for why an empty object matters).
+pub enum NodeClone {
+    /// Not plain data, or it has an empty object.
+    Other,
+    /// Plain data with no empty object, too small or too varied to pack.
+    Plain,
+    Packed(Prepacked),
+}
+
+/// How many clones Node's thread packed (read by tests).
+static PREPACKED: AtomicU64 = AtomicU64::new(0);
+
+pub fn prepacked() -> u64 {
+    PREPACKED.load(Ordering::Relaxed)
+}
+
+pub fn node_clone(bytes: &[u8]) -> NodeClone {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return if plain_without_empty_objects(bytes) { NodeClone::Plain } else { NodeClone::Other };
+    }
+    let mut out = Packed::default();
+    out.tags.reserve(bytes.len() / 4);
+    if parse(bytes, &mut out).is_none() || out.empty {
+        return NodeClone::Other;
+    }
+    if !out.packable() {
+        return NodeClone::Plain;
+    }
+    let owned = bytes.to_vec();
+    // SAFETY: the slice is `owned`'s heap buffer, which `Prepacked` keeps,
+    // never changes and drops after the `Packed` holding the slices (field
+    // order); moving a Vec does not move its buffer.
+    let view: &'static [u8] = unsafe { std::slice::from_raw_parts(owned.as_ptr(), owned.len()) };
+    let base = bytes.as_ptr() as usize;
+    let strings = out
+        .strings
+        .iter()
+        .map(|&(two, b)| {
+            let at = b.as_ptr() as usize - base;
+            (two, &view[at..at + b.len()])
+        })
+        .collect();
+    let packed = out.with_strings(strings);
+    PREPACKED.fetch_add(1, Ordering::Relaxed);
+    NodeClone::Packed(Prepacked { packed, bytes: owned })
 }
 
 /// How many of those were made from the packed form (read by tests).
@@ -319,6 +376,8 @@ pub struct Packed<'a> {
     /// A key could not be read back as text (never, for keys the reader
     /// took; the clone is refused).
     bad_key: bool,
+    /// An object had no keys.
+    empty: bool,
     /// The keys of the objects being read (as the clone holds them),
     /// innermost last, and where each object's keys start.
     keys: Vec<u8>,
@@ -327,7 +386,47 @@ pub struct Packed<'a> {
     shape_bytes: usize,
 }
 
-impl Packed<'_> {
+impl<'a> Packed<'a> {
+    /// Whether the packed form is worth making: shapes pay off when they
+    /// repeat (each costs a template, and filling a large template is
+    /// slower than JSON.parse making the object).
+    fn packable(&self) -> bool {
+        let shapes = self.index.len();
+        !(self.wide
+            || self.bad_key
+            || (shapes > ROW_SHAPES && shapes * 4 > self.objects)
+            || self.containers < PACKED_FROM
+            || self.max_stack > PACKED_MAX_LIST
+            || self.max_array > PACKED_MAX_LIST as u64)
+    }
+
+    /// The same form with its strings in another buffer.
+    fn with_strings<'b>(self, strings: Vec<(bool, &'b [u8])>) -> Packed<'b> {
+        let Packed { tags, nums, ints, strings: _, string_bytes, shapes, uses, max_stack, max_array, top, containers, index, last, objects, wide, bad_key, empty, keys, starts, shape_bytes } = self;
+        Packed {
+            tags,
+            nums,
+            ints,
+            strings,
+            string_bytes,
+            shapes,
+            uses,
+            max_stack,
+            max_array,
+            top,
+            containers,
+            index,
+            last,
+            objects,
+            wide,
+            bad_key,
+            empty,
+            keys,
+            starts,
+            shape_bytes,
+        }
+    }
+
     /// The shapes as JSON: `[["k1","k2"],["k3"]]`.
     pub fn shapes_json(&self) -> String {
         let mut out = Vec::with_capacity(self.shape_bytes + 2 * self.shapes.len() + 2);
@@ -392,6 +491,9 @@ impl<'a> Sink<'a> for Packed<'a> {
         self.containers += 1;
         if count > ROW_KEYS {
             self.wide = true;
+        }
+        if count == 0 {
+            self.empty = true;
         }
         let start = self.starts.pop().unwrap_or(0);
         let shape = &self.keys[start..];

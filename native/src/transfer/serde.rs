@@ -230,7 +230,7 @@ pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Loc
         Some(true) => {
             let bytes = ser.release();
             let handles = shared.borrow_mut().handles.drain(..).flatten().collect();
-            Ok(Serialized { bytes, handles })
+            Ok(Serialized::new(bytes, handles))
         }
         _ => {
             if tc.has_terminated() {
@@ -246,7 +246,8 @@ pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Loc
 }
 
 pub fn deserialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, s: Serialized) -> Result<v8::Local<'s, v8::Value>, Failure> {
-    deserialize_bytes(scope, state, &s.bytes, s.handles)
+    let packed = s.packed.as_deref().map(|p| p.packed());
+    read_clone(scope, state, &s.bytes, s.handles, packed)
 }
 
 pub fn deserialize_bytes<'s>(
@@ -255,8 +256,20 @@ pub fn deserialize_bytes<'s>(
     bytes: &[u8],
     handles: Vec<Transfer>,
 ) -> Result<v8::Local<'s, v8::Value>, Failure> {
+    read_clone(scope, state, bytes, handles, None)
+}
+
+/// The value of clone bytes; `packed` is their packed form when Node's
+/// thread made it.
+fn read_clone<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    state: &State,
+    bytes: &[u8],
+    handles: Vec<Transfer>,
+    packed: Option<&super::plain::Packed>,
+) -> Result<v8::Local<'s, v8::Value>, Failure> {
     if handles.is_empty() {
-        if let Some(v) = parse_plain(scope, state, bytes)? {
+        if let Some(v) = parse_plain(scope, state, bytes, packed)? {
             return Ok(v);
         }
     }
@@ -305,6 +318,7 @@ fn parse_plain<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     state: &State,
     bytes: &[u8],
+    packed: Option<&super::plain::Packed>,
 ) -> Result<Option<v8::Local<'s, v8::Value>>, Failure> {
     const GROWTH: usize = 16;
     // Clones this small grow the heap by at most 1 MB: the heap's
@@ -316,6 +330,9 @@ fn parse_plain<'s>(
         if bytes.len().saturating_mul(GROWTH) > state.host.memory_limit.saturating_sub(used) {
             return Ok(None);
         }
+    }
+    if let Some(packed) = packed {
+        return super::packed::decode_in_isolate(scope, packed);
     }
     if let Some(packed) = super::plain::to_packed(bytes) {
         return super::packed::decode_in_isolate(scope, &packed);
