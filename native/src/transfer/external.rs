@@ -355,7 +355,8 @@ pub fn stored_clone(s: super::Serialized) -> Result<Stored, Failure> {
     if s.handles.iter().any(|t| t.share().is_none()) {
         return Err(Failure::type_error(super::capture::NON_TRANSFERABLE));
     }
-    Ok(Stored::Serialized(s.bytes, s.handles))
+    let (bytes, handles) = s.into_parts();
+    Ok(Stored::Serialized(bytes, handles))
 }
 
 pub fn clone_primitive(t: &Transfer) -> Transfer {

@@ -70,18 +70,40 @@ pub enum Transfer {
 /// Structured-clone bytes. Written by our V8 (format 16) or by Node's V8
 /// (older formats, which our V8 also reads).
 pub struct Serialized {
-    pub bytes: Vec<u8>,
+    /// Empty when `packed` holds the bytes (read them with `bytes()`).
+    bytes: Vec<u8>,
     /// The handles (References, ExternalCopies, Callbacks...) met inside the
     /// value: the clone holds host-object records that name them by index.
     pub handles: Vec<Transfer>,
     /// The packed form of a plain clone, when Node's thread made it (see
-    /// `plain::node_clone`).
-    pub packed: Option<Arc<plain::Prepacked>>,
+    /// `plain::node_clone`), with the bytes.
+    packed: Option<Arc<plain::Prepacked>>,
 }
 
 impl Serialized {
     pub fn new(bytes: Vec<u8>, handles: Vec<Transfer>) -> Serialized {
         Serialized { bytes, handles, packed: None }
+    }
+
+    pub fn from_packed(p: Arc<plain::Prepacked>) -> Serialized {
+        Serialized { bytes: Vec::new(), handles: Vec::new(), packed: Some(p) }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match &self.packed {
+            Some(p) => p.bytes(),
+            None => &self.bytes,
+        }
+    }
+
+    /// The bytes (copied out of the packed form if it holds them) and the
+    /// handles.
+    pub fn into_parts(self) -> (Vec<u8>, Vec<Transfer>) {
+        let bytes = match &self.packed {
+            Some(p) => p.bytes().to_vec(),
+            None => self.bytes,
+        };
+        (bytes, self.handles)
     }
 
     pub fn plain(bytes: Vec<u8>) -> Serialized {

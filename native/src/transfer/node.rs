@@ -231,10 +231,7 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
                 return Ok(Transfer::Serialized(Serialized::new(bytes, handles)));
             }
             if let Ok(b) = payload.downcast::<JsBox<PrepackedBox>, _>(cx) {
-                let p = b.0.clone();
-                let mut s = Serialized::plain(p.bytes().to_vec());
-                s.packed = Some(p);
-                return Ok(Transfer::Serialized(s));
+                return Ok(Transfer::Serialized(Serialized::from_packed(b.0.clone())));
             }
             let buf = payload.downcast_or_throw::<JsTypedArray<u8>, _>(cx)?;
             Ok(Transfer::Serialized(Serialized::plain(buf.as_slice(cx).to_vec())))
@@ -388,7 +385,7 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
                 // The plain-data fast path: the packed form (read by
                 // lib/transfer.js `decodePacked`), or JSON text when the
                 // clone is small or its objects do not share shapes.
-                if let Some(p) = super::plain::to_packed(&s.bytes) {
+                if let Some(p) = super::plain::to_packed(s.bytes()) {
                     if let Some(buf) = super::packed::node_buffer(&p) {
                         let buf = JsArrayBuffer::external(cx, buf);
                         let shapes = cx.string(p.shapes_json());
@@ -398,18 +395,19 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
                         return Ok(value);
                     }
                 }
-                if let Some(json) = super::plain::to_json(&s.bytes) {
+                if let Some(json) = super::plain::to_json(s.bytes()) {
                     if let Ok(text) = cx.try_string(json) {
                         return helpers::call(cx, helpers::DESERIALIZE, &[text.upcast()]);
                     }
                 }
             }
-            let buf = JsBuffer::external(cx, s.bytes);
-            if s.handles.is_empty() {
+            let (bytes, handles) = s.into_parts();
+            let buf = JsBuffer::external(cx, bytes);
+            if handles.is_empty() {
                 helpers::call(cx, helpers::DESERIALIZE, &[buf.upcast()])?
             } else {
                 let arr = cx.empty_array();
-                for (i, h) in s.handles.into_iter().enumerate() {
+                for (i, h) in handles.into_iter().enumerate() {
                     let v = to_js(cx, h)?;
                     arr.set(cx, i as u32, v)?;
                 }

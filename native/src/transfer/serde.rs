@@ -246,8 +246,11 @@ pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Loc
 }
 
 pub fn deserialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, s: Serialized) -> Result<v8::Local<'s, v8::Value>, Failure> {
-    let packed = s.packed.as_deref().map(|p| p.packed());
-    read_clone(scope, state, &s.bytes, s.handles, packed)
+    let Serialized { bytes, handles, packed } = s;
+    match packed.as_deref() {
+        Some(p) => read_clone(scope, state, p.bytes(), handles, Some(p.packed())),
+        None => read_clone(scope, state, &bytes, handles, None),
+    }
 }
 
 pub fn deserialize_bytes<'s>(
