@@ -96,14 +96,22 @@ pub fn packed_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
     Ok(cx.number(super::plain::packed_taken() as f64))
 }
 
-/// `prepackedCopy()`: how many clones Node's thread sent in their packed form.
+/// `prepackedCopy(live?)`: how many clones Node's thread sent in their
+/// packed form; with `true`, how many of those are still held.
 pub fn prepacked_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
-    Ok(cx.number(super::plain::prepacked() as f64))
+    let live = match cx.argument_opt(0) {
+        Some(v) => v.downcast::<JsBoolean, _>(&mut cx).is_ok_and(|b| b.value(&mut cx)),
+        None => false,
+    };
+    let n = if live { super::plain::prepacked_live() } else { super::plain::prepacked() };
+    Ok(cx.number(n as f64))
 }
 
 /// A clone read on Node's thread in its packed form (`plainNoHandles(bytes,
-/// true)`), sent as a KIND_SERIALIZED payload in place of the bytes.
-pub struct PrepackedBox(pub Arc<super::plain::Prepacked>);
+/// true)`), sent as a KIND_SERIALIZED payload in place of the bytes. Taken
+/// when the payload is read (each is read once): the box itself lives on
+/// until Node's GC, which does not see the memory it would hold.
+pub struct PrepackedBox(std::cell::RefCell<Option<Arc<super::plain::Prepacked>>>);
 
 impl Finalize for PrepackedBox {}
 
@@ -125,7 +133,7 @@ pub fn plain_no_handles(mut cx: FunctionContext) -> JsResult<JsValue> {
     Ok(match super::plain::node_clone(buf.as_slice(&cx)) {
         super::plain::NodeClone::Other => cx.boolean(false).upcast(),
         super::plain::NodeClone::Plain => cx.boolean(true).upcast(),
-        super::plain::NodeClone::Packed(p) => cx.boxed(PrepackedBox(Arc::new(p))).upcast(),
+        super::plain::NodeClone::Packed(p) => cx.boxed(PrepackedBox(std::cell::RefCell::new(Some(Arc::new(p))))).upcast(),
     })
 }
 
@@ -231,7 +239,10 @@ pub fn decode<'a>(cx: &mut impl Context<'a>, kind: u32, payload: Handle<'a, JsVa
                 return Ok(Transfer::Serialized(Serialized::new(bytes, handles)));
             }
             if let Ok(b) = payload.downcast::<JsBox<PrepackedBox>, _>(cx) {
-                return Ok(Transfer::Serialized(Serialized::from_packed(b.0.clone())));
+                return match b.0.borrow_mut().take() {
+                    Some(p) => Ok(Transfer::Serialized(Serialized::from_packed(p))),
+                    None => cx.throw_error("internal error in v8-isolates: a packed copy was sent twice"),
+                };
             }
             let buf = payload.downcast_or_throw::<JsTypedArray<u8>, _>(cx)?;
             Ok(Transfer::Serialized(Serialized::plain(buf.as_slice(cx).to_vec())))

@@ -85,6 +85,19 @@ pub struct Prepacked {
     bytes: Vec<u8>,
 }
 
+/// How many packed forms made on Node's thread are alive (read by tests).
+static PREPACKED_LIVE: AtomicU64 = AtomicU64::new(0);
+
+pub fn prepacked_live() -> u64 {
+    PREPACKED_LIVE.load(Ordering::Relaxed)
+}
+
+impl Drop for Prepacked {
+    fn drop(&mut self) {
+        PREPACKED_LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Prepacked {
     pub fn packed(&self) -> &Packed<'_> {
         &self.packed
@@ -142,6 +155,7 @@ pub fn node_clone(bytes: &[u8]) -> NodeClone {
         .collect();
     let packed = out.with_strings(strings);
     PREPACKED.fetch_add(1, Ordering::Relaxed);
+    PREPACKED_LIVE.fetch_add(1, Ordering::Relaxed);
     NodeClone::Packed(Prepacked { packed, bytes: owned })
 }
 
