@@ -29,6 +29,14 @@ pub fn variant(cx: &mut FunctionContext, i: usize) -> NeonResult<Variant> {
     })
 }
 
+/// Reads an optional boolean argument: true only when it is `true`.
+pub fn flag(cx: &mut FunctionContext, i: usize) -> bool {
+    match cx.argument_opt(i) {
+        Some(v) => v.downcast::<JsBoolean, _>(cx).is_ok_and(|b| b.value(cx)),
+        None => false,
+    }
+}
+
 /// Reads an optional timeout in ms (the JS layer has validated it).
 pub fn timeout(cx: &mut FunctionContext, i: usize) -> NeonResult<Option<Duration>> {
     match cx.argument_opt(i) {

@@ -18,10 +18,7 @@ pub type BoxedIso<'a> = Handle<'a, JsBox<IsoBox>>;
 /// `isolateNew(memoryLimitMB, inspector, onCatastrophicError, snapshot?)`
 pub fn new(mut cx: FunctionContext) -> JsResult<JsBox<IsoBox>> {
     let mb = cx.argument::<JsNumber>(0)?.value(&mut cx);
-    let inspector = match cx.argument_opt(1) {
-        Some(v) => v.downcast::<JsBoolean, _>(&mut cx).map(|b| b.value(&mut cx)).unwrap_or(false),
-        None => false,
-    };
+    let inspector = super::call::flag(&mut cx, 1);
     let on_catastrophe = cx.argument_opt(2).and_then(|v| v.downcast::<JsFunction, _>(&mut cx).ok());
     let snapshot = super::snapshot::snapshot_arg(&mut cx, 3)?;
     let opts = crate::engine::runner::Options { memory_limit: (mb * 1024.0 * 1024.0) as usize, snapshot };
@@ -85,7 +82,7 @@ pub fn read_cache(cx: &mut FunctionContext, i: usize) -> NeonResult<ops::CacheOp
         }
         None => None,
     };
-    let produce = cx.argument_opt(i + 1).and_then(|v| v.downcast::<JsBoolean, _>(cx).ok()).is_some_and(|b| b.value(cx));
+    let produce = super::call::flag(cx, i + 1);
     Ok(ops::CacheOptions { data, produce, untrusted: false })
 }
 
@@ -111,10 +108,7 @@ pub fn create_context(mut cx: FunctionContext) -> JsResult<JsValue> {
     let iso = this_iso(&mut cx)?;
     let v = variant(&mut cx, 1)?;
     let site = cx.argument_opt(2);
-    let inspect = match cx.argument_opt(3) {
-        Some(b) => b.downcast::<JsBoolean, _>(&mut cx).map(|b| b.value(&mut cx)).unwrap_or(false),
-        None => false,
-    };
+    let inspect = super::call::flag(&mut cx, 3);
     let host = iso.0.host.clone();
     if inspect && !host.inspector_enabled() {
         return cx.throw_error("Inspector is not enabled for this isolate");

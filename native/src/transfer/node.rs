@@ -99,11 +99,7 @@ pub fn packed_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
 /// `prepackedCopy(live?)`: how many clones Node's thread sent in their
 /// packed form; with `true`, how many of those are still held.
 pub fn prepacked_copy(mut cx: FunctionContext) -> JsResult<JsNumber> {
-    let live = match cx.argument_opt(0) {
-        Some(v) => v.downcast::<JsBoolean, _>(&mut cx).is_ok_and(|b| b.value(&mut cx)),
-        None => false,
-    };
-    let n = if live { super::plain::prepacked_live() } else { super::plain::prepacked() };
+    let n = if crate::node::call::flag(&mut cx, 0) { super::plain::prepacked_live() } else { super::plain::prepacked() };
     Ok(cx.number(n as f64))
 }
 
@@ -122,11 +118,7 @@ impl Finalize for PrepackedBox {}
 /// reading the bytes again.
 pub fn plain_no_handles(mut cx: FunctionContext) -> JsResult<JsValue> {
     let buf = cx.argument::<JsTypedArray<u8>>(0)?;
-    let pack = match cx.argument_opt(1) {
-        Some(v) => v.downcast::<JsBoolean, _>(&mut cx).is_ok_and(|b| b.value(&mut cx)),
-        None => false,
-    };
-    if !pack {
+    if !crate::node::call::flag(&mut cx, 1) {
         let ok = super::plain::plain_without_empty_objects(buf.as_slice(&cx));
         return Ok(cx.boolean(ok).upcast());
     }
@@ -397,7 +389,7 @@ pub fn to_js<'a>(cx: &mut impl Context<'a>, t: Transfer) -> JsResult<'a, JsValue
                 // lib/transfer.js `decodePacked`), or JSON text when the
                 // clone is small or its objects do not share shapes.
                 if let Some(p) = super::plain::to_packed(s.bytes()) {
-                    if let Some(buf) = super::packed::node_buffer(&p) {
+                    if let Some(buf) = super::packed::node_buffer(&p, s.bytes()) {
                         let buf = JsArrayBuffer::external(cx, buf);
                         let shapes = cx.string(p.shapes_json());
                         let none = cx.undefined();

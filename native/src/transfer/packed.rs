@@ -37,9 +37,9 @@ fn pad8(n: usize) -> usize {
 /// (`units << 1 | twoByte`), and the string texts:
 /// short ones (read as one string and cut) and long ones (each read
 /// alone), Latin-1 and UTF-16LE apart. None when a count does not fit.
-pub fn node_buffer(p: &Packed) -> Option<impl AsMut<[u8]> + Send + 'static> {
+pub fn node_buffer(p: &Packed, bytes: &[u8]) -> Option<impl AsMut<[u8]> + Send + 'static> {
     let mut texts = [0usize; 4];
-    for &(two, b) in &p.strings {
+    for (two, b) in p.strings(bytes) {
         texts[text_of(two, b)] += b.len();
     }
     let tags_at = HEADER * 4;
@@ -48,7 +48,7 @@ pub fn node_buffer(p: &Packed) -> Option<impl AsMut<[u8]> + Send + 'static> {
     let uses_at = ints_at + p.ints.len() * 4;
     let lens_at = uses_at + p.uses.len() * 4;
     let mut at = [0usize; 4];
-    at[0] = pad8(lens_at + p.strings.len() * 4);
+    at[0] = pad8(lens_at + p.string_count() * 4);
     for t in 1..4 {
         at[t] = pad8(at[t - 1] + texts[t - 1]);
     }
@@ -60,7 +60,7 @@ pub fn node_buffer(p: &Packed) -> Option<impl AsMut<[u8]> + Send + 'static> {
         nums_at,
         p.ints.len(),
         ints_at,
-        p.strings.len(),
+        p.string_count(),
         lens_at,
         at[0],
         texts[0],
@@ -71,8 +71,8 @@ pub fn node_buffer(p: &Packed) -> Option<impl AsMut<[u8]> + Send + 'static> {
         p.max_stack,
         uses_at,
     ];
-    let mut lens = Vec::with_capacity(p.strings.len());
-    for &(two, b) in &p.strings {
+    let mut lens = Vec::with_capacity(p.string_count());
+    for (two, b) in p.strings(bytes) {
         let units = if two { b.len() / 2 } else { b.len() };
         lens.push(u32::try_from(units).ok()?.checked_shl(1)? | u32::from(two));
     }
@@ -85,7 +85,7 @@ pub fn node_buffer(p: &Packed) -> Option<impl AsMut<[u8]> + Send + 'static> {
     put_u32s(out, ints_at, &p.ints);
     put_u32s(out, uses_at, &p.uses);
     put_u32s(out, lens_at, &lens);
-    for &(two, b) in &p.strings {
+    for (two, b) in p.strings(bytes) {
         let cursor = &mut at[text_of(two, b)];
         out[*cursor..*cursor + b.len()].copy_from_slice(b);
         *cursor += b.len();
@@ -215,9 +215,9 @@ fn maker<'s>(
 /// A plain clone made in the current context from its packed form. Ok(None)
 /// when it could not be made for another reason than termination (the
 /// caller then uses the deserializer).
-pub fn decode_in_isolate<'s>(scope: &mut v8::PinScope<'s, '_>, p: &Packed) -> Result<Option<v8::Local<'s, v8::Value>>, Failure> {
+pub fn decode_in_isolate<'s>(scope: &mut v8::PinScope<'s, '_>, p: &Packed, bytes: &[u8]) -> Result<Option<v8::Local<'s, v8::Value>>, Failure> {
     v8::tc_scope!(let tc, scope);
-    let made = make(tc, p);
+    let made = make(tc, p, bytes);
     match made {
         Some(v) => {
             super::plain::note_taken();
@@ -228,25 +228,25 @@ pub fn decode_in_isolate<'s>(scope: &mut v8::PinScope<'s, '_>, p: &Packed) -> Re
     }
 }
 
-fn make<'s>(scope: &mut v8::PinScope<'s, '_>, p: &Packed) -> Option<v8::Local<'s, v8::Value>> {
+fn make<'s>(scope: &mut v8::PinScope<'s, '_>, p: &Packed, bytes: &[u8]) -> Option<v8::Local<'s, v8::Value>> {
     let decode = decoder(scope)?;
     // Tags, numbers and counts in one buffer of Rust's memory, detached
     // (and so freed) once the value is made.
     let nums_at = pad8(p.tags.len());
     let ints_at = nums_at + p.nums.len() * 8;
-    let mut bytes = vec![0u8; ints_at + p.ints.len() * 4];
-    bytes[..p.tags.len()].copy_from_slice(&p.tags);
-    put_f64s(&mut bytes, nums_at, &p.nums);
-    put_u32s(&mut bytes, ints_at, &p.ints);
-    let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes).make_shared();
+    let mut lists = vec![0u8; ints_at + p.ints.len() * 4];
+    lists[..p.tags.len()].copy_from_slice(&p.tags);
+    put_f64s(&mut lists, nums_at, &p.nums);
+    put_u32s(&mut lists, ints_at, &p.ints);
+    let store = v8::ArrayBuffer::new_backing_store_from_vec(lists).make_shared();
     let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
     let value = (|| {
         let tags = v8::Uint8Array::new(scope, buffer, 0, p.tags.len())?;
         let nums = v8::Float64Array::new(scope, buffer, nums_at, p.nums.len())?;
         let ints = v8::Uint32Array::new(scope, buffer, ints_at, p.ints.len())?;
-        let mut strs = Vec::with_capacity(p.strings.len());
+        let mut strs = Vec::with_capacity(p.string_count());
         let mut units = Vec::new();
-        for &(two, b) in &p.strings {
+        for (two, b) in p.strings(bytes) {
             let s = if two {
                 units.clear();
                 units.extend(b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])));

@@ -71,7 +71,7 @@ pub const PACKED_MAX_LIST: usize = 1 << 20;
 
 /// The packed form of clone bytes (see `Packed`), if the clone is plain
 /// data with enough objects and arrays, whose objects share a few shapes.
-pub fn to_packed(bytes: &[u8]) -> Option<Packed<'_>> {
+pub fn to_packed(bytes: &[u8]) -> Option<Packed> {
     let out = pack(bytes)?;
     out.packable().then_some(out)
 }
@@ -79,9 +79,7 @@ pub fn to_packed(bytes: &[u8]) -> Option<Packed<'_>> {
 /// A clone from Node read on Node's thread, in its packed form: the isolate
 /// that receives it makes the value without reading the bytes again.
 pub struct Prepacked {
-    /// Declared before `bytes`, so dropped first: its strings are slices of
-    /// `bytes`'s heap buffer.
-    packed: Packed<'static>,
+    packed: Packed,
     bytes: Vec<u8>,
 }
 
@@ -99,7 +97,7 @@ impl Drop for Prepacked {
 }
 
 impl Prepacked {
-    pub fn packed(&self) -> &Packed<'_> {
+    pub fn packed(&self) -> &Packed {
         &self.packed
     }
 
@@ -127,36 +125,20 @@ pub fn prepacked() -> u64 {
     PREPACKED.load(Ordering::Relaxed)
 }
 
+/// Reads Node's clone bytes once: the check for handles, and the packed form.
 pub fn node_clone(bytes: &[u8]) -> NodeClone {
     if !ENABLED.load(Ordering::Relaxed) {
         return if plain_without_empty_objects(bytes) { NodeClone::Plain } else { NodeClone::Other };
     }
-    let mut out = Packed::default();
-    out.tags.reserve(bytes.len() / 4);
-    if parse(bytes, &mut out).is_none() || out.empty {
+    let Some(out) = pack(bytes).filter(|p| !p.empty) else {
         return NodeClone::Other;
-    }
+    };
     if !out.packable() {
         return NodeClone::Plain;
     }
-    let owned = bytes.to_vec();
-    // SAFETY: the slice is `owned`'s heap buffer, which `Prepacked` keeps,
-    // never changes and drops after the `Packed` holding the slices (field
-    // order); moving a Vec does not move its buffer.
-    let view: &'static [u8] = unsafe { std::slice::from_raw_parts(owned.as_ptr(), owned.len()) };
-    let base = bytes.as_ptr() as usize;
-    let strings = out
-        .strings
-        .iter()
-        .map(|&(two, b)| {
-            let at = b.as_ptr() as usize - base;
-            (two, &view[at..at + b.len()])
-        })
-        .collect();
-    let packed = out.with_strings(strings);
     PREPACKED.fetch_add(1, Ordering::Relaxed);
     PREPACKED_LIVE.fetch_add(1, Ordering::Relaxed);
-    NodeClone::Packed(Prepacked { packed, bytes: owned })
+    NodeClone::Packed(Prepacked { packed: out, bytes: bytes.to_vec() })
 }
 
 /// How many of those were made from the packed form (read by tests).
@@ -172,7 +154,7 @@ pub fn note_taken() {
     PACKED.fetch_add(1, Ordering::Relaxed);
 }
 
-fn pack(bytes: &[u8]) -> Option<Packed<'_>> {
+fn pack(bytes: &[u8]) -> Option<Packed> {
     let mut out = Packed::default();
     out.tags.reserve(bytes.len() / 4);
     read(bytes, &mut out)?;
@@ -190,14 +172,14 @@ pub fn plain_without_empty_objects(bytes: &[u8]) -> bool {
     parse(bytes, &mut check).is_some() && !check.0
 }
 
-fn read<'a>(bytes: &'a [u8], out: &mut impl Sink<'a>) -> Option<()> {
+fn read(bytes: &[u8], out: &mut impl Sink) -> Option<()> {
     if !ENABLED.load(Ordering::Relaxed) {
         return None;
     }
     parse(bytes, out)
 }
 
-fn parse<'a>(bytes: &'a [u8], out: &mut impl Sink<'a>) -> Option<()> {
+fn parse(bytes: &[u8], out: &mut impl Sink) -> Option<()> {
     let mut r = Reader { b: bytes, pos: 0, key: Vec::new(), containers: 0 };
     if r.byte()? != 0xFF {
         return None;
@@ -238,7 +220,7 @@ enum Num {
 }
 
 /// What the reader writes to: JSON text, or the packed form.
-trait Sink<'a> {
+trait Sink {
     /// Whether the sink reads the text of values and keys (a sink that only
     /// looks at the structure skips making it).
     const TEXT: bool = true;
@@ -249,9 +231,9 @@ trait Sink<'a> {
     fn number(&mut self, n: Num);
     /// A string, as JSON text (quoted and escaped).
     fn string(&mut self, text: &[u8]);
-    /// A string as the clone holds it: `tag` `"` (Latin-1) or `c` (UTF-16LE,
-    /// an even length). None refuses the clone.
-    fn raw_string(&mut self, _tag: u8, _bytes: &'a [u8]) -> Option<()> {
+    /// A string as the clone holds it, `len` bytes at `at`: `tag` `"`
+    /// (Latin-1) or `c` (UTF-16LE, an even length). None refuses the clone.
+    fn raw_string(&mut self, _tag: u8, _at: usize, _len: usize) -> Option<()> {
         None
     }
     fn begin_object(&mut self);
@@ -272,7 +254,7 @@ trait Sink<'a> {
 /// Writes nothing; notes an empty object (see `plain_without_empty_objects`).
 struct Check(bool);
 
-impl Sink<'_> for Check {
+impl Sink for Check {
     const TEXT: bool = false;
     fn atom(&mut self, _a: Atom) {}
     fn number(&mut self, _n: Num) {}
@@ -295,7 +277,7 @@ impl Sink<'_> for Check {
 /// JSON text: what JSON.parse reads.
 struct Json(Vec<u8>);
 
-impl Sink<'_> for Json {
+impl Sink for Json {
     fn atom(&mut self, a: Atom) {
         self.0.extend_from_slice(match a {
             Atom::Null => b"null",
@@ -362,12 +344,13 @@ pub const P_ARRAY: u8 = 6;
 /// (JSON.parse spends most of its time scanning strings and numbers and
 /// interning short strings) makes the value several times as fast.
 #[derive(Default)]
-pub struct Packed<'a> {
+pub struct Packed {
     pub tags: Vec<u8>,
     pub nums: Vec<f64>,
     pub ints: Vec<u32>,
-    /// Each string as the clone holds it: (two-byte, bytes).
-    pub strings: Vec<(bool, &'a [u8])>,
+    /// Each string as the clone holds it: (two-byte, where in the clone's
+    /// bytes, how many bytes); see `strings`.
+    strings: Vec<(bool, usize, usize)>,
     pub string_bytes: usize,
     /// Each distinct key list, as the JSON text of each key.
     pub shapes: Vec<Vec<Vec<u8>>>,
@@ -400,7 +383,7 @@ pub struct Packed<'a> {
     shape_bytes: usize,
 }
 
-impl<'a> Packed<'a> {
+impl Packed {
     /// Whether the packed form is worth making: shapes pay off when they
     /// repeat (each costs a template, and filling a large template is
     /// slower than JSON.parse making the object).
@@ -414,31 +397,14 @@ impl<'a> Packed<'a> {
             || self.max_array > PACKED_MAX_LIST as u64)
     }
 
-    /// The same form with its strings in another buffer.
-    fn with_strings<'b>(self, strings: Vec<(bool, &'b [u8])>) -> Packed<'b> {
-        let Packed { tags, nums, ints, strings: _, string_bytes, shapes, uses, max_stack, max_array, top, containers, index, last, objects, wide, bad_key, empty, keys, starts, shape_bytes } = self;
-        Packed {
-            tags,
-            nums,
-            ints,
-            strings,
-            string_bytes,
-            shapes,
-            uses,
-            max_stack,
-            max_array,
-            top,
-            containers,
-            index,
-            last,
-            objects,
-            wide,
-            bad_key,
-            empty,
-            keys,
-            starts,
-            shape_bytes,
-        }
+    pub fn string_count(&self) -> usize {
+        self.strings.len()
+    }
+
+    /// Each string (two-byte, its bytes as the clone holds them), from the
+    /// clone's `bytes` this form was read from.
+    pub fn strings<'b>(&'b self, bytes: &'b [u8]) -> impl ExactSizeIterator<Item = (bool, &'b [u8])> + 'b {
+        self.strings.iter().map(move |&(two, at, len)| (two, &bytes[at..at + len]))
     }
 
     /// The shapes as JSON: `[["k1","k2"],["k3"]]`.
@@ -465,7 +431,7 @@ impl<'a> Packed<'a> {
     }
 }
 
-impl<'a> Sink<'a> for Packed<'a> {
+impl Sink for Packed {
     const RAW: bool = true;
     fn atom(&mut self, a: Atom) {
         self.push(match a {
@@ -482,14 +448,14 @@ impl<'a> Sink<'a> for Packed<'a> {
         self.push(P_NUMBER);
     }
     fn string(&mut self, _text: &[u8]) {}
-    fn raw_string(&mut self, tag: u8, bytes: &'a [u8]) -> Option<()> {
+    fn raw_string(&mut self, tag: u8, at: usize, len: usize) -> Option<()> {
         let two_byte = match tag {
             b'"' => false,
-            b'c' if bytes.len() % 2 == 0 => true,
+            b'c' if len % 2 == 0 => true,
             _ => return None,
         };
-        self.strings.push((two_byte, bytes));
-        self.string_bytes += bytes.len();
+        self.strings.push((two_byte, at, len));
+        self.string_bytes += len;
         self.push(P_STRING);
         Some(())
     }
@@ -627,7 +593,7 @@ impl<'a> Reader<'a> {
         Some(((z >> 1) as i32) ^ -((z & 1) as i32))
     }
 
-    fn value<S: Sink<'a>>(&mut self, out: &mut S, depth: usize) -> Option<()> {
+    fn value<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH || out.len() > MAX_TEXT {
             return None;
         }
@@ -664,11 +630,12 @@ impl<'a> Reader<'a> {
             }
             t @ (b'"' | b'c' | b'S') if S::RAW => {
                 let n = self.varint()?;
-                let s = self.slice(n)?;
-                if s.len().saturating_add(out.len()) > MAX_TEXT {
+                let at = self.pos;
+                let len = self.slice(n)?.len();
+                if len.saturating_add(out.len()) > MAX_TEXT {
                     return None;
                 }
-                out.raw_string(t, s)?;
+                out.raw_string(t, at, len)?;
             }
             t @ (b'"' | b'c' | b'S') => {
                 self.string(t, out.len())?;
@@ -759,7 +726,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `{key: value, ...}` up to the end tag, whose count must match.
-    fn object<S: Sink<'a>>(&mut self, out: &mut S, depth: usize) -> Option<()> {
+    fn object<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         out.begin_object();
         let mut count: u64 = 0;
         loop {
@@ -790,7 +757,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A dense array: every element present, no other property.
-    fn dense_array<S: Sink<'a>>(&mut self, out: &mut S, depth: usize) -> Option<()> {
+    fn dense_array<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         let len = self.varint()?;
         out.begin_array();
         for i in 0..len {
@@ -810,7 +777,7 @@ impl<'a> Reader<'a> {
 
     /// A sparse array in which every index from 0 to length - 1 is present,
     /// in order, and nothing else (an array that was holey once).
-    fn sparse_array<S: Sink<'a>>(&mut self, out: &mut S, depth: usize) -> Option<()> {
+    fn sparse_array<S: Sink>(&mut self, out: &mut S, depth: usize) -> Option<()> {
         let len = self.varint()?;
         out.begin_array();
         let mut i: u64 = 0;
@@ -982,7 +949,7 @@ mod tests {
         assert_eq!(p.tags, [P_NUMBER, P_STRING, P_OBJECT, P_NUMBER, P_STRING, P_OBJECT, P_OBJECT, P_NULL, P_TRUE, P_ARRAY]);
         assert_eq!(p.nums, [1.0, 2.5]);
         assert_eq!(p.ints, [0, 0, 1, 5]);
-        assert_eq!(p.strings, [(false, &b"x"[..]), (true, &b"y\0\x00\x01"[..])]);
+        assert_eq!(p.strings(&b).collect::<Vec<_>>(), [(false, &b"x"[..]), (true, &b"y\0\x00\x01"[..])]);
         assert_eq!(p.shapes_json(), "[[\"a\",\"b\"],[]]");
         assert_eq!(p.uses, [2, 1]);
         assert_eq!((p.max_stack, p.max_array), (5, 5));

@@ -245,12 +245,9 @@ pub fn serialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Loc
     }
 }
 
-pub fn deserialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, s: Serialized) -> Result<v8::Local<'s, v8::Value>, Failure> {
-    let Serialized { bytes, handles, packed } = s;
-    match packed.as_deref() {
-        Some(p) => read_clone(scope, state, p.bytes(), handles, Some(p.packed())),
-        None => read_clone(scope, state, &bytes, handles, None),
-    }
+pub fn deserialize<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, mut s: Serialized) -> Result<v8::Local<'s, v8::Value>, Failure> {
+    let handles = std::mem::take(&mut s.handles);
+    read_clone(scope, state, s.bytes(), handles, s.packed.as_deref().map(|p| p.packed()))
 }
 
 pub fn deserialize_bytes<'s>(
@@ -335,10 +332,10 @@ fn parse_plain<'s>(
         }
     }
     if let Some(packed) = packed {
-        return super::packed::decode_in_isolate(scope, packed);
+        return super::packed::decode_in_isolate(scope, packed, bytes);
     }
     if let Some(packed) = super::plain::to_packed(bytes) {
-        return super::packed::decode_in_isolate(scope, &packed);
+        return super::packed::decode_in_isolate(scope, &packed, bytes);
     }
     let Some(text) = super::plain::to_json(bytes) else {
         return Ok(None);
