@@ -47,6 +47,15 @@ function warmContext(ivm) {
   return { isolate, context, fn };
 }
 
+// `step(global)` in a sync loop on a warm context (after `setupCode`), µs
+// per step.
+function globalLoop(ivm, quick, setupCode, step) {
+  const { context } = warmContext(ivm);
+  if (setupCode) context.evalSync(setupCode);
+  const g = context.global;
+  return { value: timeSyncLoop(() => step(g), 2000, quick ? 5000 : 20000) };
+}
+
 // A CPU-bound guest function; the work is fixed by `n`, not by the clock.
 const WORK = `globalThis.work = function (n) {
   let s = 0;
@@ -373,6 +382,48 @@ const scenarios = [
         if (i >= 2) times.push(msSince(t0));
       }
       return { value: median(times) };
+    },
+  },
+  // Small values, reported only (no target in the issues): the per-call
+  // costs an embedder pays for world state, options and results.
+  {
+    name: 'smallCopyIn',
+    title: "setSync('v', {a: 1, b: 'two', c: [3]}, {copy: true})",
+    unit: 'us',
+    direction: 'lower',
+    async run(ivm, { quick }) {
+      return globalLoop(ivm, quick, '', (g) => g.setSync('v', { a: 1, b: 'two', c: [3] }, { copy: true }));
+    },
+  },
+  {
+    name: 'smallCopyOut',
+    title: "getSync('v', {copy: true}) of {a: 1, b: 'two', c: [3]}",
+    unit: 'us',
+    direction: 'lower',
+    async run(ivm, { quick }) {
+      return globalLoop(ivm, quick, "globalThis.v = { a: 1, b: 'two', c: [3] }", (g) => g.getSync('v', { copy: true }));
+    },
+  },
+  {
+    name: 'externalCopySmall',
+    title: "new ExternalCopy({a: 1, b: 'two', c: [3]})",
+    unit: 'us',
+    direction: 'lower',
+    async run(ivm, { quick }) {
+      return { value: timeSyncLoop(() => new ivm.ExternalCopy({ a: 1, b: 'two', c: [3] }), 2000, quick ? 5000 : 20000) };
+    },
+  },
+  {
+    name: 'getSetSync',
+    title: "global setSync('x', n) then getSync('x'), µs per pair",
+    unit: 'us',
+    direction: 'lower',
+    async run(ivm, { quick }) {
+      let n = 0;
+      return globalLoop(ivm, quick, '', (g) => {
+        g.setSync('x', n++);
+        g.getSync('x');
+      });
     },
   },
   {

@@ -207,6 +207,10 @@ function arity(name, n) {
   return new TypeError(`\`${name}\` requires at least ${n} parameter${n === 1 ? '' : 's'}`);
 }
 
+function isIndex(key) {
+  return typeof key === 'number' && Number.isInteger(key) && key >= 0 && key <= 0xffffffff;
+}
+
 function readKey(key) {
   if (typeof key === 'string') return key;
   if (typeof key === 'number' && Number.isInteger(key) && key >= 0 && key <= 0xffffffff) return key;
@@ -215,6 +219,11 @@ function readKey(key) {
 
 // Encodes `value` for native code under `mode`; pushes (kind, payload).
 function encodeInto(out, value, mode) {
+  if ((mode === T.MODE_DEFAULT || mode === T.MODE_COPY) &&
+    (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol'))) {
+    out.push(T.KIND_PRIMITIVE, value);
+    return;
+  }
   if (mode & T.MODE_PROMISE && !isPromise(value)) {
     // As in isolated-vm, a value that is not a promise is transferred now
     // (so a value that cannot be sent throws here) and arrives in a
@@ -1193,6 +1202,9 @@ class Reference {
   }
 
   getSync(key, options) {
+    if (options === undefined && this.#h !== undefined && !this.#released && (typeof key === 'string' || isIndex(key))) {
+      return native.refGetSync(this.#h, key, this.#inherit);
+    }
     return this.#get(SYNC, key, options);
   }
 
@@ -1227,6 +1239,10 @@ class Reference {
   }
 
   setSync(key, value, options) {
+    if (arguments.length === 2 && this.#h !== undefined && !this.#released && (typeof key === 'string' || isIndex(key)) &&
+      (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol'))) {
+      return native.refSetSync(this.#h, key, value);
+    }
     if (arguments.length < 2) throw arity('setSync', 2);
     return this.#set(SYNC, key, value, options);
   }
@@ -1849,6 +1865,12 @@ function requireNew(C) {
   const P = new Proxy(C, {
     apply() {
       throw new TypeError(`\`${C.name}\` must be called with \`new\``);
+    },
+    // `new P()` constructs C itself: with the proxy as `new.target`, V8 makes
+    // each instance on the slow path (a map derived per construction, ~4 µs).
+    // Subclasses keep their own `new.target`.
+    construct(target, args, newTarget) {
+      return Reflect.construct(target, args, newTarget === P ? target : newTarget);
     },
   });
   Object.defineProperty(C.prototype, 'constructor', { value: P, writable: true, configurable: true, enumerable: false });

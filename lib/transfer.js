@@ -7,6 +7,7 @@
 const v8 = require('v8');
 const native = require('./native');
 const { decodePlain, templateMaker } = require('./plain-decode');
+const { smallClone } = require('./small-clone');
 
 const KIND_PRIMITIVE = 0;
 const KIND_SERIALIZED = 1;
@@ -237,6 +238,8 @@ function serializeParts(value, pack) {
   // isolated-vm. Otherwise walk it for handles (running getters again).
   let first;
   if (typeof value === 'object' && value !== null) {
+    const small = smallClone(value, NODE_FORMAT);
+    if (small !== undefined) return [small, null];
     try {
       first = write(new v8.Serializer(), value);
     } catch {

@@ -80,6 +80,9 @@ pub struct State {
     /// Keyed by the name's address: `Private::for_api` gives the same
     /// symbol for equal names, so two copies of a name only cost an entry.
     privates: RefCell<std::collections::HashMap<usize, v8::Global<v8::Private>, std::hash::BuildHasherDefault<super::IdHasher>>>,
+    /// Internalized strings the library reads properties by (see `name`),
+    /// keyed the same way.
+    names: RefCell<std::collections::HashMap<usize, v8::Global<v8::String>, std::hash::BuildHasherDefault<super::IdHasher>>>,
 }
 
 impl State {
@@ -96,6 +99,7 @@ impl State {
             last_eval: RefCell::new(None),
             nested_bell: std::cell::Cell::new(u64::MAX),
             privates: RefCell::new(Default::default()),
+            names: RefCell::new(Default::default()),
             current_seq: std::cell::Cell::new(0),
             caller_blocked: std::cell::Cell::new(false),
             result_settlers: RefCell::new(Vec::new()),
@@ -340,6 +344,19 @@ impl State {
         self.last_context.borrow_mut().take();
         self.last_eval.borrow_mut().take();
         self.privates.borrow_mut().clear();
+        self.names.borrow_mut().clear();
+    }
+
+    /// `name` as an internalized string, made once per isolate: a property
+    /// read by a fresh string pays for its creation and its lookup in the
+    /// string table on every call.
+    pub fn name<'s>(&self, scope: &mut v8::PinScope<'s, '_>, name: &'static str) -> v8::Local<'s, v8::String> {
+        if let Some(g) = self.names.borrow().get(&(name.as_ptr() as usize)) {
+            return v8::Local::new(scope, g);
+        }
+        let s = v8::String::new_from_one_byte(scope, name.as_bytes(), v8::NewStringType::Internalized).unwrap();
+        self.names.borrow_mut().insert(name.as_ptr() as usize, v8::Global::new(scope, s));
+        s
     }
 }
 

@@ -70,6 +70,8 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("moduleOwnedBy", module::owned_by)?;
     cx.export_function("refGet", reference::get)?;
     cx.export_function("refSet", reference::set)?;
+    cx.export_function("refGetSync", reference::get_sync)?;
+    cx.export_function("refSetSync", reference::set_sync)?;
     cx.export_function("refDelete", reference::delete)?;
     cx.export_function("refApply", reference::apply)?;
     cx.export_function("refCopy", reference::copy)?;

@@ -71,6 +71,34 @@ pub fn delete(mut cx: FunctionContext) -> JsResult<JsValue> {
     dispatch(&mut cx, &host, v, None, site, Box::new(move |i, st| reference::delete(i, st, id, k)))
 }
 
+/// `refGetSync(ref, key, inherit)`: `getSync(key)` without options (the JS
+/// layer has checked the key).
+pub fn get_sync(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let k = key(&mut cx, 1)?;
+    let inherit = cx.argument::<JsBoolean>(2)?.value(&mut cx);
+    live!(cx, r, Variant::Sync);
+    let id = r.remote.id;
+    let o = GetOptions { inherit, accessors: false, mode: crate::transfer::Mode::Default(Fallback::Reference) };
+    let host = r.remote.host().clone();
+    dispatch(&mut cx, &host, Variant::Sync, None, None, Box::new(move |i, st| reference::get(i, st, id, k, o)))
+}
+
+/// `refSetSync(ref, key, value)`: `setSync(key, value)` without options for
+/// a primitive value (anything else goes through `refSet`).
+pub fn set_sync(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let k = key(&mut cx, 1)?;
+    let v = cx.argument::<JsValue>(2)?;
+    let Some(value) = try_primitive(&mut cx, v) else {
+        return cx.throw_type_error("internal error in v8-isolates (refSetSync takes primitives)");
+    };
+    live!(cx, r, Variant::Sync);
+    let id = r.remote.id;
+    let host = r.remote.host().clone();
+    dispatch(&mut cx, &host, Variant::Sync, None, None, Box::new(move |i, st| reference::set(i, st, id, k, value)))
+}
+
 /// `refApply(ref, variant, recvKind, recvPayload, args, timeout, resultMode, site)`
 pub fn apply(mut cx: FunctionContext) -> JsResult<JsValue> {
     let r = handle(&mut cx, 0)?;

@@ -16,9 +16,10 @@ fn entry(st: &State, id: u64) -> Result<(v8::Global<v8::Value>, v8::Global<v8::C
 }
 
 fn key_name<'s>(scope: &mut v8::PinScope<'s, '_>, key: &Key) -> v8::Local<'s, v8::Name> {
+    // Internalized at once: V8 internalizes a property key on lookup anyway.
     let s = match key {
-        Key::Name(s) => v8::String::new(scope, s),
-        Key::Index(i) => v8::String::new(scope, &i.to_string()),
+        Key::Name(s) => v8::String::new_from_utf8(scope, s.as_bytes(), v8::NewStringType::Internalized),
+        Key::Index(i) => v8::String::new_from_one_byte(scope, i.to_string().as_bytes(), v8::NewStringType::Internalized),
     };
     s.unwrap().into()
 }
@@ -67,8 +68,8 @@ pub fn get(iso: &mut v8::Isolate, st: &State, id: u64, key: Key, o: GetOptions) 
             return Err(capture_exception(tc, exc));
         };
         if let Ok(desc) = v8::Local::<v8::Object>::try_from(desc) {
-            let get_k = v8::String::new(tc, "get").unwrap();
-            let set_k = v8::String::new(tc, "set").unwrap();
+            let get_k = st.name(tc, "get");
+            let set_k = st.name(tc, "set");
             let getter = desc.get(tc, get_k.into()).filter(|g| !g.is_undefined());
             let setter = desc.get(tc, set_k.into()).filter(|s| !s.is_undefined());
             if getter.is_some() || setter.is_some() {
@@ -83,7 +84,7 @@ pub fn get(iso: &mut v8::Isolate, st: &State, id: u64, key: Key, o: GetOptions) 
                     }
                 }
             }
-            let value_k = v8::String::new(tc, "value").unwrap();
+            let value_k = st.name(tc, "value");
             break desc.get(tc, value_k.into()).unwrap_or_else(|| v8::undefined(tc).into());
         }
         if !o.inherit {
