@@ -35,11 +35,12 @@ for (const n of [0, 1, 2, 11, 12, 13, 14, 100, 3000]) {
   STRINGS.push('x'.repeat(n), 'é'.repeat(n), '€'.repeat(n), `${'a'.repeat(n)}\ud800`.slice(0, n), '\u00ff\u0100'.repeat(n).slice(0, n));
 }
 
-// Node values large enough (in objects and arrays) for the packed form.
+// Node values large enough for the packed form (32 objects and arrays, and
+// 1 KB of clone: native/src/transfer/plain.rs PACKED_FROM, PACKED_BYTES).
 const PACKED = {
   'the benchmark graph': () => ({ items: many(2000, (i) => ({ id: i, name: `n${i}`, tags: [i % 7] })) }),
   'weird keys, used often enough to get a compiled maker': () => ({ list: many(40, weirdObject) }),
-  'weird keys, used once each (template makers)': () => ({ a: weirdObject(1), list: many(40, (i) => [i]) }),
+  'weird keys, used once each (template makers)': () => ({ a: weirdObject(1), list: many(200, (i) => [i]) }),
   'strings of every length and width': () => ({ s: STRINGS, list: many(400, (i) => ({ i, t: STRINGS[i % 40] })) }),
   'numbers': () => ({ list: many(40, (i) => [-0, 0, 1e300, -1e-300, 5e-324, Number.MAX_VALUE, 0.1, 2 ** 53 + 2, -(2 ** 31), 2 ** 32, 1.5, -i]) }),
   'arrays of every length up to 40': () => ({ list: many(41, (i) => many(i, (j) => (j % 3 ? j : { j }))) }),
@@ -51,7 +52,7 @@ const PACKED = {
       return v;
     }),
   'many shapes (more than a clone may compile)': () => ({ list: many(400, (i) => ({ [`k${i % 20}`]: i, b: [i] })) }),
-  'empty objects and arrays': () => ({ list: many(40, () => ({ o: {}, a: [] })) }),
+  'empty objects and arrays': () => ({ list: many(120, () => ({ o: {}, a: [] })) }),
 };
 
 // Node's thread reads a clone's bytes for handles anyway, and packs it

@@ -69,9 +69,17 @@ const PACKED_FROM: usize = 32;
 /// many values (the isolate side makes both in Rust, slot by slot).
 pub const PACKED_MAX_LIST: usize = 1 << 20;
 
+/// Clones shorter than this are not packed: too small for the packed form
+/// to pay off (or to be taken at all: 32 objects and arrays take more), and
+/// packing one only to refuse it read it twice (it is read as JSON text).
+const PACKED_BYTES: usize = 1024;
+
 /// The packed form of clone bytes (see `Packed`), if the clone is plain
 /// data with enough objects and arrays, whose objects share a few shapes.
 pub fn to_packed(bytes: &[u8]) -> Option<Packed> {
+    if bytes.len() < PACKED_BYTES {
+        return None;
+    }
     let out = pack(bytes)?;
     out.packable().then_some(out)
 }
