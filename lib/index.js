@@ -212,15 +212,14 @@ function isIndex(key) {
 }
 
 function readKey(key) {
-  if (typeof key === 'string') return key;
-  if (typeof key === 'number' && Number.isInteger(key) && key >= 0 && key <= 0xffffffff) return key;
+  if (typeof key === 'string' || isIndex(key)) return key;
   throw new TypeError('Invalid `key`');
 }
 
 // Encodes `value` for native code under `mode`; pushes (kind, payload).
 function encodeInto(out, value, mode) {
-  if ((mode === T.MODE_DEFAULT || mode === T.MODE_COPY) &&
-    (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol'))) {
+  // Primitives cross as themselves unless an option makes a handle of them.
+  if ((mode === T.MODE_DEFAULT || mode === T.MODE_COPY) && T.isPrimitive(value)) {
     out.push(T.KIND_PRIMITIVE, value);
     return;
   }
@@ -336,12 +335,7 @@ function encodeInto(out, value, mode) {
       new ExternalCopy(value).copyInto({ transferIn: true })[INTERNAL](out);
       return;
     }
-    if (T.isPrimitive(value)) out.push(T.KIND_PRIMITIVE, value);
-    else out.push(T.KIND_SERIALIZED, T.serialize(value));
-    return;
-  }
-  if (T.isPrimitive(value)) {
-    out.push(T.KIND_PRIMITIVE, value);
+    out.push(T.KIND_SERIALIZED, T.serialize(value));
     return;
   }
   throw new TypeError(T.NON_TRANSFERABLE);
@@ -1239,8 +1233,7 @@ class Reference {
   }
 
   setSync(key, value, options) {
-    if (arguments.length === 2 && this.#h !== undefined && !this.#released && (typeof key === 'string' || isIndex(key)) &&
-      (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol'))) {
+    if (arguments.length === 2 && this.#h !== undefined && !this.#released && (typeof key === 'string' || isIndex(key)) && T.isPrimitive(value)) {
       return native.refSetSync(this.#h, key, value);
     }
     if (arguments.length < 2) throw arity('setSync', 2);

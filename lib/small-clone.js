@@ -4,7 +4,7 @@
 // identity map, a Buffer, and the garbage of all three: ~5 µs for
 // `{a: 1, b: 'two', c: [3]}`), so a value made of plain objects, arrays,
 // strings, numbers, booleans, null and undefined is written here, in the
-// serializer's own format, into one reused scratch buffer.
+// serializer's own format, into a pooled buffer.
 //
 // What is read is what the serializer reads (own enumerable string keys in
 // their order, array elements), read through property descriptors: no getter
