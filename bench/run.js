@@ -290,6 +290,19 @@ async function main() {
   }
   console.log('');
 
+  // A scenario's parts (`printExtras`): each numeric field's median, both
+  // implementations and their ratio.
+  function printExtras(extras, unit) {
+    const keys = Object.keys(extras.ours[0] ?? extras.ivm[0] ?? {});
+    for (const k of keys) {
+      const o = median(extras.ours.map((e) => e[k]));
+      const i = median(extras.ivm.map((e) => e[k]));
+      if (!Number.isFinite(o) && !Number.isFinite(i)) continue;
+      const ratio = Number.isFinite(o) && Number.isFinite(i) ? ` (${(o / i).toFixed(2)})` : '';
+      console.log(`  ${k.padEnd(16)} ours ${fmtValue(o, unit)}, ivm ${fmtValue(i, unit)}${ratio}`);
+    }
+  }
+
   const started = Date.now();
   const rows = [];
   for (const scenario of selected) {
@@ -338,6 +351,7 @@ async function main() {
       ` ours ${fmtValue(ours, scenario.unit)}, ivm ${fmtValue(ivm, scenario.unit)}` +
         (row.pass === undefined ? '' : ` -> ${row.pass ? 'PASS' : 'MISS'}`),
     );
+    if (scenario.printExtras) printExtras(extras, scenario.unit);
     for (const e of errors) console.log(`  ${e.replace(/\n/g, '\n  ')}`);
   }
 

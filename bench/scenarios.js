@@ -426,6 +426,33 @@ const scenarios = [
       });
     },
   },
+  // The same calls with the options and receivers embedders write (isolated-
+  // vm's README passes `{result: {copy: true}}` and `null` receivers): each
+  // form, µs per call. Reported only.
+  {
+    name: 'applySyncForms',
+    title: 'applySync(null, [1, 2]); with {timeout}; with {result: {copy: true}}; guest function called from Node; runSync(ctx)',
+    unit: 'us',
+    direction: 'lower',
+    printExtras: true,
+    async run(ivm, { quick }) {
+      const { isolate, context, fn } = warmContext(ivm);
+      const args = [1, 2];
+      const n = quick ? 5000 : 20000;
+      const direct = context.global.getSync('f');
+      const script = isolate.compileScriptSync('1 + 1');
+      const forms = {
+        nullReceiver: timeSyncLoop(() => fn.applySync(null, args), 2000, n),
+        timeout: timeSyncLoop(() => fn.applySync(undefined, args, { timeout: 1000 }), 2000, n),
+        resultCopy: timeSyncLoop(() => fn.applySync(undefined, args, { result: { copy: true } }), 2000, n),
+        guestFunction: timeSyncLoop(() => direct(1, 2), 2000, n),
+        runSync: timeSyncLoop(() => script.runSync(context), 2000, n),
+      };
+      // The value is their mean; each form is printed beside it.
+      const values = Object.values(forms);
+      return { value: values.reduce((a, b) => a + b, 0) / values.length, ...forms };
+    },
+  },
   {
     name: 'codeCache1MB',
     title: 'compiling a 1 MB script: uncached time / time with cachedData (speedup)',

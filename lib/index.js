@@ -10,6 +10,7 @@ const SYNC = 0;
 const ASYNC = 1;
 const IGNORED = 2;
 const INTERNAL = Symbol('v8-isolates internal');
+const RAW = Symbol('v8-isolates raw handle');
 const APPLY_PROMISE = Symbol('v8-isolates applySyncPromise');
 const APPLY_ARGS = Symbol('v8-isolates applyArgs');
 const SHARE = Symbol('v8-isolates share');
@@ -384,6 +385,32 @@ function spreadArgs(fn, h, args) {
   }
 }
 
+// `native.refApplyWith(h, variant, recv, timeout, mode, ...args)` for up to
+// four arguments (see Reference#applyWith).
+function applyWith(h, variant, recv, timeout, mode, args) {
+  const f = native.refApplyWith;
+  switch (args.length) {
+    case 0:
+      return f(h, variant, recv, timeout, mode);
+    case 1:
+      return f(h, variant, recv, timeout, mode, args[0]);
+    case 2:
+      return f(h, variant, recv, timeout, mode, args[0], args[1]);
+    case 3:
+      return f(h, variant, recv, timeout, mode, args[0], args[1], args[2]);
+    default:
+      return f(h, variant, recv, timeout, mode, args[0], args[1], args[2], args[3]);
+  }
+}
+
+// Returned by a fast path that does not apply to the call.
+const NOT_TAKEN = Symbol('not taken');
+
+function allPrimitive(list) {
+  for (let i = 0; i < list.length; i++) if (!T.isPrimitive(list[i])) return false;
+  return true;
+}
+
 function bidirectional(options) {
   if (options === undefined) return [T.MODE_DEFAULT, T.MODE_DEFAULT];
   return [T.transferMode(options.arguments, 'arguments'), T.transferMode(options.result, 'result')];
@@ -733,6 +760,11 @@ class Context {
     return native.isReleased(this.#h) ? undefined : this.#global;
   }
 
+  // The native handle, released or not (the native call checks).
+  static [RAW](ctx) {
+    return ctx.#h;
+  }
+
   // The native handle (or, with `global`, its global's).
   static [INTERNAL](ctx, global) {
     if (native.isReleased(ctx.#h)) throw new Error('Context is released');
@@ -823,6 +855,7 @@ class Script {
   }
 
   runSync(context, options) {
+    if (options === undefined && context instanceof Context) return native.scriptRunFast(this.#h, Context[RAW](context));
     if (arguments.length < 1) throw arity('run', 1);
     return this.#run(SYNC, context, options);
   }
@@ -1297,9 +1330,27 @@ class Reference {
   // A call through a function that crossed as a function: arguments copied,
   // the result copied except that functions come back as functions.
   [APPLY_CALLABLE](args) {
+    if (this.#h !== undefined && !this.#released && args.length <= 4 && allPrimitive(args)) {
+      return applyWith(this.#h, SYNC, undefined, undefined, T.MODE_COPY_CALLABLE, args);
+    }
     this.#live();
     const list = encodeArgs(args, T.MODE_COPY);
     return native.refApply(this.#h, SYNC, T.KIND_PRIMITIVE, undefined, list, undefined, T.MODE_COPY_CALLABLE, undefined);
+  }
+
+  // A call with up to four arguments whose options need no promise: the
+  // arguments go as arguments of the native call (reading an array's
+  // elements through Node-API costs a call each), and the isolate runs it
+  // without a boxed job. NOT_TAKEN when the call needs #apply.
+  #applyWith(variant, recv, args, options) {
+    if (this.#h === undefined || this.#released || !Array.isArray(args) || args.length > 4) return NOT_TAKEN;
+    options = optionsObject(options, 'apply', 3);
+    const timeout = T.readTimeout(options);
+    const [argMode, resultMode] = bidirectional(options);
+    if ((resultMode & T.MODE_PROMISE) !== 0) return NOT_TAKEN;
+    // Under `copy` a primitive argument crosses as itself, as by default.
+    if (argMode !== T.MODE_DEFAULT && (argMode !== T.MODE_COPY || !allPrimitive(args))) return NOT_TAKEN;
+    return applyWith(this.#h, variant, recv, timeout, resultMode, args);
   }
 
   applySync(recv, args, options) {
@@ -1307,7 +1358,8 @@ class Reference {
       if (args.length <= 4) return spreadArgs(native.refApplyArgs, this.#h, args);
       if (args.length <= MAX_ARGUMENTS) return native.refApplyFast(this.#h, args);
     }
-    return this.#apply(SYNC, recv, args, options);
+    const r = this.#applyWith(SYNC, recv, args, options);
+    return r !== NOT_TAKEN ? r : this.#apply(SYNC, recv, args, options);
   }
 
   apply(recv, args, options) {
@@ -1316,11 +1368,14 @@ class Reference {
       const h = this.#h;
       return asyncCall(this.apply, () => spreadArgs(native.refApplyAsyncArgs, h, args));
     }
-    return asyncCall(this.apply, () => this.#apply(ASYNC, recv, args, options, undefined));
+    return asyncCall(this.apply, () => {
+      const r = this.#applyWith(ASYNC, recv, args, options);
+      return r !== NOT_TAKEN ? r : this.#apply(ASYNC, recv, args, options, undefined);
+    });
   }
 
   applyIgnored(recv, args, options) {
-    this.#apply(IGNORED, recv, args, options);
+    if (this.#applyWith(IGNORED, recv, args, options) === NOT_TAKEN) this.#apply(IGNORED, recv, args, options);
   }
 
   // Only guests running asynchronously may block on a Node promise; on a

@@ -237,3 +237,68 @@ test('timeout errors have the documented class shape', { timeout: 5_000 }, () =>
   assert.ok(e instanceof Error);
   assert.ok(!(e instanceof ivm.IsolateDisposedError));
 });
+
+// Deadlines live in the frames of running calls, and the watchdog thread
+// sleeps until the earliest one it knows (native/src/engine/watchdog.rs).
+
+test('a short deadline set while the watchdog waits for a long one still fires on time', { timeout: 8_000 }, async () => {
+  await withIsolate(async (a) => {
+    await withIsolate(async (b) => {
+      const ca = a.createContextSync();
+      const cb = b.createContextSync();
+      // The watchdog sleeps until this call's deadline, 6 s away...
+      const long = ca.eval('for (;;);', { timeout: 6_000 });
+      // ...and must wake for this one: waiting for the first deadline would
+      // outlast the test's own timeout.
+      for (let i = 0; i < 3; i++) {
+        assert.throws(() => cb.evalSync('for (;;);', { timeout: 20 }), assertTimeoutError);
+        await assert.rejects(cb.eval('for (;;);', { timeout: 20 }), assertTimeoutError);
+      }
+      a.dispose();
+      await assert.rejects(long, /disposed/);
+    });
+  });
+});
+
+test('an isolate whose calls have ended leaves the watchdog and comes back with its next deadline', { timeout: 8_000 }, async () => {
+  await withIsolate(async (x, cx) => {
+    await withIsolate(async (y, cy) => {
+      // x's deadline passes with its call long done: the watchdog wakes for
+      // it before y's, finds nothing to kill in x, and drops x from its list.
+      assert.equal(cx.evalSync('1', { timeout: 30 }), 1);
+      assert.throws(() => cy.evalSync('for (;;);', { timeout: 60 }), assertTimeoutError);
+      // x's next deadline has to bring it back.
+      assert.throws(() => cx.evalSync('for (;;);', { timeout: 20 }), assertTimeoutError);
+      await assert.rejects(cx.eval('for (;;);', { timeout: 20 }), assertTimeoutError);
+    });
+  });
+});
+
+test('nested calls each keep their own deadline', T, async () => {
+  await withIsolate(async (iso, ctx) => {
+    const inner = new ivm.Isolate({ memoryLimit: 32 });
+    try {
+      const ic = inner.createContextSync();
+      ctx.global.setSync('spinInner', () => {
+        assert.throws(() => ic.evalSync('for (;;);', { timeout: 20 }), assertTimeoutError);
+        return 'inner timed out';
+      });
+      // The inner deadline fires inside the outer call, which goes on under
+      // its own, longer one.
+      assert.equal(ctx.evalSync('spinInner() + "; " + spinInner()', { timeout: 5_000 }), 'inner timed out; inner timed out');
+      // The outer deadline passes while a nested call with a later one runs
+      // (Node's thread is blocked in it): the outer call ends as timed out
+      // once Node's function returns.
+      ctx.global.setSync('waitInner', () => {
+        try {
+          ic.evalSync('for (;;);', { timeout: 200 });
+        } catch {}
+        return 'returned';
+      });
+      assert.throws(() => ctx.evalSync('waitInner(); for (;;);', { timeout: 30 }), assertTimeoutError);
+      assert.equal(ctx.evalSync('waitInner()', { timeout: 5_000 }), 'returned');
+    } finally {
+      inner.dispose();
+    }
+  });
+});

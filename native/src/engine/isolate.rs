@@ -14,7 +14,7 @@ use super::inspector::InspMsg;
 use super::record::{Posted, Record, Request, Taken};
 use super::memory::Budget;
 use super::wait::Slot;
-use crate::transfer::{Failure, Outcome};
+use crate::transfer::{Failure, Mode, Outcome, Transfer};
 
 /// Why running code was stopped. Later variants win over earlier ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,37 +64,32 @@ impl Done {
 /// allocated by one thread and freed by another cost a glibc arena lock).
 pub enum Work {
     Boxed(Job),
-    /// `context.evalSync(code)` without options.
-    Eval { context: u64, code: String },
-    /// `reference.applySync(undefined, args)` without options, up to
-    /// `SMALL_ARGS` arguments that are numbers, booleans, null or undefined:
-    /// kept inline in 16 bytes each, so the whole call fits on two cache
-    /// lines (the caller's thread writes them, the isolate's reads them).
+    /// `context.eval(code)` without a script origin, its result under `mode`
+    /// (without `promise`).
+    Eval { context: u64, code: String, mode: Mode },
+    /// `script.run(context)` the same way.
+    Run { script: u64, context: u64, mode: Mode },
+    /// `reference.applySync(recv, args)` with an undefined or null receiver,
+    /// up to `SMALL_ARGS` arguments that are numbers, booleans, null or
+    /// undefined, and options that need no promise: kept inline (16 bytes an
+    /// argument), so the whole call fits on two cache lines (the caller's
+    /// thread writes them, the isolate's reads them; a receiver of 16 bytes
+    /// more made the plain call 50 % slower).
     Apply { reference: u64, args: SmallArgs },
-    /// The same call with other arguments.
-    ApplyList { reference: u64, args: Vec<crate::transfer::Transfer> },
+    /// Any other call with a receiver, arguments, and the result's `mode`
+    /// (without `promise`).
+    ApplyList { reference: u64, mode: Mode, recv: Transfer, args: Vec<Transfer> },
     /// Already run.
     Spent,
 }
 
 impl Work {
-    /// `reference.apply(undefined, args)` with default options.
-    pub fn apply(reference: u64, args: Vec<crate::transfer::Transfer>) -> Work {
-        match SmallArgs::of(&args) {
+    /// `reference.apply(recv, args)` whose result follows `mode`.
+    pub fn apply(reference: u64, recv: Transfer, args: Vec<Transfer>, mode: Mode) -> Work {
+        match SmallArgs::of(&recv, &args, mode) {
             Some(small) => Work::Apply { reference, args: small },
-            None => Work::ApplyList { reference, args },
+            None => Work::ApplyList { reference, mode, recv, args },
         }
-    }
-
-    fn apply_now(iso: &mut v8::Isolate, st: &super::runner::State, reference: u64, args: impl ExactSizeIterator<Item = crate::transfer::Transfer>) -> Outcome {
-        crate::ops::reference::apply(
-            iso,
-            st,
-            reference,
-            crate::transfer::Transfer::Undefined,
-            args,
-            crate::transfer::Mode::Default(crate::transfer::Fallback::Reference),
-        )
     }
 
     /// Runs the work. What it owns stays in place (a posted call's buffers
@@ -105,16 +100,16 @@ impl Work {
                 let Work::Boxed(job) = std::mem::replace(self, Work::Spent) else { unreachable!() };
                 job(iso, st)
             }
-            Work::Eval { context, code } => crate::ops::code::eval(
-                iso,
-                st,
-                *context,
-                code,
-                crate::ops::Origin::default(),
-                crate::transfer::Mode::Default(crate::transfer::Fallback::Undefined),
-            ),
-            Work::Apply { reference, args } => Work::apply_now(iso, st, *reference, args.iter()),
-            Work::ApplyList { reference, args } => Work::apply_now(iso, st, *reference, args.drain(..)),
+            Work::Eval { context, code, mode } => crate::ops::code::eval(iso, st, *context, code, crate::ops::Origin::default(), *mode),
+            Work::Run { script, context, mode } => crate::ops::code::run_script(iso, st, *script, *context, *mode),
+            Work::Apply { reference, args } => {
+                let recv = if args.null_recv { Transfer::Null } else { Transfer::Undefined };
+                crate::ops::reference::apply(iso, st, *reference, recv, args.iter(), args.mode)
+            }
+            Work::ApplyList { reference, mode, recv, args } => {
+                let recv = std::mem::replace(recv, Transfer::Undefined);
+                crate::ops::reference::apply(iso, st, *reference, recv, args.drain(..), *mode)
+            }
             Work::Spent => Err(Failure::Error("internal error in v8-isolates (a call ran twice)".into())),
         }
     }
@@ -132,40 +127,59 @@ enum Small {
     Number(f64),
 }
 
-#[derive(Clone, Copy)]
-pub struct SmallArgs {
-    len: u8,
-    items: [Small; SMALL_ARGS],
-}
-
-impl SmallArgs {
-    /// `args` inline, if they are few and small enough.
-    fn of(args: &[crate::transfer::Transfer]) -> Option<SmallArgs> {
-        use crate::transfer::Transfer;
-        if args.len() > SMALL_ARGS {
-            return None;
-        }
-        let mut out = SmallArgs { len: args.len() as u8, items: [Small::Undefined; SMALL_ARGS] };
-        for (slot, a) in out.items.iter_mut().zip(args) {
-            *slot = match a {
-                Transfer::Undefined => Small::Undefined,
-                Transfer::Null => Small::Null,
-                Transfer::Bool(b) => Small::Bool(*b),
-                Transfer::Number(n) => Small::Number(*n),
-                _ => return None,
-            };
-        }
-        Some(out)
+impl Small {
+    fn of(t: &Transfer) -> Option<Small> {
+        Some(match t {
+            Transfer::Undefined => Small::Undefined,
+            Transfer::Null => Small::Null,
+            Transfer::Bool(b) => Small::Bool(*b),
+            Transfer::Number(n) => Small::Number(*n),
+            _ => return None,
+        })
     }
 
-    fn iter(&self) -> impl ExactSizeIterator<Item = crate::transfer::Transfer> + '_ {
-        use crate::transfer::Transfer;
-        self.items[..self.len as usize].iter().map(|s| match *s {
+    fn get(self) -> Transfer {
+        match self {
             Small::Undefined => Transfer::Undefined,
             Small::Null => Transfer::Null,
             Small::Bool(b) => Transfer::Bool(b),
             Small::Number(n) => Transfer::Number(n),
-        })
+        }
+    }
+}
+
+/// A call's arguments kept inline (see `Work::Apply`); the receiver and the
+/// mode fit in what would be padding.
+#[derive(Clone, Copy)]
+pub struct SmallArgs {
+    len: u8,
+    /// The receiver is null (else undefined).
+    null_recv: bool,
+    mode: Mode,
+    items: [Small; SMALL_ARGS],
+}
+
+impl SmallArgs {
+    /// The call inline, if its receiver is undefined or null and its
+    /// arguments few and small enough.
+    fn of(recv: &Transfer, args: &[Transfer], mode: Mode) -> Option<SmallArgs> {
+        let null_recv = match recv {
+            Transfer::Undefined => false,
+            Transfer::Null => true,
+            _ => return None,
+        };
+        if args.len() > SMALL_ARGS {
+            return None;
+        }
+        let mut out = SmallArgs { len: args.len() as u8, null_recv, mode, items: [Small::Undefined; SMALL_ARGS] };
+        for (slot, a) in out.items.iter_mut().zip(args) {
+            *slot = Small::of(a)?;
+        }
+        Some(out)
+    }
+
+    fn iter(&self) -> impl ExactSizeIterator<Item = Transfer> + '_ {
+        self.items[..self.len as usize].iter().map(|s| s.get())
     }
 }
 
@@ -313,6 +327,8 @@ struct Frame {
     stack: Option<String>,
     /// V8's own foreground tasks, not a user call.
     pump: bool,
+    /// When the call times out (see `watchdog`).
+    deadline: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -368,6 +384,8 @@ pub struct IsolateHost {
     over_limit: AtomicBool,
     /// Bumped whenever a frame is killed: a cheap "was anything killed?".
     kill_epoch: AtomicU64,
+    /// The watchdog lists this isolate (it has had a deadline).
+    watched: AtomicBool,
     handle: v8::IsolateHandle,
     exec: Padded<Mutex<Exec>>,
     disposed: AtomicBool,
@@ -445,6 +463,7 @@ impl IsolateHost {
             iso_cpu: Padded(AtomicU32::new(u32::MAX)),
             caller_cpu: Padded(AtomicU32::new(u32::MAX)),
             kill_epoch: AtomicU64::new(0),
+            watched: AtomicBool::new(false),
             over_limit: AtomicBool::new(false),
             handle,
             exec: Padded(Mutex::new(Exec::default())),
@@ -702,6 +721,19 @@ impl IsolateHost {
 
     /// Opens an execution frame.
     pub(crate) fn begin(&self) -> Begun {
+        self.open(None)
+    }
+
+    /// Opens an execution frame that times out at `deadline`.
+    pub(crate) fn begin_until(self: &Arc<Self>, deadline: Option<Instant>) -> Begun {
+        let b = self.open(deadline);
+        if let Some(at) = deadline {
+            super::watchdog::watch(self, at);
+        }
+        b
+    }
+
+    fn open(&self, deadline: Option<Instant>) -> Begun {
         let mut e = self.exec.lock();
         e.next_seq += 1;
         let seq = e.next_seq;
@@ -733,7 +765,7 @@ impl IsolateHost {
             // Disposed between queueing and running: stop it at once.
             self.handle.terminate_execution();
         }
-        e.frames.push(Frame { seq, kill: inherited, stack: None, pump: false });
+        e.frames.push(Frame { seq, kill: inherited, stack: None, pump: false, deadline });
         Begun { seq, depth: e.frames.len(), killed: inherited, epoch: self.kill_epoch.load(Ordering::Acquire) }
     }
 
@@ -790,18 +822,62 @@ impl IsolateHost {
     pub fn kill_seq(self: &Arc<Self>, seq: u64, kill: Kill) {
         let mut e = self.exec.lock();
         if let Some(f) = e.frames.iter_mut().find(|f| f.seq == seq) {
-            f.kill = f.kill.max(Some(kill));
-            self.kill_epoch.fetch_add(1, Ordering::AcqRel);
-            let data = Box::into_raw(Box::new((Arc::downgrade(self), seq)));
-            if !self.handle.request_interrupt(timeout_interrupt, data as *mut std::ffi::c_void) {
-                // SAFETY: V8 did not take the pointer; reclaim it.
-                drop(unsafe { Box::from_raw(data) });
-                self.handle.terminate_execution();
-            }
-            let _ = self.sync_tx.try_send(Msg::Wake);
-            self.ring();
-            self.thread.unpark();
+            self.kill_frame(f, kill);
         }
+    }
+
+    fn kill_frame(self: &Arc<Self>, f: &mut Frame, kill: Kill) {
+        f.kill = f.kill.max(Some(kill));
+        self.kill_epoch.fetch_add(1, Ordering::AcqRel);
+        let data = Box::into_raw(Box::new((Arc::downgrade(self), f.seq)));
+        if !self.handle.request_interrupt(timeout_interrupt, data as *mut std::ffi::c_void) {
+            // SAFETY: V8 did not take the pointer; reclaim it.
+            drop(unsafe { Box::from_raw(data) });
+            self.handle.terminate_execution();
+        }
+        let _ = self.sync_tx.try_send(Msg::Wake);
+        self.ring();
+        self.thread.unpark();
+    }
+
+    /// Times out the frames whose deadline is `now` or earlier; returns the
+    /// earliest deadline left.
+    pub(crate) fn expire_deadlines(self: &Arc<Self>, now: Instant) -> Option<Instant> {
+        let mut e = self.exec.lock();
+        let mut next: Option<Instant> = None;
+        for f in e.frames.iter_mut() {
+            match f.deadline {
+                Some(at) if at <= now => {
+                    f.deadline = None;
+                    self.kill_frame(f, Kill::Timeout);
+                }
+                Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
+                None => {}
+            }
+        }
+        next
+    }
+
+    /// Whether the watchdog lists this isolate.
+    pub(crate) fn watched(&self) -> bool {
+        self.watched.load(Ordering::Acquire)
+    }
+
+    /// Marks this isolate listed by the watchdog; true if it was not.
+    pub(crate) fn set_watched(&self) -> bool {
+        !self.watched.swap(true, Ordering::AcqRel)
+    }
+
+    /// Marks this isolate no longer listed if no frame has a deadline; true
+    /// if so. Under the frames' lock: a frame given a deadline after it
+    /// sees the mark cleared (see `watchdog::watch`).
+    pub(crate) fn unwatch_if_idle(&self) -> bool {
+        let e = self.exec.lock();
+        if e.frames.iter().any(|f| f.deadline.is_some()) {
+            return false;
+        }
+        self.watched.store(false, Ordering::Release);
+        true
     }
 
     fn set_frame_stack(&self, seq: u64, stack: String) {
@@ -1049,6 +1125,12 @@ impl IsolateHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inline_call_is_no_larger_than_its_arguments() {
+        // The receiver and the mode sit in the padding after `len`.
+        assert_eq!(std::mem::size_of::<SmallArgs>(), 8 + SMALL_ARGS * 16);
+    }
 
     #[test]
     fn a_sync_call_fits_on_two_cache_lines() {

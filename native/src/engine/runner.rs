@@ -13,7 +13,7 @@ use crossbeam_channel::{bounded, unbounded};
 
 use super::isolate::{Call, Done, Inbox, IsolateHost, Kill, Msg};
 use super::memory::{self, Budget};
-use super::{platform, watchdog};
+use super::platform;
 use crate::node::host::HostFn;
 use crate::transfer::Failure;
 
@@ -809,11 +809,8 @@ fn run_work(isolate: &mut v8::Isolate, state: &State, job: &mut super::isolate::
     // Borrowed, not cloned: a clone per call would bounce the Arc's counter
     // between this thread and the callers'.
     let host = &state.host;
-    let b = host.begin();
+    let b = host.begin_until(timeout.map(|t| Instant::now() + t));
     let seq = b.seq;
-    if let Some(t) = timeout {
-        watchdog::arm(Instant::now() + t, &host, seq);
-    }
     RUNNING.with(|r| r.borrow_mut().push(done));
     let outer_seq = state.current_seq.replace(seq);
     let outer_blocked = state.caller_blocked.replace(sync);

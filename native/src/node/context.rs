@@ -31,9 +31,9 @@ pub fn eval(mut cx: FunctionContext) -> JsResult<JsValue> {
         return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
     }
     let id = ctx.remote.id;
-    if code_bits == 0 && origin == ops::Origin::default() {
+    if code_bits & 4 == 0 && origin == ops::Origin::default() {
         // The common call: no boxed job (see `Work`).
-        let work = crate::engine::isolate::Work::Eval { context: id, code };
+        let work = crate::engine::isolate::Work::Eval { context: id, code, mode: m };
         return super::call::dispatch_work(&mut cx, ctx.remote.host(), v, t, site, work);
     }
     let host = ctx.remote.host().clone();
@@ -88,7 +88,8 @@ pub fn eval_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
     if ctx.remote.is_released() {
         return fail(&mut cx, Variant::Sync, Failure::error(ops::code::CONTEXT_RELEASED));
     }
-    let work = crate::engine::isolate::Work::Eval { context: ctx.remote.id, code };
+    let mode = Mode::Default(Fallback::Undefined);
+    let work = crate::engine::isolate::Work::Eval { context: ctx.remote.id, code, mode };
     super::call::dispatch_work(&mut cx, ctx.remote.host(), Variant::Sync, None, None, work)
 }
 

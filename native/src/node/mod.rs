@@ -55,10 +55,12 @@ pub fn register(cx: &mut ModuleContext) -> NeonResult<()> {
     cx.export_function("refApplyFast", reference::apply_fast)?;
     cx.export_function("refApplyArgs", reference::apply_args)?;
     cx.export_function("refApplyAsyncArgs", reference::apply_async_args)?;
+    cx.export_function("refApplyWith", reference::apply_with)?;
     cx.export_function("contextEvalClosure", context::eval_closure)?;
     cx.export_function("release", context::release)?;
     cx.export_function("isReleased", context::is_released)?;
     cx.export_function("scriptRun", script::run)?;
+    cx.export_function("scriptRunFast", script::run_fast)?;
     cx.export_function("isolateCompileModule", module::compile)?;
     cx.export_function("isolateSetHooks", module::set_hooks)?;
     cx.export_function("moduleInstantiate", module::instantiate)?;

@@ -114,9 +114,9 @@ pub fn apply(mut cx: FunctionContext) -> JsResult<JsValue> {
     let site = cx.argument_opt(7);
     live!(cx, r, v);
     let id = r.remote.id;
-    if code_bits == 0 && matches!(recv, crate::transfer::Transfer::Undefined) {
-        // The common call (see `Work`).
-        return super::call::dispatch_work(&mut cx, r.remote.host(), v, t, site, Work::apply(id, args));
+    if code_bits & 4 == 0 {
+        // No promise to wait for: no boxed job (see `Work`).
+        return super::call::dispatch_work(&mut cx, r.remote.host(), v, t, site, Work::apply(id, recv, args, mode));
     }
     let host = r.remote.host().clone();
     dispatch_result(&mut cx, &host, v, t, site, code_bits, crate::transfer::Fallback::Reference, Box::new(move |i, st| reference::apply(i, st, id, recv, args, mode)))
@@ -160,28 +160,54 @@ pub fn apply_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
 /// arguments of the call (the JS layer does so up to four: reading an
 /// array's elements through Node-API costs a call each).
 pub fn apply_args(cx: FunctionContext) -> JsResult<JsValue> {
-    apply_with(cx, Variant::Sync)
+    apply_spread(cx, Variant::Sync)
 }
 
 /// `refApplyAsyncArgs(ref, ...args)`: `apply` (async) the same way.
 pub fn apply_async_args(cx: FunctionContext) -> JsResult<JsValue> {
-    apply_with(cx, Variant::Async)
+    apply_spread(cx, Variant::Async)
 }
 
-fn apply_with(mut cx: FunctionContext, variant: Variant) -> JsResult<JsValue> {
-    let n = cx.len().saturating_sub(1);
-    let mut args = Vec::with_capacity(n);
-    for i in 1..=n {
-        let v = cx.argument::<JsValue>(i)?;
-        args.push(encode_arg(&mut cx, v)?);
-    }
+fn apply_spread(mut cx: FunctionContext, variant: Variant) -> JsResult<JsValue> {
+    let args = spread(&mut cx, 1)?;
     apply_as(cx, variant, args)
+}
+
+/// The call's arguments from index `from` on, encoded by the default rules.
+fn spread(cx: &mut FunctionContext, from: usize) -> NeonResult<Vec<crate::transfer::Transfer>> {
+    let n = cx.len().saturating_sub(from);
+    let mut args = Vec::with_capacity(n);
+    for i in from..from + n {
+        let v = cx.argument::<JsValue>(i)?;
+        args.push(encode_arg(cx, v)?);
+    }
+    Ok(args)
 }
 
 fn apply_as(mut cx: FunctionContext, variant: Variant, args: Vec<crate::transfer::Transfer>) -> JsResult<JsValue> {
     let r = handle(&mut cx, 0)?;
     live!(cx, r, variant);
-    super::call::dispatch_work(&mut cx, r.remote.host(), variant, None, None, Work::apply(r.remote.id, args))
+    let mode = crate::transfer::Mode::Default(Fallback::Reference);
+    let work = Work::apply(r.remote.id, crate::transfer::Transfer::Undefined, args, mode);
+    super::call::dispatch_work(&mut cx, r.remote.host(), variant, None, None, work)
+}
+
+/// `refApplyWith(ref, variant, recv, timeout, resultMode, ...args)`: apply
+/// with options that need no promise, up to four arguments passed as
+/// arguments of the call; the receiver and the arguments go by the default
+/// rules (the JS layer sends arguments to copy here only when they are
+/// primitives).
+pub fn apply_with(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let r = handle(&mut cx, 0)?;
+    let v = variant(&mut cx, 1)?;
+    let recv = cx.argument::<JsValue>(2)?;
+    let recv = encode_arg(&mut cx, recv)?;
+    let t = timeout(&mut cx, 3)?;
+    let mode = read_mode(&mut cx, 4, Fallback::Reference)?;
+    let args = spread(&mut cx, 5)?;
+    live!(cx, r, v);
+    let work = Work::apply(r.remote.id, recv, args, mode);
+    super::call::dispatch_work(&mut cx, r.remote.host(), v, t, None, work)
 }
 
 fn encode_arg<'a>(cx: &mut FunctionContext<'a>, v: Handle<'a, JsValue>) -> NeonResult<crate::transfer::Transfer> {

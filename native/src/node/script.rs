@@ -29,10 +29,36 @@ pub fn run(mut cx: FunctionContext) -> JsResult<JsValue> {
         return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
     }
     let (sid, cid) = (script.remote.id, ctx.remote.id);
+    if code_bits & 4 == 0 && !release {
+        // No promise to wait for: no boxed job (see `Work`).
+        let work = crate::engine::isolate::Work::Run { script: sid, context: cid, mode: m };
+        return super::call::dispatch_work(&mut cx, script.remote.host(), v, t, site, work);
+    }
     let host = script.remote.host().clone();
     let out = dispatch_result(&mut cx, &host, v, t, site, code_bits, crate::transfer::Fallback::Reject, Box::new(move |i, st| ops::code::run_script(i, st, sid, cid, m)));
     if release {
         script.remote.release();
     }
     out
+}
+
+/// `scriptRunFast(script, ctx)`: runSync with no options (the JS layer has
+/// checked that `ctx` is a Context, and not whether it is released).
+pub fn run_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
+    let script = handle(&mut cx, 0)?;
+    let ctx = handle(&mut cx, 1)?;
+    let v = super::call::Variant::Sync;
+    // In `run`'s order: the JS layer checks the context first.
+    if ctx.remote.is_released() {
+        return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
+    }
+    if script.remote.is_released() {
+        return fail(&mut cx, v, Failure::error(ops::code::SCRIPT_RELEASED));
+    }
+    if !Arc::ptr_eq(script.remote.host(), ctx.remote.host()) {
+        return fail(&mut cx, v, Failure::error("Invalid context"));
+    }
+    let mode = crate::transfer::Mode::Default(Fallback::Undefined);
+    let work = crate::engine::isolate::Work::Run { script: script.remote.id, context: ctx.remote.id, mode };
+    super::call::dispatch_work(&mut cx, script.remote.host(), v, None, None, work)
 }
