@@ -302,3 +302,45 @@ test('nested calls each keep their own deadline', T, async () => {
     }
   });
 });
+
+test('many isolates with deadlines of all lengths, set from several threads at once: each fires, none early', { timeout: 60_000 }, async () => {
+  const { Worker } = require('node:worker_threads');
+  // Each worker (and the main thread) runs rounds on its own isolates: an
+  // endless loop under a short timeout must time out, a quick call under a
+  // long one must not; deadlines of 5 ms to 10 s are set concurrently.
+  const body = `
+    const ivm = require(${JSON.stringify(require.resolve('../lib'))});
+    const isolates = Array.from({ length: 4 }, () => new ivm.Isolate({ memoryLimit: 16 }));
+    const contexts = isolates.map((i) => i.createContextSync());
+    let timedOut = 0;
+    let early = 0;
+    for (let round = 0; round < 40; round++) {
+      const c = contexts[round % 4];
+      const short = 5 + (round % 7) * 5;
+      try { c.evalSync('for (;;);', { timeout: short }); } catch (e) { if (e.message === 'Script execution timed out.') timedOut++; }
+      try { c.evalSync('{ let s = 0; for (let i = 0; i < 1000; i++) s += i; }', { timeout: 10000 - round }); } catch { early++; }
+    }
+    isolates.forEach((i) => i.dispose());
+    module.exports = { timedOut, early };
+  `;
+  const workers = Array.from({ length: 3 }, () => new Worker(`${body}; require('node:worker_threads').parentPort.postMessage(module.exports);`, { eval: true }));
+  const results = workers.map((w) => new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  }));
+  // The main thread meanwhile, with async calls.
+  const iso = new ivm.Isolate({ memoryLimit: 16 });
+  try {
+    const ctx = iso.createContextSync();
+    let mainTimedOut = 0;
+    for (let round = 0; round < 20; round++) {
+      await assert.rejects(ctx.eval('for (;;);', { timeout: 5 + (round % 5) * 7 }), assertTimeoutError);
+      mainTimedOut++;
+      assert.equal(await ctx.eval('2 + 2', { timeout: 20_000 }), 4);
+    }
+    assert.equal(mainTimedOut, 20);
+  } finally {
+    iso.dispose();
+  }
+  for (const r of await Promise.all(results)) assert.deepEqual(r, { timedOut: 40, early: 0 });
+});
