@@ -1039,7 +1039,7 @@ impl IsolateHost {
 /// Runs on the isolate thread, inside running JS, when a timeout expires:
 /// records the guest stack on the frame, then terminates execution.
 unsafe extern "C" fn timeout_interrupt(mut raw: v8::UnsafeRawIsolatePtr, data: *mut std::ffi::c_void) {
-    // SAFETY: `data` is the box leaked by `kill_seq`, handed to V8 once.
+    // SAFETY: `data` is the box leaked by `kill_frame`, handed to V8 once.
     let (host, seq) = *unsafe { Box::from_raw(data as *mut (std::sync::Weak<IsolateHost>, u64)) };
     // SAFETY: V8 calls this on the isolate's own thread with a live isolate.
     let iso = unsafe { v8::Isolate::ref_from_raw_isolate_ptr_mut(&mut raw) };
