@@ -66,14 +66,14 @@ test('Node can call back into the isolate from inside a Callback (re-entrancy)',
   for (let i = 0; i < 100; i++) assert.equal(context.evalSync(`reenter(${i})`), i + 1);
 });
 
-test('sync calls chain across three isolates through Callbacks', { timeout: 10000 }, (t) => {
+test('sync calls chain across three isolates through Callbacks, 100 times', { timeout: 30000 }, (t) => {
   const a = setup(t);
   const b = setup(t);
   const c = setup(t);
   c.global.setSync('leaf', (x) => x * 2);
   b.global.setSync('mid', (x) => c.context.evalSync(`leaf(${x}) + 1`));
   a.global.setSync('top', (x) => b.context.evalSync(`mid(${x}) + 1`));
-  assert.equal(a.context.evalSync('top(10)'), 22);
+  for (let i = 0; i < 100; i++) assert.equal(a.context.evalSync(`top(${i})`), 2 * i + 2);
 });
 
 test('dispose() from inside a Callback during a sync call', { timeout: 10000 }, (t) => {
