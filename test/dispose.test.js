@@ -388,6 +388,13 @@ test('terminating a worker blocked in evalSync(for(;;)) does not hang the proces
   assert.equal(res.quiet, true);
 });
 
+test('workers terminated while busy in the library\'s calls never take the process down', { timeout: 120_000 }, async () => {
+  const r = await runChild(['worker-terminate-busy', '6'], { timeout: 110_000 });
+  const res = assertChildOk(r);
+  assert.doesNotMatch(r.stderr, /panicked|internal error/, describeChild(r));
+  for (const [name, n] of Object.entries(res.results)) assert.equal(n, 6, `${name}: ${describeChild(r)}`);
+});
+
 test('calls in flight keep their isolate alive when its objects are collected', CHILD_T, async () => {
   const r = await runChild(['collected-owners'], { nodeArgs: ['--expose-gc'] });
   const res = assertChildOk(r);

@@ -125,7 +125,8 @@ impl EnvLink {
             && !self.wake_pending.swap(true, Ordering::SeqCst)
         {
             let _ = self.wake.try_send(|mut cx| {
-                drain(&mut cx);
+                let env = cx.to_raw();
+                super::guard::refusable(env, || drain(&mut cx));
                 Ok(())
             });
         }
