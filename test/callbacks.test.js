@@ -184,3 +184,35 @@ test('a Reference into an isolate sent back in is a Reference object there', { t
   const num = context.evalSync('7', { reference: true });
   assert.equal(context.evalClosureSync('try { $0.getSync("x") } catch (e) { return e.message }', [num]), 'Reference is not an object');
 });
+
+test('a callable Proxy from a guest crosses as a function, running no trap until it is called', { timeout: 10000 }, (t) => {
+  // V8 aborted the process when its name was read: a proxy is no JSFunction.
+  const { context } = setup(t);
+  context.evalSync(`
+    globalThis.traps = [];
+    globalThis.p = new Proxy(function target(a, b) { return a + b; }, {
+      get(t, k) { traps.push('get ' + String(k)); return Reflect.get(t, k); },
+      apply(t, self, args) { traps.push('apply'); return Reflect.apply(t, self, args); },
+    });
+  `);
+  const fromEval = context.evalSync('p');
+  assert.equal(typeof fromEval, 'function');
+  assert.equal(fromEval.name, '');
+  assert.equal(fromEval.length, 0);
+  const fromGet = context.global.getSync('p');
+  assert.equal(typeof fromGet, 'function');
+  assert.deepEqual(context.evalSync('traps', { copy: true }), []);
+  assert.equal(fromGet(2, 3), 5);
+  assert.deepEqual(context.evalSync('traps', { copy: true }), ['apply']);
+  // As a Reference it is a function too, and apply runs the trap.
+  const ref = context.global.getSync('p', { reference: true });
+  assert.equal(ref.typeof, 'function');
+  assert.equal(ref.applySync(undefined, [4, 5]), 9);
+  // Copied, it is refused like any proxy.
+  assert.throws(() => context.evalSync('p', { copy: true }));
+  // A revoked one crosses the same way; calling it throws in the guest.
+  context.evalSync('const r = Proxy.revocable(function () {}, {}); globalThis.rp = r.proxy; r.revoke();');
+  const revoked = context.evalSync('rp');
+  assert.equal(typeof revoked, 'function');
+  assert.throws(() => revoked(), TypeError);
+});

@@ -146,9 +146,15 @@ pub fn reference<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Loc
 /// A function crossing as a function that calls back into this isolate.
 pub fn function<'s>(scope: &mut v8::PinScope<'s, '_>, state: &State, v: v8::Local<'s, v8::Value>) -> Result<Transfer, Failure> {
     let f = v8::Local::<v8::Function>::try_from(v).map_err(|_| Failure::type_error(NON_TRANSFERABLE))?;
-    let name = f.get_name(scope).to_rust_string_lossy(scope);
-    let key = v8::String::new(scope, "length").unwrap();
-    let length = f.get(scope, key.into()).and_then(|l| l.int32_value(scope)).unwrap_or(0);
+    // A callable proxy passes `is_function` but is no JSFunction: V8 aborts
+    // the process reading its name. It crosses nameless, with no trap run.
+    let (name, length) = if v.is_proxy() {
+        (String::new(), 0)
+    } else {
+        let name = f.get_name(scope).to_rust_string_lossy(scope);
+        let key = v8::String::new(scope, "length").unwrap();
+        (name, f.get(scope, key.into()).and_then(|l| l.int32_value(scope)).unwrap_or(0))
+    };
     if let Transfer::Reference(remote, _) = reference(scope, state, v) {
         return Ok(Transfer::Function(remote, name, length));
     }
