@@ -386,7 +386,7 @@ function spreadArgs(fn, h, args) {
 }
 
 // `native.refApplyWith(h, variant, recv, timeout, mode, ...args)` for up to
-// four arguments (see Reference#applyWith).
+// four arguments (see Reference#apply).
 function applyWith(h, variant, recv, timeout, mode, args) {
   const f = native.refApplyWith;
   switch (args.length) {
@@ -402,9 +402,6 @@ function applyWith(h, variant, recv, timeout, mode, args) {
       return f(h, variant, recv, timeout, mode, args[0], args[1], args[2], args[3]);
   }
 }
-
-// Returned by a fast path that does not apply to the call.
-const NOT_TAKEN = Symbol('not taken');
 
 function allPrimitive(list) {
   for (let i = 0; i < list.length; i++) if (!T.isPrimitive(list[i])) return false;
@@ -1311,7 +1308,9 @@ class Reference {
 
   // -- apply
   #apply(variant, recv, args, options, site) {
-    this.#live();
+    // A released handle fails first; a live one is checked by the native
+    // call (the short path below costs no extra Node-API call for it).
+    if (this.#released || this.#h === undefined) this.#live();
     options = optionsObject(options, 'apply', 3);
     const timeout = T.readTimeout(options);
     const [argMode, resultMode] = bidirectional(options);
@@ -1321,6 +1320,15 @@ class Reference {
       const r = Reflect.apply(this.#value, localValue(recv, T.MODE_DEFAULT), list);
       return localResult(r, resultMode);
     }
+    // Up to four arguments and no promise to wait for: they go as arguments
+    // of one native call (reading an array's elements through Node-API costs
+    // a call each), and the isolate runs the call without a boxed job. Under
+    // `copy` a primitive argument crosses as itself, as by default.
+    if (Array.isArray(args) && args.length <= 4 && (resultMode & T.MODE_PROMISE) === 0 &&
+        (argMode === T.MODE_DEFAULT || (argMode === T.MODE_COPY && allPrimitive(args)))) {
+      return applyWith(this.#h, variant, recv, timeout, resultMode, args);
+    }
+    this.#live();
     const list = encodeArgs(args, argMode);
     const r = [];
     encodeInto(r, recv, T.MODE_DEFAULT);
@@ -1338,28 +1346,12 @@ class Reference {
     return native.refApply(this.#h, SYNC, T.KIND_PRIMITIVE, undefined, list, undefined, T.MODE_COPY_CALLABLE, undefined);
   }
 
-  // A call with up to four arguments whose options need no promise: the
-  // arguments go as arguments of the native call (reading an array's
-  // elements through Node-API costs a call each), and the isolate runs it
-  // without a boxed job. NOT_TAKEN when the call needs #apply.
-  #applyWith(variant, recv, args, options) {
-    if (this.#h === undefined || this.#released || !Array.isArray(args) || args.length > 4) return NOT_TAKEN;
-    options = optionsObject(options, 'apply', 3);
-    const timeout = T.readTimeout(options);
-    const [argMode, resultMode] = bidirectional(options);
-    if ((resultMode & T.MODE_PROMISE) !== 0) return NOT_TAKEN;
-    // Under `copy` a primitive argument crosses as itself, as by default.
-    if (argMode !== T.MODE_DEFAULT && (argMode !== T.MODE_COPY || !allPrimitive(args))) return NOT_TAKEN;
-    return applyWith(this.#h, variant, recv, timeout, resultMode, args);
-  }
-
   applySync(recv, args, options) {
     if (recv === undefined && options === undefined && this.#h !== undefined && Array.isArray(args)) {
       if (args.length <= 4) return spreadArgs(native.refApplyArgs, this.#h, args);
       if (args.length <= MAX_ARGUMENTS) return native.refApplyFast(this.#h, args);
     }
-    const r = this.#applyWith(SYNC, recv, args, options);
-    return r !== NOT_TAKEN ? r : this.#apply(SYNC, recv, args, options);
+    return this.#apply(SYNC, recv, args, options);
   }
 
   apply(recv, args, options) {
@@ -1368,14 +1360,11 @@ class Reference {
       const h = this.#h;
       return asyncCall(this.apply, () => spreadArgs(native.refApplyAsyncArgs, h, args));
     }
-    return asyncCall(this.apply, () => {
-      const r = this.#applyWith(ASYNC, recv, args, options);
-      return r !== NOT_TAKEN ? r : this.#apply(ASYNC, recv, args, options, undefined);
-    });
+    return asyncCall(this.apply, () => this.#apply(ASYNC, recv, args, options, undefined));
   }
 
   applyIgnored(recv, args, options) {
-    if (this.#applyWith(IGNORED, recv, args, options) === NOT_TAKEN) this.#apply(IGNORED, recv, args, options);
+    this.#apply(IGNORED, recv, args, options);
   }
 
   // Only guests running asynchronously may block on a Node promise; on a

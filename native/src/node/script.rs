@@ -7,6 +7,7 @@ use neon::prelude::*;
 use super::call::{dispatch_result, fail, timeout, variant};
 use super::context::{handle, read_mode};
 use crate::ops;
+use crate::transfer::node::RemoteBox;
 use crate::transfer::{Failure, Fallback};
 
 /// `scriptRun(script, ctx, variant, timeout, resultMode, release, site)`
@@ -19,14 +20,8 @@ pub fn run(mut cx: FunctionContext) -> JsResult<JsValue> {
     let code_bits = cx.argument::<JsNumber>(4)?.value(&mut cx) as u32;
     let release = cx.argument::<JsBoolean>(5)?.value(&mut cx);
     let site = cx.argument_opt(6);
-    if script.remote.is_released() {
-        return fail(&mut cx, v, Failure::error(ops::code::SCRIPT_RELEASED));
-    }
-    if !Arc::ptr_eq(script.remote.host(), ctx.remote.host()) {
-        return fail(&mut cx, v, Failure::error("Invalid context"));
-    }
-    if ctx.remote.is_released() {
-        return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
+    if let Some(f) = refusal(&script, &ctx) {
+        return fail(&mut cx, v, f);
     }
     let (sid, cid) = (script.remote.id, ctx.remote.id);
     if code_bits & 4 == 0 && !release {
@@ -48,17 +43,24 @@ pub fn run_fast(mut cx: FunctionContext) -> JsResult<JsValue> {
     let script = handle(&mut cx, 0)?;
     let ctx = handle(&mut cx, 1)?;
     let v = super::call::Variant::Sync;
-    // In `run`'s order: the JS layer checks the context first.
-    if ctx.remote.is_released() {
-        return fail(&mut cx, v, Failure::error(ops::code::CONTEXT_RELEASED));
-    }
-    if script.remote.is_released() {
-        return fail(&mut cx, v, Failure::error(ops::code::SCRIPT_RELEASED));
-    }
-    if !Arc::ptr_eq(script.remote.host(), ctx.remote.host()) {
-        return fail(&mut cx, v, Failure::error("Invalid context"));
+    if let Some(f) = refusal(&script, &ctx) {
+        return fail(&mut cx, v, f);
     }
     let mode = crate::transfer::Mode::Default(Fallback::Undefined);
     let work = crate::engine::isolate::Work::Run { script: script.remote.id, context: ctx.remote.id, mode };
     super::call::dispatch_work(&mut cx, script.remote.host(), v, None, None, work)
+}
+
+/// Why `script` cannot run in `ctx`, if it cannot: the context is checked
+/// first, as `Script#run` in the JS layer does.
+fn refusal(script: &RemoteBox, ctx: &RemoteBox) -> Option<Failure> {
+    if ctx.remote.is_released() {
+        Some(Failure::error(ops::code::CONTEXT_RELEASED))
+    } else if script.remote.is_released() {
+        Some(Failure::error(ops::code::SCRIPT_RELEASED))
+    } else if !Arc::ptr_eq(script.remote.host(), ctx.remote.host()) {
+        Some(Failure::error("Invalid context"))
+    } else {
+        None
+    }
 }
